@@ -1,0 +1,1 @@
+//! End-to-end scenario tests live in `tests/`; this library is empty.
