@@ -1,0 +1,281 @@
+// Browser end-to-end test: a card sale through `kasa serve` (demo mode, emulated
+// terminal and fiscal register) driven in Debian's Chromium by playwright-core.
+//
+//   KASA_BIN=../target/debug/kasa npm run e2e
+//
+// Environment:
+//   KASA_BIN   (required) the backend binary; run as
+//              KASA_BIN serve --addr 127.0.0.1:0 --data-dir <fresh temp dir>
+//              with KASA_DEMO_STEP_MS=20. It must print a line containing
+//              http://127.0.0.1:PORT/ (e.g. "Kasa is serving on http://127.0.0.1:PORT/").
+//   CHROMIUM   Chromium executable (default /usr/bin/chromium).
+//
+// Artifacts go to ui/test-results/: card-sale.png, kasa-serve.log, and a
+// screenshot of the page for each failed test.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const uiDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const resultsDir = path.join(uiDir, "test-results");
+const uk = JSON.parse(readFileSync(path.join(uiDir, "src/locales/uk.json"), "utf8"));
+const en = JSON.parse(readFileSync(path.join(uiDir, "src/locales/en.json"), "utf8"));
+const TERMINAL_STATUSES = [
+  "connecting",
+  "waiting_for_card",
+  "card_read",
+  "chip_processing",
+  "enter_pin",
+  "authorising",
+  "printing",
+  "remove_card",
+  "finished",
+];
+
+const STARTUP_TIMEOUT_MS = 60_000;
+const SALE_TIMEOUT_MS = 30_000;
+const URL_IN_LINE = /http:\/\/127\.0\.0\.1:(\d+)\//;
+
+/** Starts `kasa serve` and resolves once it prints the address it listens on. */
+function startServer(bin, dataDir, logLines) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, ["serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir], {
+      env: { ...process.env, KASA_DEMO_STEP_MS: "20" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let settled = false;
+    const fail = (message) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      child.kill("SIGKILL");
+      reject(new Error(`${message}\n--- kasa serve output ---\n${logLines.slice(-80).join("\n")}`));
+    };
+    const timer = setTimeout(
+      () => fail(`kasa serve printed no http://127.0.0.1:PORT/ line within ${STARTUP_TIMEOUT_MS / 1000} s`),
+      STARTUP_TIMEOUT_MS,
+    );
+    // Keep reading both streams for the whole run, so the server never blocks on a full pipe.
+    for (const [name, stream] of [
+      ["stdout", child.stdout],
+      ["stderr", child.stderr],
+    ]) {
+      readline.createInterface({ input: stream }).on("line", (line) => {
+        logLines.push(`[${name}] ${line}`);
+        const m = name === "stdout" && URL_IN_LINE.exec(line);
+        if (m && !settled) {
+          settled = true;
+          clearTimeout(timer);
+          resolve({ child, baseUrl: `http://127.0.0.1:${m[1]}/` });
+        }
+      });
+    }
+    child.on("error", (err) => fail(`cannot start ${bin}: ${err.message}`));
+    child.on("exit", (code, signal) => fail(`kasa serve exited early (code ${code}, signal ${signal})`));
+  });
+}
+
+async function stopServer(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+describe("card sale in the browser against kasa serve", () => {
+  const logLines = [];
+  let server;
+  let baseUrl;
+  let browser;
+  let dataDir;
+
+  before(async () => {
+    const bin = process.env.KASA_BIN;
+    if (!bin) {
+      throw new Error(
+        "KASA_BIN is not set. This test needs the backend binary: build it (with ui/dist built first), " +
+          "then run e.g. `KASA_BIN=../target/debug/kasa npm run e2e` from ui/.",
+      );
+    }
+    if (!existsSync(bin)) throw new Error(`KASA_BIN=${bin} does not exist`);
+    const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+    if (!existsSync(executablePath)) {
+      throw new Error(`Chromium not found at ${executablePath} (apt-get install chromium, or set CHROMIUM)`);
+    }
+    mkdirSync(resultsDir, { recursive: true });
+    dataDir = mkdtempSync(path.join(tmpdir(), "kasa-e2e-"));
+
+    ({ child: server, baseUrl } = await startServer(bin, dataDir, logLines));
+    browser = await chromium.launch({
+      executablePath,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+      ],
+    });
+  });
+
+  after(async () => {
+    await browser?.close().catch(() => {});
+    await stopServer(server);
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (logLines.length) {
+      mkdirSync(resultsDir, { recursive: true });
+      writeFileSync(path.join(resultsDir, "kasa-serve.log"), logLines.join("\n") + "\n");
+    }
+  });
+
+  /** A fresh browser context (own localStorage) and page; screenshots the page if `body` fails. */
+  async function withPage(name, body) {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 800 }, locale: "uk-UA" });
+    const page = await context.newPage();
+    const pageErrors = [];
+    page.on("pageerror", (err) => pageErrors.push(err));
+    try {
+      await body(page);
+      assert.deepEqual(pageErrors.map(String), [], "the page threw uncaught errors");
+    } catch (err) {
+      await page.screenshot({ path: path.join(resultsDir, `${name}-failure.png`), fullPage: true }).catch(() => {});
+      throw err;
+    } finally {
+      await context.close();
+    }
+  }
+
+  /** Opens the cashier screen and waits until it is ready to take a sale. */
+  async function openCashier(page) {
+    const response = await page.goto(baseUrl);
+    assert.equal(response?.status(), 200, `GET ${baseUrl} should serve the UI`);
+    await page.locator("#amount").waitFor({ timeout: 10_000 });
+  }
+
+  test("a card sale shows terminal progress, then RRN, auth code, masked PAN and fiscal number", { timeout: 90_000 }, async () => {
+    await withPage("card-sale", async (page) => {
+      await openCashier(page);
+      assert.match(await page.locator("header").innerText(), /Kasa/);
+      assert.equal((await page.locator("#mode-badge").innerText()).trim(), uk["header.mode.demo"]);
+      assert.equal(await page.evaluate(() => document.activeElement?.id), "amount", "the amount field has focus");
+      // Events must be flowing before we pay, or progress could be missed.
+      await page.locator('.app[data-events="open"]').waitFor({ timeout: 10_000 });
+
+      // The sale takes a fraction of a second with KASA_DEMO_STEP_MS=20: record
+      // what the progress panel showed as it happens rather than polling for it.
+      await page.evaluate(() => {
+        const seen = { progress: false, disabled: false, statuses: [] };
+        window.__kasaSeen = seen;
+        const record = () => {
+          const panel = document.getElementById("progress");
+          if (panel) {
+            seen.progress = true;
+            const status = panel.dataset.status;
+            if (status && !seen.statuses.includes(status)) seen.statuses.push(status);
+          }
+          if (document.getElementById("pay-card")?.disabled) seen.disabled = true;
+        };
+        new MutationObserver(record).observe(document.body, {
+          subtree: true,
+          childList: true,
+          attributes: true,
+          characterData: true,
+        });
+      });
+
+      await page.fill("#amount", "12.50");
+      await page.click("#pay-card");
+
+      const result = page.locator("#result");
+      await result.waitFor({ timeout: SALE_TIMEOUT_MS });
+      const seen = await page.evaluate(() => window.__kasaSeen);
+      assert.ok(seen.progress, "the progress panel (#progress) was shown while paying");
+      assert.ok(seen.disabled, "the pay button was disabled while paying");
+      const liveStatuses = seen.statuses.filter((s) => TERMINAL_STATUSES.includes(s));
+      assert.ok(
+        liveStatuses.length > 0,
+        `the progress panel showed a terminal status from a "progress" event (saw ${JSON.stringify(seen.statuses)}); ` +
+          "are events sent on /api/events while POST /api/sales/card runs?",
+      );
+
+      assert.equal(await result.getAttribute("data-state"), "done", "the sale is done");
+      assert.equal((await page.getByTestId("state").innerText()).trim(), uk["state.done"]);
+      const text = async (id) => (await page.getByTestId(id).innerText()).trim();
+      assert.match(await text("rrn"), /^\d{12}$/, "RRN is 12 digits");
+      assert.match(await text("auth-code"), /^[0-9A-Za-z]{6}$/, "auth code is 6 characters");
+      const pan = await text("masked-pan");
+      assert.ok(pan.includes("*"), `masked PAN ${pan} is masked`);
+      assert.doesNotMatch(pan, /\d{13,}/, "no full card number is shown");
+      assert.match(await text("fiscal-number"), /^\d+$/, "a fiscal receipt number is shown");
+      assert.ok((await text("amount")).includes("12,50"), "the amount is shown as 12,50");
+      assert.equal(await page.locator("#pay-card").isEnabled(), true, "the pay button is enabled again");
+
+      await page.screenshot({ path: path.join(resultsDir, "card-sale.png"), fullPage: true });
+    });
+  });
+
+  test("a non-number is refused in the browser, with no request to the server", { timeout: 60_000 }, async () => {
+    await withPage("invalid-amount", async (page) => {
+      const saleRequests = [];
+      page.on("request", (request) => {
+        if (new URL(request.url()).pathname === "/api/sales/card") saleRequests.push(request.url());
+      });
+      await openCashier(page);
+
+      await page.fill("#amount", "abc");
+      await page.click("#pay-card");
+      const error = page.locator("#amount-error");
+      await error.waitFor({ timeout: 5_000 });
+      assert.equal((await error.innerText()).trim(), uk["validation.not_a_number"]);
+      assert.equal(await page.locator("#amount").getAttribute("aria-invalid"), "true");
+
+      await page.locator("#amount").press("Enter");
+      await page.waitForTimeout(500);
+      assert.deepEqual(saleRequests, [], "no request was made to /api/sales/card");
+      assert.equal(await page.locator("#result").count(), 0, "no result is shown");
+    });
+  });
+
+  test("the server refuses a negative amount with 400 invalid_amount", { timeout: 30_000 }, async () => {
+    const response = await fetch(new URL("/api/sales/card", baseUrl), {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify({ amount: "-5" }),
+    });
+    const body = await response.text();
+    assert.equal(response.status, 400, `status (body: ${body})`);
+    const error = JSON.parse(body);
+    assert.equal(error.code, "invalid_amount");
+    assert.equal(typeof error.message, "string");
+  });
+
+  test("keyboard alone: type the amount, press Enter; the language switcher works", { timeout: 90_000 }, async () => {
+    await withPage("keyboard", async (page) => {
+      await openCashier(page);
+      await page.locator('.app[data-events="open"]').waitFor({ timeout: 10_000 });
+      await page.keyboard.type("7,05");
+      await page.keyboard.press("Enter");
+      const result = page.locator("#result");
+      await result.waitFor({ timeout: SALE_TIMEOUT_MS });
+      assert.equal(await result.getAttribute("data-state"), "done");
+      assert.ok((await page.getByTestId("amount").innerText()).includes("7,05"));
+      assert.equal(await page.evaluate(() => document.activeElement?.id), "amount", "focus is back on the amount");
+
+      await page.click('button[data-locale="en"]');
+      assert.ok((await page.locator("#pay-card").innerText()).includes(en["pay.card"]));
+      assert.equal((await page.getByTestId("state").innerText()).trim(), en["state.done"]);
+      await page.reload();
+      await page.locator("#amount").waitFor();
+      assert.ok((await page.locator("#pay-card").innerText()).includes(en["pay.card"]), "the language is remembered");
+    });
+  });
+});
