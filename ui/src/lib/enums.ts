@@ -8,6 +8,7 @@ import type { TerminalStatus } from "../bindings/TerminalStatus";
 
 const errorCodes: Record<ErrorCode, true> = {
   invalid_amount: true,
+  invalid_request: true,
   terminal_error: true,
   fiscal_error: true,
   busy: true,

@@ -1,0 +1,82 @@
+# Kasa: `make run` opens the app (demo mode when nothing is configured);
+# `make test` runs every test. Both do all the set-up a fresh Debian/Ubuntu
+# machine needs first.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+CARGO ?= cargo
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+KASA_BIN := $(CARGO_TARGET_DIR)/debug/kasa
+ADDR ?= 127.0.0.1:8640
+
+.PHONY: help setup system ui run serve build test test-rust test-ui test-browser test-desktop \
+        lint fmt boundaries windows-check bench bindings clean
+
+help:
+	@echo "make run     open Kasa (demo mode unless configured); no display: serve it to a browser"
+	@echo "make test    every test: cargo, clippy, UI unit, browser, desktop smoke"
+	@echo "make bench   the benchmarks"
+
+system:
+	@bash scripts/setup-system.sh
+
+ui/node_modules/.package-lock.json: ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund
+	@touch $@
+
+ui: system ui/node_modules/.package-lock.json
+	cd ui && npm run build
+
+setup: system ui
+
+build: setup
+	$(CARGO) build -p kasa
+
+run: build
+	@if [ -n "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \
+	  echo "Opening the Kasa window (data: $${KASA_DATA_DIR:-~/.local/share/kasa})"; \
+	  $(KASA_BIN); \
+	else \
+	  echo "No display: serving Kasa to a browser."; \
+	  $(KASA_BIN) serve --addr $(ADDR); \
+	fi
+
+serve: build
+	$(KASA_BIN) serve --addr $(ADDR)
+
+test: build test-rust lint boundaries windows-check test-ui test-browser test-desktop
+	@echo "make test: all suites passed"
+
+test-rust:
+	$(CARGO) test --workspace
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# The domain crates must never depend on Tauri.
+boundaries:
+	@bash scripts/check-boundaries.sh
+
+windows-check:
+	@bash scripts/windows-check.sh
+
+test-ui: ui
+	cd ui && npm test
+	cd ui && npm run check
+
+test-browser: build
+	cd ui && KASA_BIN=$(KASA_BIN) npm run e2e
+
+test-desktop: build
+	KASA_BIN=$(KASA_BIN) bash tests/desktop-smoke.sh
+
+bench:
+	$(CARGO) bench -p fiscal -p terminal
+
+bindings:
+	KASA_UPDATE_BINDINGS=1 $(CARGO) test -p checkout --test bindings
+
+clean:
+	$(CARGO) clean
+	rm -rf ui/dist ui/node_modules

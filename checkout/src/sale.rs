@@ -1,0 +1,186 @@
+//! The card sale as a saga: each step is written to the journal before the
+//! device call it leads to.
+//!
+//! ```text
+//! intent → terminal_sent → approved (card data) → fiscal_sent → done
+//!               ↘ declined / cancelled          ↘ needs_attention
+//! ```
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use fiscal::{CardSlip, FiscalRegister, Payment, ReceiptLine, SaleReceipt};
+use terminal::{CardOutcome, CardTerminal, PurchaseRequest};
+use tokio::sync::{broadcast, mpsc, Mutex};
+
+use crate::api::{AppInfo, CardSaleRequest, Decline, KasaEvent, SaleResult, SaleState};
+use crate::journal::Journal;
+use crate::money::parse_amount;
+use crate::{Error, Result};
+
+/// What the free-amount receipt line is called and taxed as.
+#[derive(Debug, Clone)]
+pub struct ReceiptDefaults {
+    pub item_name: String,
+    pub tax_group: char,
+}
+
+impl Default for ReceiptDefaults {
+    fn default() -> Self {
+        Self {
+            item_name: "Товари".into(),
+            tax_group: 'А',
+        }
+    }
+}
+
+/// A running checkout: the journal, the two devices, and the event bus.
+#[derive(Debug)]
+pub struct Checkout {
+    journal: Journal,
+    terminal: Arc<dyn CardTerminal>,
+    fiscal: Arc<dyn FiscalRegister>,
+    events: broadcast::Sender<KasaEvent>,
+    /// One operation at a time on the devices.
+    lane: Mutex<()>,
+    mode: String,
+    receipt: ReceiptDefaults,
+}
+
+impl Checkout {
+    /// Assemble a checkout from its parts. `mode` is `demo` or `production`.
+    pub fn new(
+        journal: Journal,
+        terminal: Arc<dyn CardTerminal>,
+        fiscal: Arc<dyn FiscalRegister>,
+        mode: &str,
+    ) -> Self {
+        let (events, _) = broadcast::channel(256);
+        Self {
+            journal,
+            terminal,
+            fiscal,
+            events,
+            lane: Mutex::new(()),
+            mode: mode.to_string(),
+            receipt: ReceiptDefaults::default(),
+        }
+    }
+
+    /// The journal (read access for reports and tests).
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// Listen to progress and state events.
+    pub fn subscribe(&self) -> broadcast::Receiver<KasaEvent> {
+        self.events.subscribe()
+    }
+
+    /// Version and mode, for the UI's header.
+    pub fn info(&self) -> AppInfo {
+        AppInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            mode: self.mode.clone(),
+        }
+    }
+
+    fn emit_state(&self, sale_id: i64, state: SaleState) {
+        let _ = self.events.send(KasaEvent::State { sale_id, state });
+    }
+
+    fn step(&self, sale_id: i64, state: SaleState, detail: Option<&str>) -> Result<()> {
+        self.journal.set_state(sale_id, state, detail)?;
+        self.emit_state(sale_id, state);
+        Ok(())
+    }
+
+    /// Take a card payment for the typed amount and print its fiscal receipt.
+    ///
+    /// Invalid input is refused before anything is written. A decline or a
+    /// cancel is a result, not an error. If the receipt cannot be printed after
+    /// an approval, the sale ends in `needs_attention` with the card data kept.
+    pub async fn pay_by_card(&self, req: &CardSaleRequest) -> Result<SaleResult> {
+        let amount = parse_amount(&req.amount)?;
+        let _lane = self.lane.try_lock().map_err(|_| Error::Busy)?;
+        let merchant = 0u8;
+
+        let sale_id = self.journal.begin_card_sale(amount, merchant, Utc::now())?;
+        self.emit_state(sale_id, SaleState::Intent);
+
+        self.step(sale_id, SaleState::TerminalSent, None)?;
+        let (tx, mut rx) = mpsc::unbounded_channel::<terminal::TerminalProgress>();
+        let forward = {
+            let events = self.events.clone();
+            tokio::spawn(async move {
+                while let Some(p) = rx.recv().await {
+                    let _ = events.send(KasaEvent::Progress {
+                        sale_id,
+                        status: p.status,
+                    });
+                }
+            })
+        };
+        let outcome = self
+            .terminal
+            .purchase(PurchaseRequest { amount, merchant }, tx)
+            .await;
+        let _ = forward.await;
+
+        let card = match outcome {
+            Ok(CardOutcome::Approved(card)) => {
+                self.journal.record_approval(sale_id, &card)?;
+                self.emit_state(sale_id, SaleState::Approved);
+                card
+            }
+            Ok(CardOutcome::Declined { code, message }) => {
+                self.journal
+                    .record_decline(sale_id, &Decline { code, message })?;
+                self.emit_state(sale_id, SaleState::Declined);
+                return self.journal.sale(sale_id);
+            }
+            Ok(CardOutcome::Cancelled) => {
+                self.step(sale_id, SaleState::Cancelled, None)?;
+                return self.journal.sale(sale_id);
+            }
+            Err(e) => {
+                // We cannot tell whether the card was charged: leave the row for recovery.
+                let why = format!("terminal: {e}");
+                self.step(sale_id, SaleState::NeedsAttention, Some(&why))?;
+                return Err(Error::Terminal(e));
+            }
+        };
+
+        let receipt = SaleReceipt {
+            lines: vec![ReceiptLine {
+                name: self.receipt.item_name.clone(),
+                tax_group: self.receipt.tax_group,
+                price: card.amount,
+                quantity_milli: 1000,
+            }],
+            payments: vec![Payment::Card {
+                amount: card.amount,
+                card: CardSlip {
+                    rrn: card.rrn.clone(),
+                    auth_code: card.auth_code.clone(),
+                    masked_pan: card.masked_pan.clone(),
+                    terminal_id: card.terminal_id.clone(),
+                    invoice: card.invoice.clone(),
+                },
+            }],
+        };
+        self.step(sale_id, SaleState::FiscalSent, None)?;
+        match self.fiscal.print_sale(&receipt).await {
+            Ok(doc) => {
+                let number = i64::try_from(doc.number).unwrap_or(i64::MAX);
+                self.journal.record_receipt(sale_id, number)?;
+                self.emit_state(sale_id, SaleState::Done);
+            }
+            Err(e) => {
+                let why = format!("fiscal: {e}");
+                self.step(sale_id, SaleState::NeedsAttention, Some(&why))?;
+            }
+        }
+        self.journal.sale(sale_id)
+    }
+}

@@ -1,0 +1,76 @@
+//! Assembling a running checkout: where its files live, and which devices it
+//! drives. With nothing configured Kasa runs in demo mode, driving emulated
+//! devices through the same code path as real ones.
+
+use std::any::Any;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::journal::Journal;
+use crate::{Checkout, Result};
+
+/// A running checkout plus whatever must stay alive for its devices to work
+/// (emulator tasks, open ports).
+#[derive(Debug)]
+pub struct Running {
+    pub checkout: Arc<Checkout>,
+    /// Dropped together with the checkout.
+    pub guards: Vec<Guard>,
+}
+
+/// Something kept alive for the devices' sake.
+pub struct Guard(#[allow(dead_code)] Box<dyn Any + Send + Sync>);
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Guard")
+    }
+}
+
+/// Where Kasa keeps its journal and state when not told otherwise:
+/// `$KASA_DATA_DIR`, else `$XDG_DATA_HOME/kasa`, else `~/.local/share/kasa`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("KASA_DATA_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(d).join("kasa");
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        return PathBuf::from(home).join(".local/share/kasa");
+    }
+    PathBuf::from(".kasa")
+}
+
+/// The journal file inside a data directory.
+pub fn journal_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("journal.sqlite")
+}
+
+/// How the demo devices behave.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Delay between the terminal's status steps (the "insert card" timeline).
+    pub step: Duration,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        Self {
+            step: Duration::from_millis(400),
+        }
+    }
+}
+
+/// Start a checkout in demo mode on `data_dir`, with emulated devices.
+pub async fn start_demo(data_dir: &Path, opts: DemoOptions) -> Result<Running> {
+    let journal = Journal::open(&journal_path(data_dir))?;
+    let terminal = Arc::new(terminal::sim::SimTerminal::new(opts.step));
+    let fiscal = Arc::new(fiscal::sim::SimRegister::default());
+    let checkout = Arc::new(Checkout::new(journal, terminal, fiscal, "demo"));
+    Ok(Running {
+        checkout,
+        guards: Vec::new(),
+    })
+}

