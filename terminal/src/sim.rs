@@ -28,10 +28,7 @@ struct SimState {
 impl SimTerminal {
     /// A terminal that waits `step_delay` between status events.
     pub fn new(step_delay: Duration) -> Self {
-        Self {
-            step_delay,
-            state: Mutex::new(SimState::default()),
-        }
+        Self { step_delay, state: Mutex::new(SimState::default()) }
     }
 }
 
@@ -39,10 +36,7 @@ impl SimTerminal {
 impl CardTerminal for SimTerminal {
     async fn purchase(&self, req: PurchaseRequest, progress: ProgressSink) -> Result<CardOutcome> {
         if req.amount <= 0 {
-            return Err(Error::InvalidRequest(format!(
-                "amount {} must be positive",
-                req.amount
-            )));
+            return Err(Error::InvalidRequest(format!("amount {} must be positive", req.amount)));
         }
         for status in [
             TerminalStatus::WaitingForCard,
@@ -53,10 +47,7 @@ impl CardTerminal for SimTerminal {
             let _ = progress.send(TerminalProgress { status });
             tokio::time::sleep(self.step_delay).await;
         }
-        let mut st = self
-            .state
-            .lock()
-            .map_err(|_| Error::Protocol("state poisoned".into()))?;
+        let mut st = self.state.lock().map_err(|_| Error::Protocol("state poisoned".into()))?;
         st.invoice += 1;
         let n = st.invoice;
         let tx = CardTransaction {
@@ -70,17 +61,12 @@ impl CardTerminal for SimTerminal {
             amount: req.amount,
         };
         st.last = Some(tx.clone());
-        let _ = progress.send(TerminalProgress {
-            status: TerminalStatus::Finished,
-        });
+        let _ = progress.send(TerminalProgress { status: TerminalStatus::Finished });
         Ok(CardOutcome::Approved(tx))
     }
 
     async fn last_transaction(&self) -> Result<Option<CardTransaction>> {
-        let st = self
-            .state
-            .lock()
-            .map_err(|_| Error::Protocol("state poisoned".into()))?;
+        let st = self.state.lock().map_err(|_| Error::Protocol("state poisoned".into()))?;
         Ok(st.last.clone())
     }
 }
