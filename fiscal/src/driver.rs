@@ -646,10 +646,10 @@ impl Session {
 
     async fn close(&mut self) -> Result<u64> {
         let (f, _) = self.call(self.d.cmd.close, b"", true).await?;
-        // Old: AllReceipt,FiscReceipt; X: SlipNumber.
+        // Old: AllReceipt,FiscReceipt; X: SlipNumber. The number after closing
+        // is read with 0x71 by the session; this is informative.
         match self.d.syntax {
-            Syntax::Comma => int(&f, 1, "receipt number").or_else(|_| int(&f, 0, "receipt number")),
-            Syntax::Tab => int(&f, 0, "receipt number"),
+            Syntax::Comma | Syntax::Tab => int(&f, 0, "receipt number"),
         }
     }
 

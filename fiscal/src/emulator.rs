@@ -980,10 +980,24 @@ enum Action {
     },
 }
 
+/// Reads the line's current baud rate (the pty's termios), if known.
+pub type LineBaud = Box<dyn Fn() -> Option<u32> + Send + Sync>;
+
 /// Serves one byte stream until it closes (or fails).
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     handle: EmulatorHandle,
     stream: S,
+) -> Result<()> {
+    serve_line(handle, stream, None).await
+}
+
+/// Like [`serve`]; with `line_baud`, frames that arrive while the line is set
+/// to another baud rate than the emulator's are ignored, as a real register
+/// sees only framing errors then.
+pub async fn serve_line<S: AsyncRead + AsyncWrite + Unpin>(
+    handle: EmulatorHandle,
+    stream: S,
+    line_baud: Option<LineBaud>,
 ) -> Result<()> {
     let framing = handle.framing();
     let (mut rd, mut wr) = tokio::io::split(stream);
@@ -1014,7 +1028,14 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     }
                     Packet::Nak | Packet::Syn => Action::Nothing,
                     Packet::Frame(f) if f.is_reply() => Action::Nothing,
-                    Packet::Frame(req) => decide(&mut dev, &req, &mut last, &mut replies),
+                    Packet::Frame(req) => {
+                        let want = dev.config.baud;
+                        let have = line_baud.as_ref().and_then(|f| f());
+                        match (want, have) {
+                            (Some(w), Some(h)) if w != h => Action::Nothing,
+                            _ => decide(&mut dev, &req, &mut last, &mut replies),
+                        }
+                    }
                 }
             };
             match action {
@@ -1112,8 +1133,9 @@ pub fn spawn_pty(
     let (master, slave, path) = crate::transport::pty_pair()?;
     let h = handle.clone();
     let task = tokio::spawn(async move {
-        let _keep = slave;
-        serve(h, master).await
+        use tokio_serial::SerialPort;
+        let line: LineBaud = Box::new(move || slave.baud_rate().ok());
+        serve_line(h, master, Some(line)).await
     });
     Ok((handle, path, task))
 }

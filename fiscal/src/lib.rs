@@ -15,7 +15,10 @@
 //! `kasa fiscal ...`. [`sim`] is the skeleton's in-process stand-in.
 
 pub mod api;
+pub mod cli;
 pub mod codec;
+pub mod demo;
+pub mod detect;
 pub mod dialect;
 pub mod driver;
 pub mod emulator;
