@@ -14,12 +14,13 @@
 
 use std::sync::Arc;
 
-use windows::core::{BSTR, GUID, HSTRING, PCWSTR, VARIANT};
+use windows::core::{BSTR, GUID, HSTRING, PCWSTR};
 use windows::Win32::System::Com::{
     CLSIDFromProgID, CoCreateInstance, CoInitializeEx, IDispatch, CLSCTX_INPROC_SERVER,
     CLSCTX_LOCAL_SERVER, COINIT_APARTMENTTHREADED, DISPATCH_FLAGS, DISPATCH_METHOD,
     DISPATCH_PROPERTYGET, DISPPARAMS, EXCEPINFO,
 };
+use windows::Win32::System::Variant::{VARIANT, VT_BSTR, VT_EMPTY};
 
 use super::{Bpos1Api, Bpos1Terminal, Value};
 use crate::config::TerminalConfig;
@@ -83,7 +84,7 @@ impl ComBpos1 {
             .rev()
             .map(|a| match a {
                 Value::Int(i) => VARIANT::from(i32::try_from(*i).unwrap_or(i32::MAX)),
-                Value::Str(s) => VARIANT::from(BSTR::from(s.as_str())),
+                Value::Str(s) => VARIANT::from(s.as_str()),
             })
             .collect();
         let params = DISPPARAMS {
@@ -118,15 +119,17 @@ impl ComBpos1 {
 }
 
 fn to_value(v: &VARIANT) -> Value {
-    if let Ok(i) = i64::try_from(v) {
-        return Value::Int(i);
+    let vt = v.vt();
+    if vt == VT_EMPTY {
+        return Value::Str(String::new());
     }
-    if let Ok(i) = i32::try_from(v) {
-        return Value::Int(i64::from(i));
+    if vt == VT_BSTR {
+        // Keep text as text: invoice numbers and RRNs have leading zeros.
+        return Value::Str(BSTR::try_from(v).map(|s| s.to_string()).unwrap_or_default());
     }
-    match BSTR::try_from(v) {
-        Ok(s) => Value::Str(s.to_string()),
-        Err(_) => Value::Str(String::new()),
+    match i64::try_from(v) {
+        Ok(i) => Value::Int(i),
+        Err(_) => Value::Str(BSTR::try_from(v).map(|s| s.to_string()).unwrap_or_default()),
     }
 }
 

@@ -317,7 +317,9 @@ impl Bpos1Api for Bpos1Emulator {
             return Err(Error::LinkLost("ECR link dropped".into()));
         }
         self.advance();
-        self.expire(false);
+        if method != "Confirm" {
+            self.expire(false);
+        }
         let merchant = |i: usize| {
             int(args, i)
                 .ok()

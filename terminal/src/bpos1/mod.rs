@@ -64,7 +64,7 @@ impl Value {
 /// The ECRCommX.BPOS1Lib object, late-bound: methods and properties by name,
 /// as the ECRCommX document lists them (`Purchase(amount, addAmount, merchIdx)`,
 /// `LastResult`, `RRN`...).
-pub trait Bpos1Api: Send + 'static {
+pub trait Bpos1Api: 'static {
     /// Call a method. Operation methods return at once; poll `LastResult`.
     fn call(&mut self, method: &str, args: &[Value]) -> Result<()>;
     /// Read a property.
@@ -90,7 +90,7 @@ pub struct Bpos1Terminal {
 
 impl Bpos1Terminal {
     /// Drive `api`; with `explicit_confirm` the caller must call `confirm`.
-    pub fn new<A: Bpos1Api>(api: A, explicit_confirm: bool, t: Timeouts) -> Self {
+    pub fn new<A: Bpos1Api + Send>(api: A, explicit_confirm: bool, t: Timeouts) -> Self {
         Self::with_factory(move || Ok(api), explicit_confirm, t)
     }
 

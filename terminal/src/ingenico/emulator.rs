@@ -175,10 +175,14 @@ impl IngenicoEmulator {
             Command::LastTrans => {
                 let bank = self.bank();
                 let last = bank
-                    .journal()
-                    .iter()
-                    .rev()
-                    .find(|r| r.status == TxnStatus::Approved)
+                    .lookup(0)
+                    .filter(|r| r.status == TxnStatus::Approved)
+                    .or_else(|| {
+                        bank.journal()
+                            .iter()
+                            .rev()
+                            .find(|r| r.status == TxnStatus::Approved)
+                    })
                     .cloned();
                 match last {
                     Some(r) => Answer::Json(echo("last_trans", "DONE", Some(self.info(&bank, &r)))),

@@ -190,8 +190,12 @@ impl Reply {
     pub fn decode(body: &[u8]) -> Result<Self> {
         let text = std::str::from_utf8(body)
             .map_err(|e| Error::Protocol(format!("reply is not UTF-8: {e}")))?;
-        let value: Value = serde_json::from_str(text.trim())
-            .map_err(|e| Error::Protocol(format!("reply is not JSON: {e}")))?;
+        let value: Value = match serde_json::from_str(text.trim()) {
+            Ok(v) => v,
+            // Raw line breaks or tabs inside strings (seen in the guide's samples).
+            Err(e) => serde_json::from_str(&text.trim().replace(['\n', '\r', '\t'], " "))
+                .map_err(|_| Error::Protocol(format!("reply is not JSON: {e}")))?,
+        };
         let Value::Object(mut obj) = value else {
             return Err(Error::Protocol("reply is not a JSON object".into()));
         };
