@@ -359,9 +359,11 @@ pub fn decode_hex(text: &str) -> Result<Value, String> {
                 }
                 Err(e) => return Err(format!("frame at offset {at}: {e}")),
             },
-            b => return Err(format!(
+            b => {
+                return Err(format!(
                 "byte 0x{b:02X} at offset {at} does not start a frame (01), NAK (15) or SYN (16)"
-            )),
+            ))
+            }
         }
     }
     Ok(Value::Array(out))

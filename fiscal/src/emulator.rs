@@ -240,7 +240,9 @@ impl Device {
         }
     }
 
-    fn finish_document(&mut self, lines: Vec<String>) {
+    /// Ends a document; `fresh` is how many of its lines (at the end) are
+    /// printed now rather than earlier while the receipt was open.
+    fn finish_document(&mut self, lines: Vec<String>, fresh: usize) {
         let doc = lines.join("\n");
         if let Some(p) = &self.config.tape_file {
             let written = std::fs::OpenOptions::new()
@@ -252,7 +254,7 @@ impl Device {
                 eprintln!("fiscal emulator: could not write the tape {}", p.display());
             }
         }
-        self.printed_now += lines.len();
+        self.printed_now += fresh;
         self.tape.push(doc);
     }
 
@@ -408,7 +410,7 @@ impl Device {
                     .map(|r| r.lines)
                     .unwrap_or_default();
                 lines.push("*** ЧЕК АНУЛЬОВАНО ***".into());
-                self.finish_document(lines);
+                self.finish_document(lines, 1);
                 self.save();
                 Ok(Vec::new())
             }
@@ -710,7 +712,7 @@ impl Device {
         ));
         lines.push(format!("ФН {}", self.config.fiscal_memory));
         lines.push("ФІСКАЛЬНИЙ ЧЕК".into());
-        self.finish_document(lines);
+        self.finish_document(lines, 3);
         self.save();
         Ok(match self.d().syntax {
             Syntax::Comma => vec![number.to_string(), fiscal.to_string()],
@@ -754,11 +756,14 @@ impl Device {
         } else {
             "СЛУЖБОВА ВИДАЧА"
         };
-        self.finish_document(vec![
-            what.into(),
-            format!("СУМА {}", money(amount.abs())),
-            format!("№{n}  {}", self.now().format("%d.%m.%Y %H:%M:%S")),
-        ]);
+        self.finish_document(
+            vec![
+                what.into(),
+                format!("СУМА {}", money(amount.abs())),
+                format!("№{n}  {}", self.now().format("%d.%m.%Y %H:%M:%S")),
+            ],
+            3,
+        );
         self.save();
         let cash = ci - co;
         Ok(vec![money(cash), money(ci), money(co)])
@@ -837,7 +842,8 @@ impl Device {
             cs.cash_out = 0;
             self.config.faults.shift_over_24h = false;
         }
-        self.finish_document(lines);
+        let n = lines.len();
+        self.finish_document(lines, n);
         self.save();
         Ok(fields)
     }
@@ -953,20 +959,17 @@ fn wire_time(bytes: usize, baud: Option<u32>) -> Duration {
     }
 }
 
-/// Sleeps until `deadline` with sub-millisecond precision (the timer wheel
-/// has 1 ms steps; the last stretch yields instead).
+/// Sleeps until `deadline` with sub-millisecond precision: the tokio timer
+/// has 1 ms steps, so the wait runs as a thread sleep (nanosleep) on the
+/// blocking pool.
 async fn sleep_until_precise(deadline: Instant) {
-    loop {
-        let now = Instant::now();
-        if now >= deadline {
-            return;
-        }
-        let left = deadline - now;
-        if left > Duration::from_micros(2500) {
-            tokio::time::sleep(left - Duration::from_millis(2)).await;
-        } else {
-            tokio::task::yield_now().await;
-        }
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return;
+    }
+    let waited = tokio::task::spawn_blocking(move || std::thread::sleep(left)).await;
+    if waited.is_err() {
+        tokio::time::sleep_until(deadline).await;
     }
 }
 
