@@ -769,7 +769,8 @@ impl Session {
                 self.pending = None;
                 return Ok(PrintedDocument { number: last });
             }
-            Some(p) if state.open && p.next > 0 => {
+            // Ours if we had got past opening it, or if it is still empty.
+            Some(p) if state.open && (p.next > 0 || (state.items == 0 && state.paid == 0)) => {
                 before = p.before;
                 next = self.resume_point(&steps, p.next, &state, payments);
             }

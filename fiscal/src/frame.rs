@@ -590,8 +590,10 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Parses hex text: pairs of digits, spaces, colons, commas and `0x`
 /// prefixes allowed.
 pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+    // Log arrows (`<<<`, `>>>`) are dropped, so pasted log lines decode.
     let cleaned: String = text
         .split(|c: char| c.is_whitespace() || c == ',' || c == ':' || c == '-')
+        .filter(|t| !t.chars().all(|c| c == '<' || c == '>'))
         .map(|t| t.trim_start_matches("0x").trim_start_matches("0X"))
         .collect();
     if cleaned.len() % 2 != 0 {
@@ -844,6 +846,10 @@ mod tests {
             .encode()
             .is_err());
         assert!(parse_hex("01 2").is_err());
+        assert_eq!(
+            parse_hex(">>> 01 0x25, 21:5A").unwrap(),
+            vec![1, 0x25, 0x21, 0x5A]
+        );
         assert!(parse_hex("zz").is_err());
     }
 }
