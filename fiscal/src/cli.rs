@@ -72,6 +72,9 @@ struct FaultArgs {
     /// Run out of paper at sale line N of the next receipt.
     #[arg(long)]
     paper_out_at: Option<u32>,
+    /// Load paper by itself this many milliseconds after running out.
+    #[arg(long, default_value_t = 0)]
+    paper_reload_ms: u64,
     #[arg(long)]
     cover_open: bool,
     #[arg(long)]
@@ -166,6 +169,7 @@ pub async fn emulate(args: Vec<String>) -> i32 {
         drop_reply_every: a.faults.drop_reply_every,
         syn_ms: a.faults.syn_ms,
         paper_out_at_line: a.faults.paper_out_at,
+        paper_reload_ms: a.faults.paper_reload_ms,
         cover_open: a.faults.cover_open,
         shift_over_24h: a.faults.shift_over_24h,
         fm_full: a.faults.fm_full,

@@ -51,6 +51,9 @@ pub struct Faults {
     pub syn_ms: u64,
     /// Run out of paper at the Nth sale line of the next receipt (once).
     pub paper_out_at_line: Option<u32>,
+    /// Load paper by itself this long after running out (0: only through
+    /// [`EmulatorHandle::load_paper`]).
+    pub paper_reload_ms: u64,
     pub cover_open: bool,
     pub shift_over_24h: bool,
     pub fm_full: bool,
@@ -154,6 +157,7 @@ pub struct Device {
     pub state: PersistedState,
     pub tape: Vec<String>,
     pub paper_out: bool,
+    paper_out_since: Option<std::time::Instant>,
     pub muted: bool,
     pub stats: EmulatorStats,
     /// Lines printed by the last command (drives the device time).
@@ -178,6 +182,7 @@ impl Device {
             state,
             tape: Vec::new(),
             paper_out: false,
+            paper_out_since: None,
             muted: false,
             stats: EmulatorStats::default(),
             printed_now: 0,
@@ -281,6 +286,14 @@ impl Device {
 
     /// Runs one request and builds the reply frame.
     pub fn execute(&mut self, req: &Frame) -> Frame {
+        let reload = self.config.faults.paper_reload_ms;
+        if let Some(since) = self.paper_out_since {
+            if !self.paper_out || (reload > 0 && since.elapsed().as_millis() >= u128::from(reload))
+            {
+                self.paper_out = false;
+                self.paper_out_since = None;
+            }
+        }
         self.printed_now = 0;
         self.stats.executed += 1;
         let outcome = self.run(req.cmd, &req.data);
@@ -500,6 +513,7 @@ impl Device {
         if self.config.faults.paper_out_at_line == Some(line_no) {
             self.config.faults.paper_out_at_line = None;
             self.paper_out = true;
+            self.paper_out_since = Some(std::time::Instant::now());
             return Err(ErrorKind::PaperOut);
         }
         let (name_lines, tax, price, qty, adj) = match self.d().syntax {

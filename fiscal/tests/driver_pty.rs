@@ -727,3 +727,20 @@ async fn a_lost_link_at_any_step_is_resolved_without_duplicates() {
     }
     futures::future::join_all(runs).await;
 }
+
+#[tokio::test]
+async fn paper_can_come_back_by_itself() {
+    let faults = Faults {
+        paper_out_at_line: Some(3),
+        paper_reload_ms: 1,
+        ..Faults::default()
+    };
+    let r = rig_with(Dialect::x_family(), faults).await;
+    assert!(matches!(
+        r.drv.print_sale(&card_sale()).await,
+        Err(Error::PaperOut)
+    ));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(r.drv.print_sale(&card_sale()).await.unwrap().number, 1);
+    assert_eq!(r.emu.tape().len(), 1);
+}
