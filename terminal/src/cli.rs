@@ -63,7 +63,7 @@ fn parse_outcomes(args: &EmulateArgs) -> Result<(Vec<Outcome>, Outcome), String>
 /// address (or the pty path) as the first line of stdout, then serves until
 /// the process is killed. Returns the exit code.
 pub async fn emulate(args: Vec<String>) -> i32 {
-    let argv = std::iter::once("kasa-emulate-terminal".to_string()).chain(args);
+    let argv = std::iter::once("kasa emulate terminal".to_string()).chain(args);
     let args = match EmulateArgs::try_parse_from(argv) {
         Ok(a) => a,
         Err(e) => {
@@ -225,7 +225,7 @@ pub enum TerminalCommand {
 
 /// Run `kasa terminal` with the arguments after it; prints JSON; returns the exit code.
 pub async fn main(args: Vec<String>) -> i32 {
-    let argv = std::iter::once("kasa-terminal".to_string()).chain(args);
+    let argv = std::iter::once("kasa terminal".to_string()).chain(args);
     let args = match TerminalArgs::try_parse_from(argv) {
         Ok(a) => a,
         Err(e) => {
