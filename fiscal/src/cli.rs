@@ -81,6 +81,9 @@ struct FaultArgs {
     shift_over_24h: bool,
     #[arg(long)]
     fm_full: bool,
+    /// Answer X frames with comma-separated data (a hybrid device).
+    #[arg(long)]
+    x_comma_data: bool,
 }
 
 #[derive(Debug, Parser)]
@@ -173,6 +176,7 @@ pub async fn emulate(args: Vec<String>) -> i32 {
         cover_open: a.faults.cover_open,
         shift_over_24h: a.faults.shift_over_24h,
         fm_full: a.faults.fm_full,
+        x_comma_data: a.faults.x_comma_data,
         ..Faults::default()
     };
     let task = if let Some(addr) = a.tcp {

@@ -57,6 +57,9 @@ pub struct Faults {
     pub cover_open: bool,
     pub shift_over_24h: bool,
     pub fm_full: bool,
+    /// X framing with comma-separated reply data, as a DP-150MX answered
+    /// (ErpNet.FP issue #183).
+    pub x_comma_data: bool,
 }
 
 /// Emulator settings.
@@ -304,8 +307,12 @@ impl Device {
                 Syntax::Tab => {
                     let mut all = vec!["0".to_string()];
                     all.extend(fields);
-                    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-                    self.d().params(&refs)
+                    if self.config.faults.x_comma_data {
+                        text::to_cp1251(&all.join(","))
+                    } else {
+                        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+                        self.d().params(&refs)
+                    }
                 }
                 Syntax::Comma => text::to_cp1251(&fields.join(",")),
             },
@@ -1227,6 +1234,34 @@ mod tests {
         assert!(e.tape[0].contains("Хліб"));
         let r = run(&mut e, 0x99, b"");
         assert!(Status::new(r.status.unwrap()).invalid_command());
+    }
+
+    #[tokio::test]
+    async fn corrupt_requests_get_a_nak_and_repeats_a_replay() {
+        let handle = EmulatorHandle::new(EmulatorConfig::new(Dialect::ua_fp_t260())).unwrap();
+        let (mut a, b) = tokio::io::duplex(1024);
+        tokio::spawn(serve(handle.clone(), b));
+        let mut bad = Frame::request(Framing::Old, 0x21, 0x4A, b"".to_vec())
+            .encode()
+            .unwrap();
+        let n = bad.len();
+        bad[n - 2] ^= 0x01;
+        a.write_all(&bad).await.unwrap();
+        let mut got = [0u8; 1];
+        a.read_exact(&mut got).await.unwrap();
+        assert_eq!(got[0], NAK);
+        let good = Frame::request(Framing::Old, 0x22, 0x71, b"".to_vec())
+            .encode()
+            .unwrap();
+        let mut first = vec![0u8; 64];
+        a.write_all(&good).await.unwrap();
+        let n1 = a.read(&mut first).await.unwrap();
+        a.write_all(&good).await.unwrap();
+        let mut second = vec![0u8; 64];
+        let n2 = a.read(&mut second).await.unwrap();
+        assert_eq!(&first[..n1], &second[..n2]);
+        let st = handle.stats();
+        assert_eq!((st.executed, st.replays, st.naks_sent), (1, 1, 1));
     }
 
     #[test]

@@ -744,3 +744,18 @@ async fn paper_can_come_back_by_itself() {
     assert_eq!(r.drv.print_sale(&card_sale()).await.unwrap().number, 1);
     assert_eq!(r.emu.tape().len(), 1);
 }
+
+#[tokio::test]
+async fn x_framing_with_comma_data_is_understood() {
+    let r = rig_with(
+        Dialect::x_family(),
+        Faults {
+            x_comma_data: true,
+            ..Faults::default()
+        },
+    )
+    .await;
+    assert_eq!(r.drv.diagnostic().await.unwrap().serial, "DT000001");
+    assert_eq!(r.drv.print_sale(&card_sale()).await.unwrap().number, 1);
+    assert_card_data(&r.emu.tape()[0]);
+}
