@@ -101,10 +101,13 @@ impl DemoRegister {
     pub fn pty_path(&self) -> &str {
         &self.pty_path
     }
-}
 
-impl Drop for DemoRegister {
-    fn drop(&mut self) {
-        self.task.abort();
+    /// False once the emulator task has stopped.
+    pub fn is_running(&self) -> bool {
+        !self.task.is_finished()
     }
 }
+
+// No Drop: the emulator task ends by itself when the last handle to the
+// driver goes (the pty's slave side closes), so a register taken with
+// `register()` keeps working after the `DemoRegister` itself is dropped.

@@ -677,9 +677,14 @@ async fn demo_registers_run_in_parallel() {
     for t in tasks {
         assert!(t.await.unwrap().ready());
     }
-    // A restart in the same directory keeps numbering.
+    // A restart in the same directory keeps numbering, and the register
+    // outlives the DemoRegister value it came from.
     let demo = fiscal::demo::start(dirs[0].path()).await.unwrap();
-    assert_eq!(demo.register().last_document_number().await.unwrap(), 3);
+    assert!(demo.is_running());
+    let reg = demo.register();
+    drop(demo);
+    assert_eq!(reg.last_document_number().await.unwrap(), 3);
+    assert_eq!(reg.print_sale(&card_sale()).await.unwrap().number, 4);
 }
 
 /// The link goes silent right after each step of a receipt in turn; printing
@@ -758,4 +763,15 @@ async fn x_framing_with_comma_data_is_understood() {
     assert_eq!(r.drv.diagnostic().await.unwrap().serial, "DT000001");
     assert_eq!(r.drv.print_sale(&card_sale()).await.unwrap().number, 1);
     assert_card_data(&r.emu.tape()[0]);
+}
+
+#[tokio::test]
+async fn the_emulator_stops_when_the_pty_slave_closes() {
+    let emu = EmulatorHandle::new(EmulatorConfig::new(Dialect::ua_fp_t260())).unwrap();
+    let (master, slave, _path) = transport::pty_pair().unwrap();
+    let task = tokio::spawn(fiscal::emulator::serve(emu, master));
+    let d = DatecsDriver::new(Box::new(slave), Dialect::ua_fp_t260(), quick_options());
+    d.read_status().await.unwrap();
+    drop(d);
+    assert!(task.await.unwrap().is_ok());
 }
