@@ -23,7 +23,10 @@ struct SimState {
 impl SimRegister {
     /// Everything printed so far, one string per document.
     pub fn tape(&self) -> Vec<String> {
-        self.state.lock().map(|s| s.tape.clone()).unwrap_or_default()
+        self.state
+            .lock()
+            .map(|s| s.tape.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -31,9 +34,15 @@ impl SimRegister {
 impl FiscalRegister for SimRegister {
     async fn print_sale(&self, receipt: &SaleReceipt) -> Result<PrintedDocument> {
         if receipt.lines.is_empty() {
-            return Err(Error::InvalidRequest("a receipt needs at least one line".into()));
+            return Err(Error::InvalidRequest(
+                "a receipt needs at least one line".into(),
+            ));
         }
-        let total: i64 = receipt.lines.iter().map(|l| l.price * l.quantity_milli / 1000).sum();
+        let total: i64 = receipt
+            .lines
+            .iter()
+            .map(|l| l.price * l.quantity_milli / 1000)
+            .sum();
         let paid: i64 = receipt
             .payments
             .iter()
@@ -44,7 +53,10 @@ impl FiscalRegister for SimRegister {
         if paid < total {
             return Err(Error::InvalidRequest(format!("paid {paid} of {total}")));
         }
-        let mut st = self.state.lock().map_err(|_| Error::Protocol("state poisoned".into()))?;
+        let mut st = self
+            .state
+            .lock()
+            .map_err(|_| Error::Protocol("state poisoned".into()))?;
         st.last_number += 1;
         let mut text = format!("ФІСКАЛЬНИЙ ЧЕК №{}\n", st.last_number);
         for l in &receipt.lines {
@@ -59,11 +71,16 @@ impl FiscalRegister for SimRegister {
             }
         }
         st.tape.push(text);
-        Ok(PrintedDocument { number: st.last_number })
+        Ok(PrintedDocument {
+            number: st.last_number,
+        })
     }
 
     async fn last_document_number(&self) -> Result<u64> {
-        let st = self.state.lock().map_err(|_| Error::Protocol("state poisoned".into()))?;
+        let st = self
+            .state
+            .lock()
+            .map_err(|_| Error::Protocol("state poisoned".into()))?;
         Ok(st.last_number)
     }
 }

@@ -28,7 +28,10 @@ struct SimState {
 impl SimTerminal {
     /// A terminal that waits `step_delay` between status events.
     pub fn new(step_delay: Duration) -> Self {
-        Self { step_delay, state: Mutex::new(SimState::default()) }
+        Self {
+            step_delay,
+            state: Mutex::new(SimState::default()),
+        }
     }
 }
 
@@ -36,7 +39,10 @@ impl SimTerminal {
 impl CardTerminal for SimTerminal {
     async fn purchase(&self, req: PurchaseRequest, progress: ProgressSink) -> Result<CardOutcome> {
         if req.amount <= 0 {
-            return Err(Error::InvalidRequest(format!("amount {} must be positive", req.amount)));
+            return Err(Error::InvalidRequest(format!(
+                "amount {} must be positive",
+                req.amount
+            )));
         }
         for status in [
             TerminalStatus::WaitingForCard,
@@ -47,7 +53,10 @@ impl CardTerminal for SimTerminal {
             let _ = progress.send(TerminalProgress { status });
             tokio::time::sleep(self.step_delay).await;
         }
-        let mut st = self.state.lock().map_err(|_| Error::Protocol("state poisoned".into()))?;
+        let mut st = self
+            .state
+            .lock()
+            .map_err(|_| Error::Protocol("state poisoned".into()))?;
         st.invoice += 1;
         let n = st.invoice;
         let tx = CardTransaction {
@@ -59,14 +68,24 @@ impl CardTerminal for SimTerminal {
             merchant_id: format!("M{:03}", req.merchant),
             invoice: format!("{n:06}"),
             amount: req.amount,
+            date_time: chrono::Local::now()
+                .naive_local()
+                .format(crate::recovery::DATE_TIME_FORMAT)
+                .to_string(),
+            ..CardTransaction::default()
         };
         st.last = Some(tx.clone());
-        let _ = progress.send(TerminalProgress { status: TerminalStatus::Finished });
+        let _ = progress.send(TerminalProgress {
+            status: TerminalStatus::Finished,
+        });
         Ok(CardOutcome::Approved(tx))
     }
 
     async fn last_transaction(&self) -> Result<Option<CardTransaction>> {
-        let st = self.state.lock().map_err(|_| Error::Protocol("state poisoned".into()))?;
+        let st = self
+            .state
+            .lock()
+            .map_err(|_| Error::Protocol("state poisoned".into()))?;
         Ok(st.last.clone())
     }
 }

@@ -1,0 +1,490 @@
+//! Dialects as tables, not forks: command numbers, field syntax, payment and
+//! tax codes, line widths, error tables and the card-data setting of each
+//! Datecs family. The driver and the emulator both read these tables.
+//!
+//! - [`Dialect::ua_fp_t260`] (the default): Ukrainian FP-T260, old framing,
+//!   comma parameters, Cyrillic tax letters. Where no public document gives
+//!   the FP-T260 v4.00 syntax, the table follows the Ukrainian FP-3530T and
+//!   the generic Datecs old protocol; those entries are marked *unconfirmed*
+//!   in `fiscal/README.md`.
+//! - [`Dialect::x_family`]: FP-700X, FMP-350X, DP-25X and relatives (X
+//!   framing, TAB-terminated parameters, an error code first in every reply).
+
+use serde::{Deserialize, Serialize};
+
+use crate::frame::{BitKind, Framing, StatusBit};
+use crate::text;
+use crate::Error;
+
+/// How parameters are written in DATA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Syntax {
+    /// Old protocol: positional, comma separated, TAB / LF inside some fields.
+    Comma,
+    /// X protocol: every parameter followed by a TAB.
+    Tab,
+}
+
+/// Where the card transaction's data goes on the fiscal receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardDataMode {
+    /// In the payment command's own text (old syntax: `Line1 LF Line2 TAB
+    /// code amount`). The FP-T260 default; unconfirmed against a device.
+    PaymentText,
+    /// As fiscal text lines (command 0x36) inside the receipt, before the
+    /// payment. Works on any firmware that prints fiscal text.
+    TextLines,
+    /// Both of the above.
+    Both,
+}
+
+impl std::str::FromStr for CardDataMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "payment-text" | "payment_text" => Ok(CardDataMode::PaymentText),
+            "text-lines" | "text_lines" => Ok(CardDataMode::TextLines),
+            "both" => Ok(CardDataMode::Both),
+            _ => Err(Error::InvalidRequest(format!(
+                "unknown card data mode {s:?}"
+            ))),
+        }
+    }
+}
+
+/// Command numbers of a dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Commands {
+    pub open_receipt: u16,
+    pub open_return: u16,
+    pub sale: u16,
+    pub subtotal: u16,
+    pub payment: u16,
+    pub print_text: u16,
+    pub close: u16,
+    pub cancel: u16,
+    pub set_datetime: u16,
+    pub read_datetime: u16,
+    pub report: u16,
+    pub cash_in_out: u16,
+    pub status: u16,
+    pub receipt_state: u16,
+    pub diagnostic: u16,
+    pub last_document: u16,
+}
+
+/// The generic Datecs command numbers (both families share them).
+pub const DATECS_COMMANDS: Commands = Commands {
+    open_receipt: 0x30,
+    open_return: 0x2E,
+    sale: 0x31,
+    subtotal: 0x33,
+    payment: 0x35,
+    print_text: 0x36,
+    close: 0x38,
+    cancel: 0x3C,
+    set_datetime: 0x3D,
+    read_datetime: 0x3E,
+    report: 0x45,
+    cash_in_out: 0x46,
+    status: 0x4A,
+    receipt_state: 0x4C,
+    diagnostic: 0x5A,
+    last_document: 0x71,
+};
+
+/// What an X error code means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    PaperOut,
+    CoverOpen,
+    PrinterFault,
+    FiscalMemoryFull,
+    FiscalMemory,
+    ShiftOver24h,
+    ReceiptOpen,
+    NoReceiptOpen,
+    WrongPassword,
+    ClockNotSet,
+    NotPermitted,
+    Syntax,
+    InvalidCommand,
+    Overflow,
+}
+
+/// X error codes (reference §3) and what they mean.
+pub const X_ERRORS: &[(i64, ErrorKind)] = &[
+    (-100114, ErrorKind::FiscalMemoryFull),
+    (-100403, ErrorKind::PaperOut),
+    (-100404, ErrorKind::CoverOpen),
+    (-102002, ErrorKind::WrongPassword),
+    (-102019, ErrorKind::ClockNotSet),
+    (-104000, ErrorKind::ShiftOver24h),
+    (-105010, ErrorKind::FiscalMemory),
+    (-111002, ErrorKind::Syntax),
+    (-111003, ErrorKind::NotPermitted),
+    (-111015, ErrorKind::ReceiptOpen),
+    (-111016, ErrorKind::NoReceiptOpen),
+    (-111024, ErrorKind::ShiftOver24h),
+    (-112006, ErrorKind::PaperOut),
+    (-112007, ErrorKind::CoverOpen),
+    (-150001, ErrorKind::Syntax),
+    (-150002, ErrorKind::InvalidCommand),
+    (-150003, ErrorKind::NotPermitted),
+    (-150101, ErrorKind::PaperOut),
+    (-150104, ErrorKind::WrongPassword),
+    (-150200, ErrorKind::ReceiptOpen),
+    (-150201, ErrorKind::NoReceiptOpen),
+    (-150204, ErrorKind::ShiftOver24h),
+];
+
+/// The X error code the emulator sends for a condition.
+pub fn x_error_code(kind: ErrorKind) -> i64 {
+    match kind {
+        ErrorKind::PaperOut => -112006,
+        ErrorKind::CoverOpen => -112007,
+        ErrorKind::PrinterFault => -100401,
+        ErrorKind::FiscalMemoryFull => -100114,
+        ErrorKind::FiscalMemory => -105010,
+        ErrorKind::ShiftOver24h => -111024,
+        ErrorKind::ReceiptOpen => -111015,
+        ErrorKind::NoReceiptOpen => -111016,
+        ErrorKind::WrongPassword => -102002,
+        ErrorKind::ClockNotSet => -102019,
+        ErrorKind::NotPermitted => -111003,
+        ErrorKind::Syntax => -111002,
+        ErrorKind::InvalidCommand => -150002,
+        ErrorKind::Overflow => -111001,
+    }
+}
+
+impl ErrorKind {
+    /// The crate error for this condition on command `cmd`.
+    pub fn to_error(self, cmd: u16) -> Error {
+        match self {
+            ErrorKind::PaperOut => Error::PaperOut,
+            ErrorKind::CoverOpen => Error::CoverOpen,
+            ErrorKind::PrinterFault => Error::PrinterFault,
+            ErrorKind::FiscalMemoryFull => Error::FiscalMemoryFull,
+            ErrorKind::FiscalMemory => Error::FiscalMemory("reported by the register".into()),
+            ErrorKind::ShiftOver24h => Error::ShiftOver24h,
+            ErrorKind::ReceiptOpen => Error::ReceiptOpen,
+            ErrorKind::NoReceiptOpen => Error::NoReceiptOpen,
+            ErrorKind::WrongPassword => Error::WrongPassword,
+            ErrorKind::ClockNotSet => Error::ClockNotSet,
+            ErrorKind::NotPermitted => Error::NotPermitted { cmd },
+            ErrorKind::Syntax => Error::Syntax { cmd },
+            ErrorKind::InvalidCommand => Error::InvalidCommand { cmd },
+            ErrorKind::Overflow => Error::Overflow,
+        }
+    }
+}
+
+/// Maps an X error code to the crate error (0 is success).
+pub fn x_error(code: i64, cmd: u16) -> Option<Error> {
+    if code == 0 {
+        return None;
+    }
+    if let Some((_, kind)) = X_ERRORS.iter().find(|(c, _)| *c == code) {
+        return Some(kind.to_error(cmd));
+    }
+    let message = match code {
+        -112199..=-112100 => format!("syntax error in parameter {}", -code - 112100),
+        -112299..=-112200 => format!("bad value in parameter {}", -code - 112200),
+        -100199..=-100100 => "fiscal memory error".to_string(),
+        -100499..=-100400 => "printer mechanism error".to_string(),
+        -105999..=-105000 => "electronic journal error".to_string(),
+        -111599..=-111500 => "pinpad error".to_string(),
+        _ => "error reported by the register".to_string(),
+    };
+    if (-112299..=-112100).contains(&code) {
+        return Some(Error::Syntax { cmd });
+    }
+    Some(Error::Device {
+        code: code.to_string(),
+        message,
+    })
+}
+
+/// One Datecs dialect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dialect {
+    pub name: &'static str,
+    pub model: &'static str,
+    pub framing: Framing,
+    pub syntax: Syntax,
+    pub cmd: Commands,
+    /// Payment mode codes.
+    pub cash_code: &'static str,
+    pub card_code: &'static str,
+    /// Tax group codes for groups А..Д, as text for the register.
+    pub tax_codes: [&'static str; 5],
+    /// Characters per printed line.
+    pub line_width: usize,
+    /// Characters per item-name line, and how many lines an item name may use.
+    pub item_name_width: usize,
+    pub item_name_lines: usize,
+    /// Characters per fiscal text line (0x36).
+    pub text_width: usize,
+    /// Where card data goes; see [`CardDataMode`].
+    pub card_data: CardDataMode,
+    /// Report command parameters for Z and X, `{pwd}` is replaced.
+    pub report_z: &'static str,
+    pub report_x: &'static str,
+    /// Status bits beyond the common table (dialect-specific meanings).
+    pub extra_status_bits: &'static [StatusBit],
+}
+
+/// The FP-T260 table's extra status bit: "shift over 24 hours" in byte 3.
+/// Unconfirmed (the generic old protocol leaves byte 3 unused).
+pub const UA_EXTRA_BITS: &[StatusBit] = &[(3, 0, "shift_over_24h", BitKind::Error)];
+
+impl Dialect {
+    /// Ukrainian FP-T260 (v4.00 assumed), the default.
+    pub fn ua_fp_t260() -> Self {
+        Dialect {
+            name: "ua-fp-t260",
+            model: "FP-T260",
+            framing: Framing::Old,
+            syntax: Syntax::Comma,
+            cmd: DATECS_COMMANDS,
+            cash_code: "P",
+            card_code: "D",
+            tax_codes: ["А", "Б", "В", "Г", "Д"],
+            line_width: 36,
+            item_name_width: 36,
+            item_name_lines: 2,
+            text_width: 34,
+            card_data: CardDataMode::PaymentText,
+            report_z: "{pwd},0",
+            report_x: "{pwd},2",
+            extra_status_bits: UA_EXTRA_BITS,
+        }
+    }
+
+    /// The X family (FP-700X and relatives).
+    pub fn x_family() -> Self {
+        Dialect {
+            name: "x",
+            model: "FP-700X",
+            framing: Framing::X,
+            syntax: Syntax::Tab,
+            cmd: Commands {
+                open_return: 0x2B,
+                ..DATECS_COMMANDS
+            },
+            cash_code: "0",
+            card_code: "1",
+            tax_codes: ["1", "2", "3", "4", "5"],
+            line_width: 42,
+            item_name_width: 72,
+            item_name_lines: 1,
+            text_width: 42,
+            card_data: CardDataMode::TextLines,
+            report_z: "Z",
+            report_x: "X",
+            extra_status_bits: &[],
+        }
+    }
+
+    /// A dialect by name: `ua-fp-t260` (also `ua`, `fp-t260`) or `x`
+    /// (also `fp-700x`).
+    pub fn by_name(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "ua-fp-t260" | "ua" | "fp-t260" | "old" => Some(Self::ua_fp_t260()),
+            "x" | "fp-700x" | "x-family" => Some(Self::x_family()),
+            _ => None,
+        }
+    }
+
+    /// Joins parameters in this dialect's syntax.
+    pub fn params(&self, fields: &[&str]) -> Vec<u8> {
+        let s = match self.syntax {
+            Syntax::Comma => fields.join(","),
+            Syntax::Tab => fields.iter().map(|f| format!("{f}\t")).collect(),
+        };
+        text::to_cp1251(&s)
+    }
+
+    /// Splits reply DATA into fields. The separator is read from the data
+    /// (TAB if any, else comma), not assumed from the framing: some X devices
+    /// answer with commas. For X framing the first field is the error code,
+    /// returned separately; a missing or unparsable code is a protocol error.
+    pub fn reply_fields(&self, data: &[u8], cmd: u16) -> Result<Vec<String>, Error> {
+        let fields = split_fields(data);
+        if self.framing != Framing::X {
+            return Ok(fields);
+        }
+        let Some(first) = fields.first() else {
+            return Err(Error::Protocol(format!(
+                "X reply to 0x{cmd:02X} has no error code"
+            )));
+        };
+        let code: i64 = first.trim().parse().map_err(|_| {
+            Error::Protocol(format!(
+                "X reply to 0x{cmd:02X} has no error code: {first:?}"
+            ))
+        })?;
+        if let Some(e) = x_error(code, cmd) {
+            return Err(e);
+        }
+        Ok(fields[1..].to_vec())
+    }
+
+    /// The tax code for a group letter (Cyrillic or Latin) or digit.
+    pub fn tax_code(&self, group: char) -> Result<&'static str, Error> {
+        text::tax_index(group)
+            .map(|i| self.tax_codes[i])
+            .ok_or_else(|| Error::InvalidRequest(format!("unknown tax group {group:?}")))
+    }
+
+    /// The tax group index of a code as the register received it.
+    pub fn tax_index_of(&self, code: &str) -> Option<usize> {
+        self.tax_codes.iter().position(|c| *c == code).or_else(|| {
+            let mut it = code.chars();
+            match (it.next(), it.next()) {
+                (Some(c), None) => text::tax_index(c),
+                _ => None,
+            }
+        })
+    }
+
+    /// The shift-over-24h status bit, if the dialect has one.
+    pub fn shift_bit(&self) -> Option<(usize, u8)> {
+        self.extra_status_bits
+            .iter()
+            .find(|(_, _, n, _)| *n == "shift_over_24h")
+            .map(|(b, i, _, _)| (*b, *i))
+    }
+
+    /// Report parameters with the password filled in.
+    pub fn report_param(&self, z: bool, password: &str) -> String {
+        let t = if z { self.report_z } else { self.report_x };
+        t.replace("{pwd}", password)
+    }
+}
+
+/// Splits DATA on TAB if it holds one, otherwise on commas. A trailing TAB
+/// (the X terminator) does not make an extra field.
+pub fn split_fields(data: &[u8]) -> Vec<String> {
+    let s = text::from_cp1251(data);
+    if s.is_empty() {
+        return Vec::new();
+    }
+    if s.contains('\t') {
+        let s = s.strip_suffix('\t').unwrap_or(&s);
+        s.split('\t').map(str::to_string).collect()
+    } else {
+        s.split(',').map(str::to_string).collect()
+    }
+}
+
+/// The card data as receipt text lines (Ukrainian labels), each cut to
+/// `width`.
+pub fn card_text_lines(card: &crate::CardSlip, width: usize) -> Vec<String> {
+    [
+        format!("RRN: {}", card.rrn),
+        format!("КОД АВТ.: {}", card.auth_code),
+        format!("КАРТКА: {}", card.masked_pan),
+        format!("ТЕРМІНАЛ: {}", card.terminal_id),
+        format!("ЧЕК: {}", card.invoice),
+    ]
+    .into_iter()
+    .map(|l| text::cut(&text::sanitize(&l, false), width))
+    .collect()
+}
+
+/// The card data as the two text lines of an old-syntax payment command.
+pub fn card_payment_text(card: &crate::CardSlip, width: usize) -> [String; 2] {
+    let l1 = format!("RRN {} КОД {}", card.rrn, card.auth_code);
+    let l2 = format!(
+        "{} Т{} Ч{}",
+        card.masked_pan, card.terminal_id, card.invoice
+    );
+    [
+        text::cut(&text::sanitize(&l1, true), width),
+        text::cut(&text::sanitize(&l2, true), width),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_per_syntax() {
+        let ua = Dialect::ua_fp_t260();
+        assert_eq!(ua.params(&["1", "0000", "1"]), b"1,0000,1");
+        let x = Dialect::x_family();
+        assert_eq!(x.params(&["1", "0000", "1", ""]), b"1\t0000\t1\t\t");
+    }
+
+    #[test]
+    fn x_error_code_is_never_success() {
+        let x = Dialect::x_family();
+        assert_eq!(x.reply_fields(b"0\t12\t", 0x71).unwrap(), vec!["12"]);
+        assert!(matches!(
+            x.reply_fields(b"-111016\t", 0x35),
+            Err(Error::NoReceiptOpen)
+        ));
+        assert!(matches!(
+            x.reply_fields(b"-112006\t", 0x31),
+            Err(Error::PaperOut)
+        ));
+        assert!(matches!(
+            x.reply_fields(b"-112103\t", 0x31),
+            Err(Error::Syntax { cmd: 0x31 })
+        ));
+        assert!(matches!(
+            x.reply_fields(b"-999\t", 0x31),
+            Err(Error::Device { .. })
+        ));
+        assert!(matches!(x.reply_fields(b"", 0x31), Err(Error::Protocol(_))));
+        assert!(matches!(
+            x.reply_fields(b"P,1", 0x31),
+            Err(Error::Protocol(_))
+        ));
+        // A hybrid device answering X frames with comma data.
+        assert_eq!(
+            x.reply_fields(b"0,FP-700X,1.00", 0x5A).unwrap(),
+            vec!["FP-700X", "1.00"]
+        );
+    }
+
+    #[test]
+    fn tax_codes() {
+        let ua = Dialect::ua_fp_t260();
+        assert_eq!(ua.tax_code('B').unwrap(), "Б");
+        assert_eq!(ua.tax_code('Б').unwrap(), "Б");
+        assert!(ua.tax_code('Z').is_err());
+        assert_eq!(ua.tax_index_of("В"), Some(2));
+        let x = Dialect::x_family();
+        assert_eq!(x.tax_code('А').unwrap(), "1");
+        assert_eq!(x.tax_index_of("2"), Some(1));
+        assert_eq!(ua.shift_bit(), Some((3, 0)));
+        assert_eq!(ua.report_param(true, "0000"), "0000,0");
+        assert_eq!(x.report_param(false, "0000"), "X");
+    }
+
+    #[test]
+    fn card_lines_fit() {
+        let card = crate::CardSlip {
+            rrn: "123456789012".into(),
+            auth_code: "A1B2C3".into(),
+            masked_pan: "************1234".into(),
+            terminal_id: "T0000001".into(),
+            invoice: "000123".into(),
+        };
+        for l in card_text_lines(&card, 20) {
+            assert!(l.chars().count() <= 20);
+        }
+        let [a, b] = card_payment_text(&card, 36);
+        assert!(a.contains("123456789012") && a.contains("A1B2C3"));
+        assert!(
+            b.contains("1234") && b.contains("T0000001") && b.contains("000123"),
+            "{b}"
+        );
+    }
+}

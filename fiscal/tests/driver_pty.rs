@@ -1,0 +1,777 @@
+//! The real driver against the emulator over a real pty (and TCP): every
+//! command, every scripted fault, each ending in a defined state with a
+//! clear error. No timed assertions.
+
+use std::time::Duration;
+
+use fiscal::dialect::{CardDataMode, Dialect};
+use fiscal::driver::{Adjustment, DriverOptions, PayResult, SaleItem};
+use fiscal::emulator::{spawn_pty, spawn_tcp, EmulatorConfig, EmulatorHandle, Faults};
+use fiscal::link::LinkConfig;
+use fiscal::transport::{self, Endpoint};
+use fiscal::{
+    CardSlip, DatecsDriver, Error, FiscalRegister, Payment, ReceiptLine, ReturnReceipt, SaleReceipt,
+};
+
+fn quick_options() -> DriverOptions {
+    DriverOptions {
+        link: LinkConfig {
+            reply_timeout: Duration::from_millis(150),
+            max_attempts: 4,
+            max_busy: Duration::from_secs(10),
+        },
+        ..DriverOptions::default()
+    }
+}
+
+struct Rig {
+    emu: EmulatorHandle,
+    drv: DatecsDriver,
+    _dir: tempfile::TempDir,
+    path: String,
+}
+
+async fn rig_with(dialect: Dialect, faults: Faults) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = EmulatorConfig::new(dialect.clone());
+    cfg.state_file = Some(dir.path().join("state.json"));
+    cfg.tape_file = Some(dir.path().join("tape.txt"));
+    cfg.faults = faults;
+    let (emu, path, _task) = spawn_pty(cfg).unwrap();
+    let stream = transport::open(&Endpoint::Serial {
+        path: path.clone(),
+        baud: 115_200,
+    })
+    .await
+    .unwrap();
+    let drv = DatecsDriver::new(stream, dialect, quick_options());
+    Rig {
+        emu,
+        drv,
+        _dir: dir,
+        path,
+    }
+}
+
+async fn rig(dialect: Dialect) -> Rig {
+    rig_with(dialect, Faults::default()).await
+}
+
+fn card() -> CardSlip {
+    CardSlip {
+        rrn: "412345678901".into(),
+        auth_code: "A1B2C3".into(),
+        masked_pan: "************4242".into(),
+        terminal_id: "PB000123".into(),
+        invoice: "000042".into(),
+    }
+}
+
+fn line(name: &str, tax: char, price: i64, qty: i64) -> ReceiptLine {
+    ReceiptLine {
+        name: name.into(),
+        tax_group: tax,
+        price,
+        quantity_milli: qty,
+    }
+}
+
+fn card_sale() -> SaleReceipt {
+    SaleReceipt {
+        lines: vec![
+            line("Хліб житній", 'Б', 2850, 1000),
+            line(
+                "Молоко пастеризоване 2,5% 900 г «Яготинське» у плівці",
+                'A',
+                4200,
+                2000,
+            ),
+            line("Цукор", 'В', 3500, 1500),
+        ],
+        payments: vec![Payment::Card {
+            amount: 2850 + 8400 + 5250,
+            card: card(),
+        }],
+    }
+}
+
+fn assert_card_data(doc: &str) {
+    let c = card();
+    for part in [
+        &c.rrn,
+        &c.auth_code,
+        &c.masked_pan,
+        &c.terminal_id,
+        &c.invoice,
+    ] {
+        assert!(doc.contains(part.as_str()), "{part} missing from\n{doc}");
+    }
+}
+
+#[tokio::test]
+async fn every_command_in_the_fp_t260_dialect() {
+    let r = rig(Dialect::ua_fp_t260()).await;
+    let d = &r.drv;
+
+    let st = d.read_status().await.unwrap();
+    assert!(st.ready() && st.fiscalised && !st.receipt_open);
+    let info = d.diagnostic().await.unwrap();
+    assert_eq!(info.model, "FP-T260");
+    assert_eq!(info.serial, "DT000001");
+    assert_eq!(info.framing, "old");
+    assert!(info.firmware.starts_with("4.00UA"));
+
+    let t = chrono::NaiveDate::from_ymd_opt(2026, 3, 1)
+        .unwrap()
+        .and_hms_opt(10, 20, 30)
+        .unwrap();
+    d.set_datetime(t).await.unwrap();
+    let back = d.read_datetime().await.unwrap();
+    assert!((back - t).num_seconds().abs() < 5);
+
+    assert_eq!(d.last_document().await.unwrap(), 0);
+    d.cash_in_out(10_000).await.unwrap();
+    assert_eq!(d.last_document().await.unwrap(), 1);
+
+    // A receipt built command by command, with discount and surcharge.
+    d.open_receipt().await.unwrap();
+    assert!(d.read_status().await.unwrap().receipt_open);
+    let item = |name: &str, adj| SaleItem {
+        name: name.into(),
+        tax_group: 'A',
+        price: 10_000,
+        quantity_milli: 1000,
+        adjustment: adj,
+    };
+    d.sale(&item("Чай", None)).await.unwrap();
+    d.sale(&item("Кава", Some(Adjustment::Percent(-1000))))
+        .await
+        .unwrap();
+    d.sale(&item("Ґудзики", Some(Adjustment::Amount(500))))
+        .await
+        .unwrap();
+    let rs = d.receipt_state().await.unwrap();
+    assert_eq!(
+        (rs.open, rs.items, rs.amount, rs.paid),
+        (true, 3, 29_500, 0)
+    );
+    assert_eq!(d.subtotal().await.unwrap(), 29_500);
+    d.print_text("Дякуємо за покупку!").await.unwrap();
+    assert_eq!(
+        d.pay(&Payment::Card {
+            amount: 9_500,
+            card: card()
+        })
+        .await
+        .unwrap(),
+        PayResult::Remaining(20_000)
+    );
+    assert_eq!(
+        d.pay(&Payment::Cash { amount: 30_000 }).await.unwrap(),
+        PayResult::Change(10_000)
+    );
+    assert!(matches!(
+        d.cancel_receipt().await,
+        Err(Error::NotPermitted { .. })
+    ));
+    let n = d.close_receipt().await.unwrap();
+    assert_eq!(n, 2);
+
+    // Cancel before payment.
+    d.open_receipt().await.unwrap();
+    d.sale(&item("Помилка", None)).await.unwrap();
+    d.cancel_receipt().await.unwrap();
+    assert!(!d.receipt_state().await.unwrap().open);
+    assert!(matches!(d.close_receipt().await, Err(Error::NoReceiptOpen)));
+
+    // Through the trait.
+    let doc = d.print_sale(&card_sale()).await.unwrap();
+    assert_eq!(doc.number, 3);
+    assert_eq!(d.last_document_number().await.unwrap(), 3);
+    let ret = ReturnReceipt {
+        original_number: 3,
+        lines: vec![line("Хліб житній", 'Б', 2850, 1000)],
+        payments: vec![Payment::Card {
+            amount: 2850,
+            card: card(),
+        }],
+    };
+    assert_eq!(d.print_return(&ret).await.unwrap().number, 4);
+    d.cash_in_out(-5_000).await.unwrap();
+    let x = d.x_report().await.unwrap();
+    assert_eq!(x.number, 0);
+    assert_eq!(x.tax_totals[1], 2850);
+    let z = d.z_report().await.unwrap();
+    assert_eq!(z.number, 1);
+    assert_eq!(r.emu.counters().z_count, 1);
+    assert_eq!(r.emu.counters().day_sales, [0; 5]);
+
+    let tape = r.emu.tape();
+    let sale = tape
+        .iter()
+        .find(|t| t.contains("Хліб житній") && t.contains("ФІСКАЛЬНИЙ"))
+        .unwrap();
+    assert_card_data(sale);
+    assert!(sale.contains("ЧЕК №3"));
+    assert!(tape.iter().any(|t| t.contains("ВИДАТКОВИЙ ЧЕК (до №3)")));
+    assert!(tape.iter().any(|t| t.contains("ЗНИЖКА -10.00")));
+    assert!(tape.iter().any(|t| t.contains("НАДБАВКА 5.00")));
+    assert!(tape.iter().any(|t| t.contains("АНУЛЬОВАНО")));
+    assert!(tape.iter().any(|t| t.starts_with("Z-ЗВІТ №1")));
+    let file = std::fs::read_to_string(r._dir.path().join("tape.txt")).unwrap();
+    assert!(file.contains("Z-ЗВІТ №1"));
+    assert!(!r.path.is_empty());
+}
+
+#[tokio::test]
+async fn every_command_in_the_x_dialect() {
+    let r = rig(Dialect::x_family()).await;
+    let d = &r.drv;
+    let st = d.read_status().await.unwrap();
+    assert!(st.fiscalised && !st.receipt_open);
+    let info = d.diagnostic().await.unwrap();
+    assert_eq!(
+        (
+            info.model.as_str(),
+            info.serial.as_str(),
+            info.framing.as_str()
+        ),
+        ("FP-700X", "DT000001", "x")
+    );
+    d.read_datetime().await.unwrap();
+    d.cash_in_out(1000).await.unwrap();
+    let doc = d.print_sale(&card_sale()).await.unwrap();
+    assert_eq!(doc.number, 2);
+    let ret = ReturnReceipt {
+        original_number: 2,
+        lines: vec![line("Цукор", 'В', 3500, 1000)],
+        payments: vec![Payment::Cash { amount: 3500 }],
+    };
+    assert_eq!(d.print_return(&ret).await.unwrap().number, 3);
+    d.open_receipt().await.unwrap();
+    d.sale(&SaleItem {
+        name: "Bread".into(),
+        tax_group: 'Б',
+        price: 150,
+        quantity_milli: 2000,
+        adjustment: Some(Adjustment::Percent(-1000)),
+    })
+    .await
+    .unwrap();
+    assert_eq!(d.subtotal().await.unwrap(), 270);
+    d.cancel_receipt().await.unwrap();
+    d.x_report().await.unwrap();
+    assert_eq!(d.z_report().await.unwrap().number, 1);
+    let sale = r
+        .emu
+        .tape()
+        .into_iter()
+        .find(|t| t.contains("Цукор"))
+        .unwrap();
+    assert_card_data(&sale);
+}
+
+#[tokio::test]
+async fn x_error_codes_are_never_success() {
+    let Rig {
+        emu,
+        drv,
+        _dir,
+        path,
+    } = rig(Dialect::x_family()).await;
+    drop(drv); // the port is opened exclusively
+    let opts = DriverOptions {
+        password: "9999".into(),
+        ..quick_options()
+    };
+    let stream = transport::open(&Endpoint::Serial {
+        path,
+        baud: 115_200,
+    })
+    .await
+    .unwrap();
+    let d = DatecsDriver::new(stream, Dialect::x_family(), opts);
+    assert!(matches!(d.open_receipt().await, Err(Error::WrongPassword)));
+    // The next step is refused too, with its own code (ErpNet issue #135).
+    let err = d.pay(&Payment::Cash { amount: 153 }).await.unwrap_err();
+    assert!(matches!(err, Error::NoReceiptOpen), "{err:?}");
+    assert!(matches!(
+        d.print_sale(&card_sale()).await,
+        Err(Error::WrongPassword)
+    ));
+    assert!(emu.tape().is_empty());
+}
+
+#[tokio::test]
+async fn card_data_as_text_lines_in_the_old_dialect() {
+    let mut dialect = Dialect::ua_fp_t260();
+    dialect.card_data = CardDataMode::TextLines;
+    let r = rig(dialect).await;
+    r.drv.print_sale(&card_sale()).await.unwrap();
+    let doc = &r.emu.tape()[0];
+    assert_card_data(doc);
+    assert!(doc.contains("RRN: 412345678901"), "{doc}");
+    assert!(doc.contains("ТЕРМІНАЛ: PB000123"));
+}
+
+#[tokio::test]
+async fn counters_survive_an_emulator_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    for round in 1..=2u64 {
+        let mut cfg = EmulatorConfig::new(Dialect::ua_fp_t260());
+        cfg.state_file = Some(state.clone());
+        let (emu, path, task) = spawn_pty(cfg).unwrap();
+        let stream = transport::open(&Endpoint::Serial {
+            path,
+            baud: 115_200,
+        })
+        .await
+        .unwrap();
+        let drv = DatecsDriver::new(stream, Dialect::ua_fp_t260(), quick_options());
+        assert_eq!(drv.print_sale(&card_sale()).await.unwrap().number, round);
+        assert_eq!(emu.counters().fiscal_receipts, round);
+        assert_eq!(emu.counters().day_paid[1], 16_500 * round as i64);
+        task.abort();
+    }
+}
+
+#[tokio::test]
+async fn nak_every_nth_frame_is_resent() {
+    let r = rig_with(
+        Dialect::ua_fp_t260(),
+        Faults {
+            nak_every: 3,
+            ..Faults::default()
+        },
+    )
+    .await;
+    assert_eq!(r.drv.print_sale(&card_sale()).await.unwrap().number, 1);
+    assert!(r.drv.link_stats().await.naks > 0);
+    assert_eq!(r.emu.tape().len(), 1);
+}
+
+#[tokio::test]
+async fn nak_forever_is_a_clear_error() {
+    let r = rig_with(
+        Dialect::ua_fp_t260(),
+        Faults {
+            nak_every: 1,
+            ..Faults::default()
+        },
+    )
+    .await;
+    assert!(matches!(r.drv.read_status().await, Err(Error::Nak(4))));
+}
+
+#[tokio::test]
+async fn corrupt_bcc_replies_are_retried_with_the_same_seq() {
+    let r = rig_with(
+        Dialect::x_family(),
+        Faults {
+            corrupt_every: 2,
+            ..Faults::default()
+        },
+    )
+    .await;
+    assert_eq!(r.drv.print_sale(&card_sale()).await.unwrap().number, 1);
+    assert!(r.drv.link_stats().await.corrupt > 0);
+    assert!(r.emu.stats().replays > 0);
+    assert_eq!(r.emu.tape().len(), 1);
+    assert_eq!(r.emu.counters().fiscal_receipts, 1);
+}
+
+#[tokio::test]
+async fn dropped_replies_are_replayed_not_run_twice() {
+    let r = rig_with(
+        Dialect::ua_fp_t260(),
+        Faults {
+            drop_reply_every: 4,
+            ..Faults::default()
+        },
+    )
+    .await;
+    r.emu.update_faults(|f| f.drop_reply_on = Some(0x38)); // and the close itself
+    assert_eq!(r.drv.print_sale(&card_sale()).await.unwrap().number, 1);
+    let stats = r.emu.stats();
+    assert!(stats.dropped >= 2 && stats.replays >= 2, "{stats:?}");
+    assert_eq!(r.emu.tape().len(), 1, "the receipt must be printed once");
+    assert_eq!(r.emu.counters().day_sales.iter().sum::<i64>(), 16_500);
+}
+
+#[tokio::test]
+async fn syn_keeps_the_wait_alive() {
+    let r = rig_with(
+        Dialect::ua_fp_t260(),
+        Faults {
+            syn_ms: 400,
+            ..Faults::default()
+        },
+    )
+    .await;
+    // 400 ms busy > 150 ms reply timeout: only SYN keeps it waiting.
+    r.drv.z_report().await.unwrap();
+    let s = r.drv.link_stats().await;
+    assert!(s.syns >= 3, "{s:?}");
+}
+
+#[tokio::test]
+async fn paper_out_mid_receipt_continues_from_the_next_line() {
+    let r = rig_with(
+        Dialect::ua_fp_t260(),
+        Faults {
+            paper_out_at_line: Some(2),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let receipt = card_sale();
+    assert!(matches!(
+        r.drv.print_sale(&receipt).await,
+        Err(Error::PaperOut)
+    ));
+    let open = r.emu.open_receipt().unwrap();
+    assert_eq!(open.items, 1, "the receipt stays open with the first line");
+    assert!(r.drv.read_status().await.unwrap().paper_out);
+    // Still out of paper: a clear error, nothing changes.
+    assert!(matches!(
+        r.drv.print_sale(&receipt).await,
+        Err(Error::PaperOut)
+    ));
+    r.emu.load_paper();
+    assert_eq!(r.drv.print_sale(&receipt).await.unwrap().number, 1);
+    let tape = r.emu.tape();
+    assert_eq!(tape.len(), 1);
+    assert_eq!(tape[0].matches("Хліб житній").count(), 1, "{}", tape[0]);
+    assert_eq!(tape[0].matches("Цукор").count(), 1);
+    assert_card_data(&tape[0]);
+    assert_eq!(r.emu.counters().day_sales.iter().sum::<i64>(), 16_500);
+}
+
+#[tokio::test]
+async fn cover_open_blocks_with_a_clear_error() {
+    for dialect in [Dialect::ua_fp_t260(), Dialect::x_family()] {
+        let r = rig_with(
+            dialect,
+            Faults {
+                cover_open: true,
+                ..Faults::default()
+            },
+        )
+        .await;
+        assert!(r.drv.read_status().await.unwrap().cover_open);
+        assert!(matches!(
+            r.drv.print_sale(&card_sale()).await,
+            Err(Error::CoverOpen)
+        ));
+        assert!(matches!(r.drv.open_receipt().await, Err(Error::CoverOpen)));
+        assert!(r.emu.open_receipt().is_none());
+        r.emu.update_faults(|f| f.cover_open = false);
+        assert_eq!(r.drv.print_sale(&card_sale()).await.unwrap().number, 1);
+    }
+}
+
+#[tokio::test]
+async fn shift_over_24h_needs_a_z_report() {
+    for dialect in [Dialect::ua_fp_t260(), Dialect::x_family()] {
+        let r = rig_with(
+            dialect,
+            Faults {
+                shift_over_24h: true,
+                ..Faults::default()
+            },
+        )
+        .await;
+        assert!(matches!(
+            r.drv.print_sale(&card_sale()).await,
+            Err(Error::ShiftOver24h)
+        ));
+        assert!(matches!(
+            r.drv.open_receipt().await,
+            Err(Error::ShiftOver24h)
+        ));
+        assert!(r.emu.open_receipt().is_none());
+        r.drv.z_report().await.unwrap();
+        assert_eq!(r.drv.print_sale(&card_sale()).await.unwrap().number, 2);
+    }
+}
+
+#[tokio::test]
+async fn fiscal_memory_full_is_reported() {
+    for dialect in [Dialect::ua_fp_t260(), Dialect::x_family()] {
+        let r = rig_with(
+            dialect,
+            Faults {
+                fm_full: true,
+                ..Faults::default()
+            },
+        )
+        .await;
+        assert!(r.drv.read_status().await.unwrap().fiscal_memory_full);
+        assert!(matches!(
+            r.drv.print_sale(&card_sale()).await,
+            Err(Error::FiscalMemoryFull)
+        ));
+        assert!(matches!(
+            r.drv.open_receipt().await,
+            Err(Error::FiscalMemoryFull)
+        ));
+        assert!(matches!(
+            r.drv.z_report().await,
+            Err(Error::FiscalMemoryFull)
+        ));
+        assert!(r.emu.tape().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn an_uncertain_close_is_resolved_by_looking() {
+    let r = rig(Dialect::ua_fp_t260()).await;
+    r.emu.update_faults(|f| f.mute_after = Some(0x38));
+    let receipt = card_sale();
+    let err = r.drv.print_sale(&receipt).await.unwrap_err();
+    assert!(err.is_uncertain(), "{err:?}");
+    assert_eq!(r.emu.tape().len(), 1, "it was printed before the link went");
+    r.emu.unmute();
+    // Printing the same receipt again looks first and finds it printed.
+    assert_eq!(r.drv.print_sale(&receipt).await.unwrap().number, 1);
+    assert_eq!(r.emu.tape().len(), 1, "never printed twice");
+    assert_eq!(r.emu.counters().fiscal_receipts, 1);
+}
+
+#[tokio::test]
+async fn an_uncertain_payment_is_resolved_by_looking() {
+    let r = rig(Dialect::x_family()).await;
+    r.emu.update_faults(|f| f.mute_after = Some(0x35));
+    let receipt = card_sale();
+    assert!(r.drv.print_sale(&receipt).await.unwrap_err().is_uncertain());
+    r.emu.unmute();
+    assert_eq!(r.drv.print_sale(&receipt).await.unwrap().number, 1);
+    let tape = r.emu.tape();
+    assert_eq!(tape.len(), 1);
+    assert_eq!(
+        tape[0].matches("КАРТКА ").count(),
+        1,
+        "paid once:\n{}",
+        tape[0]
+    );
+}
+
+#[tokio::test]
+async fn stray_receipts_are_cancelled_or_finished() {
+    let r = rig(Dialect::ua_fp_t260()).await;
+    // Unpaid stray: cancelled.
+    r.drv.open_receipt().await.unwrap();
+    r.drv
+        .sale(&SaleItem::from(&line("Забуте", 'А', 100, 1000)))
+        .await
+        .unwrap();
+    assert_eq!(r.drv.print_sale(&card_sale()).await.unwrap().number, 1);
+    assert!(r.emu.tape()[0].contains("АНУЛЬОВАНО"));
+    // Paid stray: finished and closed, then ours.
+    r.drv.open_receipt().await.unwrap();
+    r.drv
+        .sale(&SaleItem::from(&line("Оплачене", 'А', 1000, 1000)))
+        .await
+        .unwrap();
+    r.drv.pay(&Payment::Cash { amount: 400 }).await.unwrap();
+    assert_eq!(r.drv.print_sale(&card_sale()).await.unwrap().number, 3);
+    let tape = r.emu.tape();
+    assert!(tape[2].contains("Оплачене") && tape[2].contains("ЧЕК №2"));
+    assert!(tape[3].contains("ЧЕК №3"));
+    assert!(r.emu.open_receipt().is_none());
+}
+
+#[tokio::test]
+async fn invalid_requests_are_refused_before_the_wire() {
+    let r = rig(Dialect::ua_fp_t260()).await;
+    let empty = SaleReceipt {
+        lines: vec![],
+        payments: vec![],
+    };
+    assert!(matches!(
+        r.drv.print_sale(&empty).await,
+        Err(Error::InvalidRequest(_))
+    ));
+    let mut bad_tax = card_sale();
+    bad_tax.lines[0].tax_group = 'Ж';
+    assert!(matches!(
+        r.drv.print_sale(&bad_tax).await,
+        Err(Error::InvalidRequest(_))
+    ));
+    let mut short = card_sale();
+    short.payments = vec![Payment::Cash { amount: 1 }];
+    assert!(matches!(
+        r.drv.print_sale(&short).await,
+        Err(Error::InvalidRequest(_))
+    ));
+    assert!(r.emu.tape().is_empty());
+}
+
+#[tokio::test]
+async fn a_silent_port_times_out_with_a_clear_error() {
+    let (_master, slave, _path) = transport::pty_pair().unwrap();
+    let d = DatecsDriver::new(Box::new(slave), Dialect::ua_fp_t260(), quick_options());
+    let err = d.read_status().await.unwrap_err();
+    assert!(matches!(err, Error::Timeout(600)), "{err:?}");
+    assert_eq!(err.code(), "timeout");
+}
+
+#[tokio::test]
+async fn works_over_tcp_too() {
+    let cfg = EmulatorConfig::new(Dialect::x_family());
+    let (emu, addr, _task) = spawn_tcp(cfg, "127.0.0.1:0").await.unwrap();
+    let config = fiscal::DriverConfig {
+        endpoint: Endpoint::Tcp {
+            addr: addr.to_string(),
+        },
+        dialect: Dialect::x_family(),
+        options: quick_options(),
+    };
+    let d = DatecsDriver::connect(&config).await.unwrap();
+    assert_eq!(d.print_sale(&card_sale()).await.unwrap().number, 1);
+    assert_eq!(emu.tape().len(), 1);
+    drop(d); // one client at a time
+    let found = fiscal::detect::detect_tcp(&addr.to_string()).await.unwrap();
+    assert_eq!(found.framing, "x");
+}
+
+#[tokio::test]
+async fn detection_finds_framing_and_baud() {
+    let mut cfg = EmulatorConfig::new(Dialect::x_family());
+    cfg.baud = Some(19_200);
+    let (_emu, path, _task) = spawn_pty(cfg).unwrap();
+    let info = fiscal::detect::detect_serial(&path, &[]).await.unwrap();
+    assert_eq!(info.model, "FP-700X");
+    assert_eq!(info.framing, "x");
+    assert_eq!(info.baud, Some(19_200));
+    assert_eq!(info.serial, "DT000001");
+
+    let mut cfg = EmulatorConfig::new(Dialect::ua_fp_t260());
+    cfg.baud = Some(115_200);
+    let (_emu, path, _task) = spawn_pty(cfg).unwrap();
+    let info = fiscal::detect::detect_serial(&path, &[]).await.unwrap();
+    assert_eq!((info.framing.as_str(), info.baud), ("old", Some(115_200)));
+}
+
+#[tokio::test]
+async fn demo_registers_run_in_parallel() {
+    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut tasks = Vec::new();
+    for dir in &dirs {
+        let path = dir.path().to_path_buf();
+        tasks.push(tokio::spawn(async move {
+            let demo = fiscal::demo::start(&path).await.unwrap();
+            let reg = demo.register();
+            for i in 1..=3u64 {
+                assert_eq!(reg.print_sale(&card_sale()).await.unwrap().number, i);
+            }
+            assert_eq!(demo.tape().len(), 3);
+            assert_card_data(&demo.tape()[0]);
+            assert!(std::fs::read_to_string(demo.tape_file())
+                .unwrap()
+                .contains("412345678901"));
+            demo.driver().read_status().await.unwrap()
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.unwrap().ready());
+    }
+    // A restart in the same directory keeps numbering, and the register
+    // outlives the DemoRegister value it came from.
+    let demo = fiscal::demo::start(dirs[0].path()).await.unwrap();
+    assert!(demo.is_running());
+    let reg = demo.register();
+    drop(demo);
+    assert_eq!(reg.last_document_number().await.unwrap(), 3);
+    assert_eq!(reg.print_sale(&card_sale()).await.unwrap().number, 4);
+}
+
+/// The link goes silent right after each step of a receipt in turn; printing
+/// the same receipt again must finish it exactly once, never cancel or
+/// duplicate it.
+#[tokio::test]
+async fn a_lost_link_at_any_step_is_resolved_without_duplicates() {
+    let cases = [
+        (Dialect::ua_fp_t260(), vec![0x30u16, 0x31, 0x33, 0x35, 0x38]),
+        (
+            Dialect::x_family(),
+            vec![0x30u16, 0x31, 0x33, 0x36, 0x35, 0x38],
+        ),
+    ];
+    let mut runs = Vec::new();
+    for (dialect, cmds) in cases {
+        for cmd in cmds {
+            let dialect = dialect.clone();
+            runs.push(async move {
+                let r = rig(dialect.clone()).await;
+                r.emu.update_faults(|f| f.mute_after = Some(cmd));
+                let receipt = card_sale();
+                let err = r.drv.print_sale(&receipt).await.unwrap_err();
+                assert!(err.is_uncertain(), "{} 0x{cmd:02X}: {err:?}", dialect.name);
+                r.emu.unmute();
+                let doc = r.drv.print_sale(&receipt).await.unwrap();
+                let tape = r.emu.tape();
+                let ctx = format!("{} 0x{cmd:02X}:\n{tape:#?}", dialect.name);
+                assert_eq!(doc.number, 1, "{ctx}");
+                assert_eq!(tape.len(), 1, "{ctx}");
+                assert!(!tape[0].contains("АНУЛЬОВАНО"), "{ctx}");
+                for l in &receipt.lines {
+                    let first_words: String = l.name.chars().take(10).collect();
+                    assert_eq!(tape[0].matches(first_words.as_str()).count(), 1, "{ctx}");
+                }
+                assert_eq!(tape[0].matches("КАРТКА ").count(), 1, "{ctx}");
+                assert_eq!(
+                    r.emu.counters().day_sales.iter().sum::<i64>(),
+                    16_500,
+                    "{ctx}"
+                );
+                assert!(r.emu.open_receipt().is_none());
+            });
+        }
+    }
+    futures::future::join_all(runs).await;
+}
+
+#[tokio::test]
+async fn paper_can_come_back_by_itself() {
+    let faults = Faults {
+        paper_out_at_line: Some(3),
+        paper_reload_ms: 1,
+        ..Faults::default()
+    };
+    let r = rig_with(Dialect::x_family(), faults).await;
+    assert!(matches!(
+        r.drv.print_sale(&card_sale()).await,
+        Err(Error::PaperOut)
+    ));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(r.drv.print_sale(&card_sale()).await.unwrap().number, 1);
+    assert_eq!(r.emu.tape().len(), 1);
+}
+
+#[tokio::test]
+async fn x_framing_with_comma_data_is_understood() {
+    let r = rig_with(
+        Dialect::x_family(),
+        Faults {
+            x_comma_data: true,
+            ..Faults::default()
+        },
+    )
+    .await;
+    assert_eq!(r.drv.diagnostic().await.unwrap().serial, "DT000001");
+    assert_eq!(r.drv.print_sale(&card_sale()).await.unwrap().number, 1);
+    assert_card_data(&r.emu.tape()[0]);
+}
+
+#[tokio::test]
+async fn the_emulator_stops_when_the_pty_slave_closes() {
+    let emu = EmulatorHandle::new(EmulatorConfig::new(Dialect::ua_fp_t260())).unwrap();
+    let (master, slave, _path) = transport::pty_pair().unwrap();
+    let task = tokio::spawn(fiscal::emulator::serve(emu, master));
+    let d = DatecsDriver::new(Box::new(slave), Dialect::ua_fp_t260(), quick_options());
+    d.read_status().await.unwrap();
+    drop(d);
+    assert!(task.await.unwrap().is_ok());
+}

@@ -1,0 +1,306 @@
+//! Command lines: `kasa emulate terminal ...` runs an emulator on a real
+//! transport, and `kasa terminal ...` talks to a configured terminal.
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{Protocol, TerminalConfig};
+use crate::emulator::Outcome;
+use crate::transport::Endpoint;
+use crate::{CardOutcome, PurchaseRequest, TerminalProgress};
+
+/// Emulated protocols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmuProtocol {
+    Privatbank,
+    IngenicoWeb,
+    Bpos1,
+}
+
+/// `kasa emulate terminal`.
+#[derive(Debug, Parser)]
+#[command(name = "kasa emulate terminal", about = "Run a card-terminal emulator")]
+pub struct EmulateArgs {
+    /// Protocol to emulate.
+    #[arg(long, value_enum, default_value = "privatbank")]
+    pub protocol: EmuProtocol,
+    /// Listen on HOST:PORT (port 0 picks a free one).
+    #[arg(long, conflicts_with = "pty")]
+    pub tcp: Option<String>,
+    /// Open a pseudo-terminal and print the path a driver opens as its serial port.
+    #[arg(long)]
+    pub pty: bool,
+    /// Outcomes of the next operations, in order (approve, decline:05, decline:51,
+    /// decline:55, cancel, no-host, no-paper, partial, timeout, drop, busy).
+    #[arg(long = "outcome", value_name = "OUTCOME")]
+    pub outcomes: Vec<String>,
+    /// Outcome once the scripted ones are used up.
+    #[arg(long, default_value = "approve")]
+    pub default_outcome: String,
+    /// Pause between status steps, in milliseconds.
+    #[arg(long, default_value_t = 300)]
+    pub step_delay_ms: u64,
+    /// Merchants configured on the terminal.
+    #[arg(long, default_value_t = 3)]
+    pub merchants: u8,
+}
+
+fn parse_outcomes(args: &EmulateArgs) -> Result<(Vec<Outcome>, Outcome), String> {
+    let scripted = args
+        .outcomes
+        .iter()
+        .map(|o| o.parse::<Outcome>().map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let default = args
+        .default_outcome
+        .parse::<Outcome>()
+        .map_err(|e| e.to_string())?;
+    Ok((scripted, default))
+}
+
+/// Run `kasa emulate terminal` with the arguments after it. Prints the bound
+/// address (or the pty path) as the first line of stdout, then serves until
+/// the process is killed. Returns the exit code.
+pub async fn emulate(args: Vec<String>) -> i32 {
+    let argv = std::iter::once("kasa emulate terminal".to_string()).chain(args);
+    let args = match EmulateArgs::try_parse_from(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let (scripted, default) = match parse_outcomes(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    let step = Duration::from_millis(args.step_delay_ms);
+    let result = match args.protocol {
+        EmuProtocol::Privatbank => run_privatbank(&args, step, scripted, default).await,
+        EmuProtocol::IngenicoWeb => run_ingenico(&args, step, scripted, default).await,
+        EmuProtocol::Bpos1 => Err("B-POS1 has no public wire protocol: its emulator works at \
+                                   the ECRCommX API level, in-process (settings protocol \
+                                   `bpos1-emulator`)"
+            .to_string()),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
+async fn run_privatbank(
+    args: &EmulateArgs,
+    step: Duration,
+    scripted: Vec<Outcome>,
+    default: Outcome,
+) -> Result<(), String> {
+    use crate::privatbank::{EmulatorConfig, PrivatbankEmulator};
+    let emu = PrivatbankEmulator::new(EmulatorConfig {
+        step_delay: step,
+        merchants: args.merchants,
+        ..EmulatorConfig::default()
+    });
+    {
+        let mut bank = emu.bank();
+        bank.set_default(default);
+        for o in scripted {
+            bank.script_next(o);
+        }
+    }
+    if args.pty {
+        #[cfg(unix)]
+        {
+            let (master, slave, path) = crate::transport::pty_pair().map_err(|e| e.to_string())?;
+            println!("{path}");
+            let _keep = slave;
+            emu.serve(master).await;
+            return Ok(());
+        }
+        #[cfg(not(unix))]
+        return Err("--pty needs a Unix system".into());
+    }
+    let addr = args.tcp.clone().unwrap_or_else(|| "127.0.0.1:2000".into());
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| format!("{addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("{local}");
+    emu.serve_tcp(listener).await;
+    Ok(())
+}
+
+async fn run_ingenico(
+    args: &EmulateArgs,
+    step: Duration,
+    scripted: Vec<Outcome>,
+    default: Outcome,
+) -> Result<(), String> {
+    use crate::ingenico::IngenicoEmulator;
+    let emu = IngenicoEmulator::new(step);
+    {
+        let mut bank = emu.bank();
+        bank.set_default(default);
+        for o in scripted {
+            bank.script_next(o);
+        }
+    }
+    if args.pty {
+        #[cfg(unix)]
+        {
+            let (master, slave, path) = crate::transport::pty_pair().map_err(|e| e.to_string())?;
+            println!("{path}");
+            let _keep = slave;
+            emu.serve_serial(master).await;
+            return Ok(());
+        }
+        #[cfg(not(unix))]
+        return Err("--pty needs a Unix system".into());
+    }
+    let addr = args.tcp.clone().unwrap_or_else(|| "127.0.0.1:8080".into());
+    let local = emu
+        .spawn_http(&addr)
+        .await
+        .map_err(|e| format!("{addr}: {e}"))?;
+    println!("{local}");
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+/// `kasa terminal`.
+#[derive(Debug, Parser)]
+#[command(name = "kasa terminal", about = "Talk to a card terminal")]
+pub struct TerminalArgs {
+    /// Settings file (JSON `TerminalConfig`); the options below override it.
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+    /// privatbank, ingenico-web, bpos1, bpos1-emulator, sim.
+    #[arg(long)]
+    pub protocol: Option<String>,
+    /// Terminal at HOST:PORT.
+    #[arg(long, conflicts_with = "serial")]
+    pub tcp: Option<String>,
+    /// Terminal on a serial port.
+    #[arg(long)]
+    pub serial: Option<String>,
+    #[arg(long, default_value_t = 115_200)]
+    pub baud: u32,
+    #[command(subcommand)]
+    pub command: TerminalCommand,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum TerminalCommand {
+    /// Terminal information (checks the link).
+    Info,
+    /// Test the terminal's link to the bank.
+    Ping,
+    /// The last transaction.
+    Last,
+    /// X report.
+    Totals {
+        #[arg(default_value_t = 0)]
+        merchant: u8,
+    },
+    /// Settlement (Z).
+    Settle {
+        #[arg(default_value_t = 0)]
+        merchant: u8,
+    },
+    /// Charge AMOUNT minor units.
+    Purchase {
+        amount: i64,
+        #[arg(long, default_value_t = 0)]
+        merchant: u8,
+    },
+}
+
+/// Run `kasa terminal` with the arguments after it; prints JSON; returns the exit code.
+pub async fn main(args: Vec<String>) -> i32 {
+    let argv = std::iter::once("kasa terminal".to_string()).chain(args);
+    let args = match TerminalArgs::try_parse_from(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match run_terminal(args).await {
+        Ok(text) => {
+            println!("{text}");
+            0
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
+async fn run_terminal(args: TerminalArgs) -> Result<String, String> {
+    let mut cfg = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{path:?}: {e}"))?;
+            serde_json::from_str::<TerminalConfig>(&text).map_err(|e| format!("{path:?}: {e}"))?
+        }
+        None => TerminalConfig::default(),
+    };
+    if let Some(p) = &args.protocol {
+        cfg.protocol = p.parse::<Protocol>().map_err(|e| e.to_string())?;
+    }
+    if let Some(addr) = &args.tcp {
+        cfg.endpoint = Endpoint::tcp(addr.clone());
+    }
+    if let Some(path) = &args.serial {
+        cfg.endpoint = Endpoint::Serial {
+            path: path.clone(),
+            baud: args.baud,
+        };
+    }
+    let term = crate::connect(&cfg).await.map_err(|e| e.to_string())?;
+    let json = |v: serde_json::Result<String>| v.map_err(|e| e.to_string());
+    let fail = |e: crate::Error| format!("{}: {e}", e.code());
+    match args.command {
+        TerminalCommand::Info => json(serde_json::to_string(&term.info().await.map_err(fail)?)),
+        TerminalCommand::Ping => {
+            term.check_connection(0).await.map_err(fail)?;
+            Ok("ok".into())
+        }
+        TerminalCommand::Last => json(serde_json::to_string(
+            &term.last_transaction().await.map_err(fail)?,
+        )),
+        TerminalCommand::Totals { merchant } => json(serde_json::to_string(
+            &term.batch_totals(merchant).await.map_err(fail)?,
+        )),
+        TerminalCommand::Settle { merchant } => json(serde_json::to_string(
+            &term.settle(merchant).await.map_err(fail)?,
+        )),
+        TerminalCommand::Purchase { amount, merchant } => {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<TerminalProgress>();
+            let printer = tokio::spawn(async move {
+                while let Some(p) = rx.recv().await {
+                    eprintln!("{}", p.status.text(crate::Lang::Uk));
+                }
+            });
+            let outcome = term
+                .purchase(PurchaseRequest { amount, merchant }, tx)
+                .await;
+            let _ = printer.await;
+            match outcome.map_err(fail)? {
+                CardOutcome::Approved(t) => json(serde_json::to_string(&t)),
+                CardOutcome::Declined { code, message } => {
+                    Err(format!("declined {code}: {message}"))
+                }
+                CardOutcome::Cancelled => Err("cancelled".into()),
+            }
+        }
+    }
+}

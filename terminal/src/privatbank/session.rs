@@ -1,0 +1,433 @@
+//! The PrivatBank JSON conversation: one owner task per terminal holds the
+//! connection and keeps two lanes on it.
+//!
+//! * The **operation lane**: one non-service request at a time (Purchase,
+//!   Audit, GetReceiptInfo...); its reply is the next frame with the same
+//!   `method`. An unsolicited `deviceBusy` service message rejects it.
+//! * The **service lane**: `ServiceMessage` requests (status polls, interrupt,
+//!   identify) that may run while an operation does; replies are matched by
+//!   `msgType` (trimmed), `methodNotImplemented` answers the oldest one.
+//!
+//! Connecting follows the spec's reference scheme: connect, handshake
+//! (`PingDevice` with a leading 0x00), disconnect; connect, identify,
+//! disconnect; then connect and keep the link, reconnecting when it drops.
+//! A reply that arrives for an operation whose caller gave up (time-out) is
+//! discarded, never handed to the next operation.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::codec::Framed;
+
+use super::codec::{Chunk, NulCodec};
+use super::frame::Message;
+use crate::transport::{self, millis, BoxStream, Endpoint};
+use crate::{Error, Result};
+
+/// How the session (re)connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectScheme {
+    /// The spec's reference scheme: handshake and identify each on a short
+    /// connection of their own, then one persistent connection.
+    #[default]
+    Reference,
+    /// Handshake and identify on the persistent connection itself.
+    Direct,
+}
+
+/// Session settings.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub endpoint: Endpoint,
+    pub connect_timeout: Duration,
+    /// How long to wait for the handshake and identify replies.
+    pub handshake_timeout: Duration,
+    /// Pause after the handshake (spec: 1 s; Verifone 3–5 s).
+    pub after_handshake: Duration,
+    pub scheme: ConnectScheme,
+}
+
+impl SessionConfig {
+    /// Defaults for a real terminal at `endpoint`.
+    pub fn new(endpoint: Endpoint) -> Self {
+        Self {
+            endpoint,
+            connect_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(5),
+            after_handshake: Duration::from_secs(1),
+            scheme: ConnectScheme::Reference,
+        }
+    }
+}
+
+/// What `identify` told about the terminal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub vendor: String,
+    pub model: String,
+}
+
+type Reply = oneshot::Sender<Result<Message>>;
+
+#[derive(Debug)]
+enum Cmd {
+    Operation { msg: Message, reply: Reply },
+    Service { msg: Message, reply: Reply },
+    Disconnect,
+}
+
+/// A handle to the session's owner task. Cloning it shares the session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    tx: mpsc::Sender<Cmd>,
+    identity: Arc<Mutex<Option<Identity>>>,
+}
+
+impl Session {
+    /// Start the owner task (it connects on the first request).
+    pub fn spawn(cfg: SessionConfig) -> Self {
+        let (tx, rx) = mpsc::channel(64);
+        let identity = Arc::new(Mutex::new(None));
+        let owner = Owner {
+            cfg,
+            rx,
+            conn: None,
+            op: None,
+            services: VecDeque::new(),
+            stale: Vec::new(),
+            identity: Arc::clone(&identity),
+        };
+        tokio::spawn(owner.run());
+        Self { tx, identity }
+    }
+
+    /// Send an operation-lane request; the receiver yields its reply.
+    pub async fn start_operation(
+        &self,
+        msg: Message,
+    ) -> Result<oneshot::Receiver<Result<Message>>> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::Operation { msg, reply })
+            .await
+            .map_err(|_| Error::LinkLost("terminal session has ended".into()))?;
+        Ok(rx)
+    }
+
+    /// Send an operation-lane request and wait for its reply.
+    pub async fn operation(&self, msg: Message, timeout: Duration) -> Result<Message> {
+        let rx = self.start_operation(msg).await?;
+        wait(rx, timeout).await
+    }
+
+    /// Send a service message and wait for its reply.
+    pub async fn service(&self, msg: Message, timeout: Duration) -> Result<Message> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::Service { msg, reply })
+            .await
+            .map_err(|_| Error::LinkLost("terminal session has ended".into()))?;
+        wait(rx, timeout).await
+    }
+
+    /// Drop the connection (the next request reconnects).
+    pub async fn disconnect(&self) {
+        let _ = self.tx.send(Cmd::Disconnect).await;
+    }
+
+    /// Vendor and model from the last `identify`.
+    pub fn identity(&self) -> Option<Identity> {
+        self.identity.lock().ok().and_then(|g| g.clone())
+    }
+}
+
+async fn wait(rx: oneshot::Receiver<Result<Message>>, timeout: Duration) -> Result<Message> {
+    match tokio::time::timeout(timeout, rx).await {
+        Err(_) => Err(Error::Timeout(millis(timeout))),
+        Ok(Err(_)) => Err(Error::LinkLost("terminal session has ended".into())),
+        Ok(Ok(r)) => r,
+    }
+}
+
+type Conn = Framed<BoxStream, NulCodec>;
+
+struct PendingOp {
+    method: String,
+    reply: Reply,
+}
+
+struct PendingService {
+    expect: String,
+    reply: Reply,
+}
+
+struct Owner {
+    cfg: SessionConfig,
+    rx: mpsc::Receiver<Cmd>,
+    conn: Option<Conn>,
+    op: Option<PendingOp>,
+    services: VecDeque<PendingService>,
+    /// Methods of abandoned operations whose late reply must be discarded.
+    stale: Vec<String>,
+    identity: Arc<Mutex<Option<Identity>>>,
+}
+
+enum Event {
+    Cmd(Option<Cmd>),
+    Read(Option<Result<Chunk>>),
+}
+
+/// The `msgType` a service request is answered with.
+fn expected_answer(request: &str) -> String {
+    match request.trim() {
+        "interrupt" => "interruptTransmitted".into(),
+        "correctTransaction" => "correctionTransmitted".into(),
+        other => other.to_string(),
+    }
+}
+
+impl Owner {
+    async fn run(mut self) {
+        loop {
+            let event = match self.conn.as_mut() {
+                Some(conn) => tokio::select! {
+                    cmd = self.rx.recv() => Event::Cmd(cmd),
+                    item = conn.next() => Event::Read(item),
+                },
+                None => Event::Cmd(self.rx.recv().await),
+            };
+            match event {
+                Event::Cmd(None) => return,
+                Event::Cmd(Some(cmd)) => self.on_cmd(cmd).await,
+                Event::Read(item) => self.on_read(item),
+            }
+        }
+    }
+
+    fn sweep(&mut self) {
+        if self.op.as_ref().is_some_and(|op| op.reply.is_closed()) {
+            if let Some(op) = self.op.take() {
+                self.stale.push(op.method);
+            }
+        }
+        self.services.retain(|s| !s.reply.is_closed());
+    }
+
+    async fn on_cmd(&mut self, cmd: Cmd) {
+        self.sweep();
+        match cmd {
+            Cmd::Disconnect => self.link_lost("disconnected by the driver"),
+            Cmd::Operation { msg, reply } => {
+                if self.op.is_some() {
+                    let _ = reply.send(Err(Error::Busy));
+                    return;
+                }
+                if let Err(e) = self.send(&msg).await {
+                    let _ = reply.send(Err(e));
+                    return;
+                }
+                self.op = Some(PendingOp {
+                    method: msg.method.clone(),
+                    reply,
+                });
+            }
+            Cmd::Service { msg, reply } => {
+                if let Err(e) = self.send(&msg).await {
+                    let _ = reply.send(Err(e));
+                    return;
+                }
+                let expect = expected_answer(msg.msg_type().unwrap_or_default());
+                self.services.push_back(PendingService { expect, reply });
+            }
+        }
+    }
+
+    async fn send(&mut self, msg: &Message) -> Result<()> {
+        if self.conn.is_none() {
+            self.connect().await?;
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(Error::LinkLost("not connected".into()));
+        };
+        if let Err(e) = conn.send(msg.encode(false)).await {
+            let what = e.to_string();
+            self.link_lost(&what);
+            return Err(Error::LinkLost(what));
+        }
+        Ok(())
+    }
+
+    async fn open(&self) -> Result<Conn> {
+        let stream = transport::open(&self.cfg.endpoint, self.cfg.connect_timeout).await?;
+        Ok(Framed::new(stream, NulCodec::default()))
+    }
+
+    async fn connect(&mut self) -> Result<()> {
+        self.stale.clear();
+        match self.cfg.scheme {
+            ConnectScheme::Reference => {
+                let mut c = self.open().await?;
+                self.handshake(&mut c).await?;
+                drop(c);
+                let mut c = self.open().await?;
+                self.identify(&mut c).await;
+                drop(c);
+                self.conn = Some(self.open().await?);
+            }
+            ConnectScheme::Direct => {
+                let mut c = self.open().await?;
+                self.handshake(&mut c).await?;
+                self.identify(&mut c).await;
+                self.conn = Some(c);
+            }
+        }
+        if !self.cfg.after_handshake.is_zero() {
+            tokio::time::sleep(self.cfg.after_handshake).await;
+        }
+        Ok(())
+    }
+
+    /// Read frames until one satisfies `want`, within the handshake timeout.
+    async fn read_until(&self, c: &mut Conn, want: impl Fn(&Message) -> bool) -> Result<Message> {
+        let timeout = self.cfg.handshake_timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let item = tokio::time::timeout_at(deadline, c.next())
+                .await
+                .map_err(|_| Error::Timeout(millis(timeout)))?;
+            match item {
+                None => return Err(Error::LinkLost("closed during the handshake".into())),
+                Some(Err(e)) => return Err(e),
+                Some(Ok(Chunk::Dropped(_))) => {}
+                Some(Ok(Chunk::Frame(bytes))) => {
+                    let msg = Message::decode(&bytes)?;
+                    if msg.is_service() && msg.msg_type() == Some("deviceBusy") {
+                        return Err(Error::Busy);
+                    }
+                    if want(&msg) {
+                        return Ok(msg);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn handshake(&self, c: &mut Conn) -> Result<()> {
+        c.send(Message::ping().encode(true)).await?;
+        let reply = self.read_until(c, |m| m.method == "PingDevice").await?;
+        let rc = reply.response_code().unwrap_or_default();
+        let code = reply.text("code");
+        if reply.is_error() || !(rc == "0000" || (rc.is_empty() && code == "00")) {
+            return Err(Error::device(
+                if rc.is_empty() { "1000" } else { &rc },
+                reply.description(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn identify(&self, c: &mut Conn) {
+        if c.send(Message::service("identify").encode(false))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let want = |m: &Message| {
+            m.is_service() && matches!(m.msg_type(), Some("identify" | "methodNotImplemented"))
+        };
+        if let Ok(reply) = self.read_until(c, want).await {
+            if reply.msg_type() == Some("identify") {
+                let id = Identity {
+                    vendor: reply.text("vendor"),
+                    model: reply.text("model"),
+                };
+                if let Ok(mut g) = self.identity.lock() {
+                    *g = Some(id);
+                }
+            }
+        }
+    }
+
+    fn link_lost(&mut self, why: &str) {
+        self.conn = None;
+        self.stale.clear();
+        if let Some(op) = self.op.take() {
+            let _ = op.reply.send(Err(Error::LinkLost(why.to_string())));
+        }
+        for s in self.services.drain(..) {
+            let _ = s.reply.send(Err(Error::LinkLost(why.to_string())));
+        }
+    }
+
+    fn on_read(&mut self, item: Option<Result<Chunk>>) {
+        match item {
+            None => self.link_lost("the terminal closed the connection"),
+            Some(Err(e)) => self.link_lost(&e.to_string()),
+            Some(Ok(Chunk::Dropped(_))) => {}
+            Some(Ok(Chunk::Frame(bytes))) => match Message::decode(&bytes) {
+                Ok(msg) => self.dispatch(msg),
+                Err(e) => self.bad_frame(e),
+            },
+        }
+    }
+
+    fn bad_frame(&mut self, e: Error) {
+        self.sweep();
+        if let Some(op) = self.op.take() {
+            let _ = op.reply.send(Err(e));
+        } else if let Some(s) = self.services.pop_front() {
+            let _ = s.reply.send(Err(e));
+        }
+    }
+
+    fn dispatch(&mut self, msg: Message) {
+        self.sweep();
+        if msg.is_service() {
+            let kind = msg.msg_type().unwrap_or_default().to_string();
+            if kind.eq_ignore_ascii_case("deviceBusy") {
+                if let Some(op) = self.op.take() {
+                    let _ = op.reply.send(Err(Error::Busy));
+                }
+                return;
+            }
+            if kind.eq_ignore_ascii_case("methodNotImplemented") {
+                let what = if let Some(s) = self.services.pop_front() {
+                    Some((s.reply, s.expect))
+                } else {
+                    self.op.take().map(|op| (op.reply, op.method))
+                };
+                if let Some((reply, name)) = what {
+                    let _ = reply.send(Err(Error::Unsupported(name)));
+                }
+                return;
+            }
+            let found = self
+                .services
+                .iter()
+                .position(|s| s.expect.eq_ignore_ascii_case(&kind));
+            if let Some(i) = found {
+                if let Some(s) = self.services.remove(i) {
+                    let _ = s.reply.send(Ok(msg));
+                }
+            }
+            return;
+        }
+        let matches_op = self.op.as_ref().is_some_and(|op| op.method == msg.method);
+        if let Some(i) = self.stale.iter().position(|m| *m == msg.method) {
+            // A late reply to an abandoned operation: never the current one's.
+            self.stale.remove(i);
+            return;
+        }
+        if matches_op {
+            if let Some(op) = self.op.take() {
+                let _ = op.reply.send(Ok(msg));
+            }
+        }
+    }
+}

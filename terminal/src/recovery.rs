@@ -1,0 +1,260 @@
+//! Recovery after a lost reply: what to record before a financial request, and
+//! the rule that decides whether the terminal's last transaction is ours.
+//!
+//! Where the protocol echoes a request id (Ingenico web service) the match is
+//! exact. Otherwise (PrivatBank JSON, B-POS1) the found transaction must agree on
+//! the operation type, the amount (or a partial approval of it), an invoice
+//! number newer than the one known before the request, and a time inside the
+//! request's window. Anything else is not ours, and the operation is taken as
+//! not done.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::{Duration, Local, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+
+use crate::{CardTransaction, TxnKind, TxnStatus};
+
+/// The format of [`CardTransaction::date_time`] and [`PendingOperation::started_at`].
+pub const DATE_TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
+
+/// What the checkout writes to its journal before it sends a financial request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingOperation {
+    pub kind: TxnKind,
+    pub amount: i64,
+    pub merchant: u8,
+    /// The terminal's last invoice number before the request, if known.
+    pub prior_invoice: Option<String>,
+    /// Local time when the request was about to be sent, [`DATE_TIME_FORMAT`].
+    pub started_at: String,
+    /// A fresh id (at most 20 characters) for protocols that echo one.
+    pub request_id: String,
+    /// How long after `started_at` a transaction may still be ours, in seconds.
+    pub window_secs: i64,
+    /// How far the terminal's clock may be behind ours, in seconds.
+    pub clock_skew_secs: i64,
+}
+
+impl PendingOperation {
+    /// A pending operation starting now.
+    pub fn new(kind: TxnKind, amount: i64, merchant: u8, prior_invoice: Option<String>) -> Self {
+        Self {
+            kind,
+            amount,
+            merchant,
+            prior_invoice: prior_invoice.filter(|s| !s.trim().is_empty()),
+            started_at: Local::now()
+                .naive_local()
+                .format(DATE_TIME_FORMAT)
+                .to_string(),
+            request_id: new_request_id(),
+            window_secs: 900,
+            clock_skew_secs: 300,
+        }
+    }
+}
+
+/// What a lookup found.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Recovery {
+    /// The terminal's transaction is ours; its `status` says whether it was
+    /// approved (print the receipt) or not (mark the payment as not done).
+    Found(CardTransaction),
+    /// No transaction of ours on the terminal: the request was not carried out.
+    NotFound {
+        /// Why the terminal's last transaction, if any, was not taken for ours.
+        reason: String,
+    },
+}
+
+impl Recovery {
+    /// The approved transaction, if the lookup found ours approved.
+    pub fn approved(&self) -> Option<&CardTransaction> {
+        match self {
+            Recovery::Found(tx) if tx.status == TxnStatus::Approved => Some(tx),
+            _ => None,
+        }
+    }
+}
+
+/// Decide whether `last` (the terminal's last transaction) is the pending one.
+pub fn judge(pending: &PendingOperation, last: Option<CardTransaction>) -> Recovery {
+    match last {
+        None => Recovery::NotFound {
+            reason: "the terminal has no transaction".into(),
+        },
+        Some(tx) => match mismatch(pending, &tx) {
+            None => Recovery::Found(tx),
+            Some(reason) => Recovery::NotFound { reason },
+        },
+    }
+}
+
+/// `None` when `tx` is the pending operation, or the first reason it is not.
+pub fn mismatch(pending: &PendingOperation, tx: &CardTransaction) -> Option<String> {
+    if tx.kind != pending.kind {
+        return Some(format!("type {:?} is not {:?}", tx.kind, pending.kind));
+    }
+    if !pending.request_id.is_empty() && !tx.request_id.is_empty() {
+        return if tx.request_id.trim() == pending.request_id.trim() {
+            None
+        } else {
+            Some(format!(
+                "request id {} is not {}",
+                tx.request_id, pending.request_id
+            ))
+        };
+    }
+    let amount_ok = tx.amount == pending.amount
+        || (tx.is_partial() && tx.amount > 0 && tx.amount < pending.amount);
+    if !amount_ok {
+        return Some(format!("amount {} is not {}", tx.amount, pending.amount));
+    }
+    if let Some(prior) = &pending.prior_invoice {
+        match (invoice_number(prior), invoice_number(&tx.invoice)) {
+            (Some(p), Some(n)) if n > p => {}
+            (Some(p), Some(n)) => return Some(format!("invoice {n} is not newer than {p}")),
+            _ if tx.invoice.trim() == prior.trim() => {
+                return Some(format!(
+                    "invoice {} is the one before the request",
+                    tx.invoice
+                ))
+            }
+            _ => return Some(format!("invoice {:?} cannot be compared", tx.invoice)),
+        }
+    } else if tx.invoice.trim().is_empty() {
+        return Some("the transaction has no invoice number".into());
+    }
+    if !tx.date_time.is_empty() {
+        let started = NaiveDateTime::parse_from_str(&pending.started_at, DATE_TIME_FORMAT);
+        let at = NaiveDateTime::parse_from_str(&tx.date_time, DATE_TIME_FORMAT);
+        match (started, at) {
+            (Ok(s), Ok(t)) => {
+                let from = s - Duration::seconds(pending.clock_skew_secs);
+                let to = s + Duration::seconds(pending.window_secs + pending.clock_skew_secs);
+                if t < from || t > to {
+                    return Some(format!("time {t} is outside the request window from {s}"));
+                }
+            }
+            _ => return Some(format!("time {:?} cannot be read", tx.date_time)),
+        }
+    }
+    None
+}
+
+fn invoice_number(s: &str) -> Option<u64> {
+    s.trim().parse().ok()
+}
+
+/// A fresh request id: `K`, the time in milliseconds and a counter, base 36,
+/// at most 20 characters (the Ingenico web service's limit).
+pub fn new_request_id() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let millis = u64::try_from(Local::now().timestamp_millis()).unwrap_or(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed) % 1296;
+    format!("K{}{:0>2}", base36(millis), base36(u64::from(n)))
+}
+
+fn base36(mut n: u64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending() -> PendingOperation {
+        let mut p = PendingOperation::new(TxnKind::Purchase, 1500, 1, Some("000041".into()));
+        p.started_at = "2026-11-22T10:00:00".into();
+        p.request_id = String::new();
+        p
+    }
+
+    fn tx() -> CardTransaction {
+        CardTransaction {
+            invoice: "000042".into(),
+            amount: 1500,
+            date_time: "2026-11-22T10:00:40".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn ours_when_all_agree() {
+        assert_eq!(mismatch(&pending(), &tx()), None);
+        assert!(judge(&pending(), Some(tx())).approved().is_some());
+    }
+
+    #[test]
+    fn unrelated_transactions_are_not_ours() {
+        let p = pending();
+        let older = CardTransaction {
+            invoice: "000041".into(),
+            ..tx()
+        };
+        assert!(mismatch(&p, &older).is_some());
+        let other_amount = CardTransaction {
+            amount: 1499,
+            ..tx()
+        };
+        assert!(mismatch(&p, &other_amount).is_some());
+        let refund = CardTransaction {
+            kind: TxnKind::Refund,
+            ..tx()
+        };
+        assert!(mismatch(&p, &refund).is_some());
+        let yesterday = CardTransaction {
+            date_time: "2026-11-21T10:00:40".into(),
+            ..tx()
+        };
+        assert!(mismatch(&p, &yesterday).is_some());
+        assert!(matches!(judge(&p, None), Recovery::NotFound { .. }));
+    }
+
+    #[test]
+    fn partial_approval_matches_a_smaller_amount() {
+        let partial = CardTransaction {
+            amount: 1000,
+            response_code: "0010".into(),
+            ..tx()
+        };
+        assert_eq!(mismatch(&pending(), &partial), None);
+    }
+
+    #[test]
+    fn request_id_is_exact() {
+        let mut p = pending();
+        p.request_id = "KABC".into();
+        let ours = CardTransaction {
+            request_id: "KABC".into(),
+            amount: 1,
+            ..tx()
+        };
+        assert_eq!(mismatch(&p, &ours), None);
+        let theirs = CardTransaction {
+            request_id: "KABD".into(),
+            ..tx()
+        };
+        assert!(mismatch(&p, &theirs).is_some());
+    }
+
+    #[test]
+    fn request_ids_are_short_and_distinct() {
+        let a = new_request_id();
+        let b = new_request_id();
+        assert!(a.len() <= 20, "{a}");
+        assert_ne!(a, b);
+    }
+}

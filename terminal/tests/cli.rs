@@ -1,0 +1,85 @@
+//! The command lines: `kasa terminal ...` against an emulator, and the
+//! argument errors of `kasa emulate terminal ...`.
+
+use std::time::Duration;
+
+use terminal::cli;
+use terminal::privatbank::{EmulatorConfig, PrivatbankEmulator};
+
+async fn emulator() -> (PrivatbankEmulator, String) {
+    let emu = PrivatbankEmulator::new(EmulatorConfig {
+        step_delay: Duration::ZERO,
+        ..EmulatorConfig::default()
+    });
+    let addr = emu.spawn_tcp("127.0.0.1:0").await.unwrap();
+    (emu, addr.to_string())
+}
+
+fn config_file(addr: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let cfg = format!(
+        r#"{{"protocol":"privatbank","endpoint":{{"kind":"tcp","address":"{addr}"}},
+            "timeouts":{{"after_handshake_ms":0,"poll_ms":5}}}}"#
+    );
+    std::fs::write(file.path(), cfg).unwrap();
+    file
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test]
+async fn terminal_commands_against_the_emulator() {
+    let (emu, addr) = emulator().await;
+    let cfg = config_file(&addr);
+    let path = cfg.path().to_str().unwrap();
+    assert_eq!(cli::main(args(&["--config", path, "info"])).await, 0);
+    assert_eq!(
+        cli::main(args(&[
+            "--config",
+            path,
+            "purchase",
+            "1234",
+            "--merchant",
+            "2"
+        ]))
+        .await,
+        0
+    );
+    assert_eq!(cli::main(args(&["--config", path, "last"])).await, 0);
+    assert_eq!(cli::main(args(&["--config", path, "totals", "2"])).await, 0);
+    assert_eq!(cli::main(args(&["--config", path, "settle"])).await, 0);
+    assert_eq!(cli::main(args(&["--config", path, "ping"])).await, 0);
+    assert!(emu.bank().journal().is_empty(), "settled");
+    assert_eq!(emu.bank().lookup(0).map(|r| r.amount), Some(1234));
+}
+
+#[tokio::test]
+async fn terminal_command_errors() {
+    assert_eq!(
+        cli::main(args(&["--protocol", "smoke-signals", "info"])).await,
+        1
+    );
+    assert_eq!(
+        cli::main(args(&["--config", "/nonexistent/kasa.json", "info"])).await,
+        1
+    );
+    assert_eq!(cli::main(args(&["frobnicate"])).await, 2);
+    assert_eq!(
+        cli::main(args(&["--protocol", "bpos1", "info"])).await,
+        1,
+        "no ECRCommX here"
+    );
+}
+
+#[tokio::test]
+async fn emulate_argument_errors() {
+    assert_eq!(cli::emulate(args(&["--outcome", "explode"])).await, 2);
+    assert_eq!(cli::emulate(args(&["--protocol", "telex"])).await, 2);
+    assert_eq!(
+        cli::emulate(args(&["--tcp", "127.0.0.1:0", "--pty"])).await,
+        2
+    );
+    assert_eq!(cli::emulate(args(&["--tcp", "not an address"])).await, 1);
+}

@@ -1,0 +1,446 @@
+//! The PrivatBank JSON driver against its emulator over a real TCP socket (and
+//! a pty), for every scripted outcome, plus recovery after a lost reply.
+
+use std::time::Duration;
+
+use terminal::emulator::Outcome;
+use terminal::privatbank::emulator::parse_slip_totals;
+use terminal::privatbank::{
+    ConnectScheme, EmulatorConfig, PrivatbankEmulator, PrivatbankTerminal, PrivatbankTimeouts,
+};
+use terminal::transport::Endpoint;
+use terminal::{
+    discard_progress, CardOutcome, CardTerminal, Error, PurchaseRequest, Recovery, RefundRequest,
+    TerminalProgress, TerminalStatus, TxnKind, TxnStatus, VoidRequest,
+};
+use tokio::sync::mpsc;
+
+fn timeouts(operation_ms: u64) -> PrivatbankTimeouts {
+    PrivatbankTimeouts {
+        connect_ms: 2_000,
+        after_handshake_ms: 0,
+        operation_ms,
+        request_ms: 10_000,
+        poll_ms: 2,
+        service_ms: 5_000,
+    }
+}
+
+async fn rig_with(step_ms: u64, operation_ms: u64) -> (PrivatbankEmulator, PrivatbankTerminal) {
+    let emu = PrivatbankEmulator::new(EmulatorConfig {
+        step_delay: Duration::from_millis(step_ms),
+        ..EmulatorConfig::default()
+    });
+    let addr = emu.spawn_tcp("127.0.0.1:0").await.unwrap();
+    let drv = PrivatbankTerminal::new(
+        Endpoint::tcp(addr.to_string()),
+        timeouts(operation_ms),
+        ConnectScheme::Reference,
+    );
+    (emu, drv)
+}
+
+async fn rig() -> (PrivatbankEmulator, PrivatbankTerminal) {
+    rig_with(1, 30_000).await
+}
+
+fn buy(amount: i64) -> PurchaseRequest {
+    PurchaseRequest {
+        amount,
+        merchant: 1,
+    }
+}
+
+#[tokio::test]
+async fn approve_carries_the_fiscal_fields_and_progress() {
+    let (emu, drv) = rig_with(5, 30_000).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let out = drv.purchase(buy(12_345), tx).await.unwrap();
+    let CardOutcome::Approved(t) = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(t.amount, 12_345);
+    assert_eq!(t.rrn.len(), 12);
+    assert_eq!(t.auth_code.len(), 6);
+    assert!(t.masked_pan.contains('X'));
+    assert_eq!(t.terminal_id, "KASA0001");
+    assert_eq!(t.merchant_id, "S1KASA01");
+    assert!(!t.invoice.is_empty());
+    assert_eq!(t.kind, TxnKind::Purchase);
+    let mut seen = Vec::new();
+    while let Ok(TerminalProgress { status }) = rx.try_recv() {
+        seen.push(status);
+    }
+    assert_eq!(seen.last(), Some(&TerminalStatus::Finished), "{seen:?}");
+    let info = drv.info().await.unwrap();
+    assert_eq!(info.vendor, "Kasa", "identify ran during the handshake");
+    assert!(info.version.starts_with("TE7E"));
+    assert_eq!(emu.bank().journal().len(), 1);
+}
+
+#[tokio::test]
+async fn invoices_increase_and_lookups_match_what_was_processed() {
+    let (_emu, drv) = rig().await;
+    let mut invoices = Vec::new();
+    for amount in [100, 200, 300] {
+        let CardOutcome::Approved(t) = drv.purchase(buy(amount), discard_progress()).await.unwrap()
+        else {
+            panic!()
+        };
+        invoices.push(t);
+    }
+    let n: Vec<u64> = invoices
+        .iter()
+        .map(|t| t.invoice.parse().unwrap())
+        .collect();
+    assert!(n.windows(2).all(|w| w[1] > w[0]), "{n:?}");
+    let last = drv.last_transaction().await.unwrap().unwrap();
+    assert_eq!(
+        (last.invoice.as_str(), last.amount),
+        (invoices[2].invoice.as_str(), 300)
+    );
+    assert_eq!(
+        last.terminal_id, "KASA0001",
+        "filled from the approvals seen"
+    );
+    let second = drv
+        .find_by_invoice(&invoices[1].invoice)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (second.rrn.as_str(), second.amount),
+        (invoices[1].rrn.as_str(), 200)
+    );
+    assert!(drv.find_by_invoice("999999").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn host_declines() {
+    let (emu, drv) = rig().await;
+    for code in ["05", "51", "55"] {
+        emu.script_next(Outcome::Decline(code.into()));
+        let out = drv.purchase(buy(1000), discard_progress()).await.unwrap();
+        let CardOutcome::Declined { code: got, message } = out else {
+            panic!("{out:?}")
+        };
+        assert_eq!(got, code);
+        assert!(!message.is_empty());
+    }
+    assert_eq!(emu.bank().totals(0).debit_count, 0);
+}
+
+#[tokio::test]
+async fn customer_cancel_no_host_no_paper_busy() {
+    let (emu, drv) = rig().await;
+    emu.script_next(Outcome::CustomerCancel);
+    assert_eq!(
+        drv.purchase(buy(10), discard_progress()).await.unwrap(),
+        CardOutcome::Cancelled
+    );
+    emu.script_next(Outcome::NoHostLink);
+    let e = drv.purchase(buy(10), discard_progress()).await.unwrap_err();
+    assert_eq!(e.code(), "device.no_host_link", "{e}");
+    emu.script_next(Outcome::NoPaper);
+    let e = drv.purchase(buy(10), discard_progress()).await.unwrap_err();
+    assert_eq!(e.code(), "device.no_paper", "{e}");
+    emu.script_next(Outcome::Busy);
+    let e = drv.purchase(buy(10), discard_progress()).await.unwrap_err();
+    assert!(matches!(e, Error::Busy), "{e}");
+    // Still usable afterwards.
+    assert!(matches!(
+        drv.purchase(buy(10), discard_progress()).await.unwrap(),
+        CardOutcome::Approved(_)
+    ));
+}
+
+#[tokio::test]
+async fn partial_approval() {
+    let (emu, drv) = rig().await;
+    emu.script_next(Outcome::PartialApproval);
+    let CardOutcome::Approved(t) = drv.purchase(buy(2_000), discard_progress()).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(t.amount, 1_000);
+    assert!(t.is_partial());
+    assert_eq!(t.response_code, "0010");
+}
+
+#[tokio::test]
+async fn cashier_cancels_while_waiting_for_the_card() {
+    let (emu, drv) = rig().await;
+    emu.script_next(Outcome::Timeout); // the card never comes
+    let drv = std::sync::Arc::new(drv);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let running = {
+        let drv = std::sync::Arc::clone(&drv);
+        tokio::spawn(async move { drv.purchase(buy(500), tx).await })
+    };
+    while let Some(p) = rx.recv().await {
+        if p.status == TerminalStatus::WaitingForCard {
+            break;
+        }
+    }
+    drv.cancel().await.unwrap();
+    assert_eq!(running.await.unwrap().unwrap(), CardOutcome::Cancelled);
+    assert!(emu.bank().journal().is_empty());
+}
+
+#[tokio::test]
+async fn time_out_interrupts_and_a_late_reply_is_never_taken_for_the_next() {
+    let (emu, drv) = rig_with(1, 150).await;
+    emu.script_next(Outcome::Timeout);
+    let pending = drv.begin(TxnKind::Purchase, 700, 1).await.unwrap();
+    let e = drv
+        .purchase_as(&pending, discard_progress())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Timeout(_)), "{e}");
+    assert!(e.outcome_unknown());
+    // The interrupt made the terminal give up: recovery finds nothing of ours.
+    let r = drv.recover(&pending).await.unwrap();
+    assert!(matches!(r, Recovery::NotFound { .. }), "{r:?}");
+    // The next purchase gets its own reply, not the stale 1001.
+    let out = drv.purchase(buy(800), discard_progress()).await.unwrap();
+    let CardOutcome::Approved(t) = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(t.amount, 800);
+}
+
+#[tokio::test]
+async fn reply_lost_after_approval_is_recovered_and_matched() {
+    let (emu, drv) = rig().await;
+    // An older, unrelated transaction of the same amount.
+    let CardOutcome::Approved(older) = drv.purchase(buy(4_200), discard_progress()).await.unwrap()
+    else {
+        panic!()
+    };
+    emu.script_next(Outcome::DropAfterApproval);
+    let pending = drv.begin(TxnKind::Purchase, 4_200, 1).await.unwrap();
+    assert_eq!(
+        pending.prior_invoice.as_deref(),
+        Some(older.invoice.as_str())
+    );
+    let e = drv
+        .purchase_as(&pending, discard_progress())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::LinkLost(_)), "{e}");
+    let r = drv.recover(&pending).await.unwrap();
+    let tx = r.approved().expect("found ours").clone();
+    assert_eq!(tx.amount, 4_200);
+    assert!(tx.invoice.parse::<u64>().unwrap() > older.invoice.parse::<u64>().unwrap());
+    assert_eq!(tx.rrn, emu.bank().lookup(0).unwrap().rrn);
+    // Had the request never reached the terminal, the same lookup finds only the
+    // older transaction, which must not be taken for ours.
+    let never_sent = drv.begin(TxnKind::Purchase, 4_200, 1).await.unwrap();
+    let r = drv.recover(&never_sent).await.unwrap();
+    assert!(matches!(r, Recovery::NotFound { .. }), "{r:?}");
+    let other_amount = terminal::PendingOperation {
+        amount: 4_201,
+        ..pending.clone()
+    };
+    assert!(matches!(
+        drv.recover(&other_amount).await.unwrap(),
+        Recovery::NotFound { .. }
+    ));
+}
+
+#[tokio::test]
+async fn refund_void_x_and_z_per_merchant() {
+    let (emu, drv) = rig().await;
+    let CardOutcome::Approved(a) = drv
+        .purchase(
+            PurchaseRequest {
+                amount: 1_000,
+                merchant: 1,
+            },
+            discard_progress(),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let CardOutcome::Approved(_b) = drv
+        .purchase(
+            PurchaseRequest {
+                amount: 2_500,
+                merchant: 2,
+            },
+            discard_progress(),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let CardOutcome::Approved(c) = drv
+        .purchase(
+            PurchaseRequest {
+                amount: 700,
+                merchant: 1,
+            },
+            discard_progress(),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let refund = RefundRequest {
+        amount: 300,
+        rrn: a.rrn.clone(),
+        merchant: 1,
+    };
+    let CardOutcome::Approved(r) = drv.refund(refund, discard_progress()).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(r.kind, TxnKind::Refund);
+    let void = VoidRequest {
+        invoice: c.invoice.clone(),
+        merchant: 1,
+    };
+    let CardOutcome::Approved(v) = drv.void(void.clone(), discard_progress()).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!((v.kind, v.amount), (TxnKind::Void, 700));
+    // Voiding twice is refused by the terminal.
+    assert_eq!(
+        drv.void(void, discard_progress()).await.unwrap_err().code(),
+        "device.general"
+    );
+    // Refunding more than is left is refused too.
+    let too_much = RefundRequest {
+        amount: 800,
+        rrn: a.rrn.clone(),
+        merchant: 1,
+    };
+    assert!(drv.refund(too_much, discard_progress()).await.is_err());
+
+    let x1 = drv.batch_totals(1).await.unwrap();
+    let t1 = parse_slip_totals(&x1.receipt).unwrap();
+    assert_eq!((t1.debit_count, t1.debit_amount), (1, 1_000));
+    assert_eq!((t1.credit_count, t1.credit_amount), (1, 300));
+    assert_eq!((t1.cancelled_count, t1.cancelled_amount), (1, 700));
+    assert_eq!(
+        parse_slip_totals(&drv.batch_totals(2).await.unwrap().receipt)
+            .unwrap()
+            .debit_amount,
+        2_500
+    );
+
+    let z1 = drv.settle(1).await.unwrap();
+    assert!(z1.closed);
+    assert_eq!(parse_slip_totals(&z1.receipt).unwrap(), t1);
+    assert_eq!(emu.bank().totals(1), Default::default());
+    assert_eq!(
+        emu.bank().totals(2).debit_amount,
+        2_500,
+        "merchant 2 is still open"
+    );
+    // An empty batch settles to nothing.
+    assert!(drv.settle(1).await.unwrap().receipt.is_empty());
+    let z_all = drv.settle(0).await.unwrap();
+    assert_eq!(
+        parse_slip_totals(&z_all.receipt).unwrap().debit_amount,
+        2_500
+    );
+    // A void after settlement finds nothing.
+    let late = VoidRequest {
+        invoice: a.invoice.clone(),
+        merchant: 1,
+    };
+    assert!(drv.void(late, discard_progress()).await.is_err());
+    assert!(drv.check_connection(1).await.is_ok());
+}
+
+#[tokio::test]
+async fn link_drop_reconnects_for_the_next_request() {
+    let (emu, drv) = rig().await;
+    emu.script_next(Outcome::DropAfterApproval);
+    assert!(drv.purchase(buy(10), discard_progress()).await.is_err());
+    assert!(matches!(
+        drv.purchase(buy(20), discard_progress()).await.unwrap(),
+        CardOutcome::Approved(_)
+    ));
+    let journal: Vec<(i64, TxnStatus)> = emu
+        .bank()
+        .journal()
+        .iter()
+        .map(|r| (r.amount, r.status))
+        .collect();
+    assert_eq!(
+        journal,
+        vec![(10, TxnStatus::Approved), (20, TxnStatus::Approved)]
+    );
+}
+
+#[tokio::test]
+async fn invalid_requests_are_refused_before_the_wire() {
+    let (emu, drv) = rig().await;
+    for amount in [0, -5] {
+        let e = drv
+            .purchase(buy(amount), discard_progress())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "request.invalid");
+    }
+    let e = drv.refund(
+        RefundRequest {
+            amount: 5,
+            rrn: " ".into(),
+            merchant: 1,
+        },
+        discard_progress(),
+    );
+    assert_eq!(e.await.unwrap_err().code(), "request.invalid");
+    assert!(emu.bank().journal().is_empty());
+}
+
+#[tokio::test]
+async fn unreachable_terminal_is_a_transport_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let drv = PrivatbankTerminal::new(
+        Endpoint::tcp(addr.to_string()),
+        timeouts(1_000),
+        ConnectScheme::Direct,
+    );
+    let e = drv.purchase(buy(10), discard_progress()).await.unwrap_err();
+    assert_eq!(e.code(), "transport.io", "{e}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn over_a_pty_with_the_direct_scheme() {
+    let emu = PrivatbankEmulator::new(EmulatorConfig {
+        step_delay: Duration::from_millis(1),
+        ..EmulatorConfig::default()
+    });
+    let (master, slave, path) = terminal::transport::pty_pair().unwrap();
+    tokio::spawn(emu.clone().serve(master));
+    let drv = PrivatbankTerminal::new(
+        Endpoint::serial(path),
+        timeouts(30_000),
+        ConnectScheme::Direct,
+    );
+    let CardOutcome::Approved(t) = drv.purchase(buy(999), discard_progress()).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(t.amount, 999);
+    emu.script_next(Outcome::Decline("51".into()));
+    let out = drv.purchase(buy(999), discard_progress()).await.unwrap();
+    assert!(
+        matches!(out, CardOutcome::Declined { ref code, .. } if code == "51"),
+        "{out:?}"
+    );
+    assert_eq!(
+        drv.last_transaction().await.unwrap().unwrap().status,
+        TxnStatus::Declined
+    );
+    drop(slave);
+}
