@@ -16,6 +16,10 @@ CREATE TABLE sales (
     terminal_id      TEXT,
     merchant_id      TEXT,
     invoice          TEXT,
+    batch            TEXT,
+    response_code    TEXT,
+    card_time        TEXT,                          -- the terminal's local time
+    request_id       TEXT,
     approved_amount  INTEGER,
     fiscal_number    INTEGER,
     decline_code     TEXT,

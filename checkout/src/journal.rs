@@ -141,7 +141,8 @@ impl Journal {
         tx.execute(
             "UPDATE sales SET state = 'approved', updated_at = ?2, rrn = ?3, auth_code = ?4,
                 masked_pan = ?5, card_scheme = ?6, terminal_id = ?7, merchant_id = ?8,
-                invoice = ?9, approved_amount = ?10
+                invoice = ?9, approved_amount = ?10, batch = ?11, response_code = ?12,
+                card_time = ?13, request_id = ?14
              WHERE id = ?1",
             params![
                 id,
@@ -153,7 +154,11 @@ impl Journal {
                 card.terminal_id,
                 card.merchant_id,
                 card.invoice,
-                card.amount
+                card.amount,
+                card.batch,
+                card.response_code,
+                card.date_time,
+                card.request_id
             ],
         )?;
         tx.execute(
@@ -204,7 +209,8 @@ impl Journal {
         let conn = self.lock();
         conn.query_row(
             "SELECT id, state, amount, rrn, auth_code, masked_pan, card_scheme, terminal_id,
-                    merchant_id, invoice, approved_amount, fiscal_number, decline_code, decline_message
+                    merchant_id, invoice, approved_amount, fiscal_number, decline_code, decline_message,
+                    batch, response_code, card_time, request_id
              FROM sales WHERE id = ?1",
             [id],
             |r| {
@@ -220,6 +226,13 @@ impl Journal {
                         merchant_id: r.get::<_, Option<String>>(8)?.unwrap_or_default(),
                         invoice: r.get::<_, Option<String>>(9)?.unwrap_or_default(),
                         amount: r.get::<_, Option<i64>>(10)?.unwrap_or_default(),
+                        batch: r.get::<_, Option<String>>(14)?.unwrap_or_default(),
+                        response_code: r.get::<_, Option<String>>(15)?.unwrap_or_default(),
+                        date_time: r.get::<_, Option<String>>(16)?.unwrap_or_default(),
+                        request_id: r.get::<_, Option<String>>(17)?.unwrap_or_default(),
+                        // The journal records only approved card sales.
+                        kind: terminal::TxnKind::Purchase,
+                        status: terminal::TxnStatus::Approved,
                     }),
                     None => None,
                 };

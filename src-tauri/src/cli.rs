@@ -75,10 +75,11 @@ pub fn run() -> i32 {
             let mut args = args.into_iter();
             match args.next().as_deref() {
                 Some("fiscal") => {
-                    let _ = args;
-                    2
+                    block_on(async move { Ok(fiscal::cli::emulate(args.collect()).await) })
                 }
-                Some("terminal") => 2,
+                Some("terminal") => {
+                    block_on(async move { Ok(terminal::cli::emulate(args.collect()).await) })
+                }
                 other => {
                     eprintln!("kasa emulate: expected `fiscal` or `terminal`, got {other:?}");
                     2
@@ -86,12 +87,10 @@ pub fn run() -> i32 {
             }
         }
         Some(Command::Fiscal { args }) => {
-            let _ = args;
-            2
+            block_on(async move { Ok(fiscal::cli::main(args).await) })
         }
         Some(Command::Terminal { args }) => {
-            let _ = args;
-            2
+            block_on(async move { Ok(terminal::cli::main(args).await) })
         }
     }
 }
@@ -143,7 +142,7 @@ async fn serve(data_dir: PathBuf, addr: SocketAddr, ui: Option<PathBuf>) -> anyh
         "Kasa journal: {}",
         checkout::setup::journal_path(&data_dir).display()
     );
-    checkout::server::serve(running.checkout.clone(), addr, ui_dir(ui)).await?;
+    checkout::server::serve(std::sync::Arc::clone(&running.checkout), addr, ui_dir(ui)).await?;
     Ok(0)
 }
 

@@ -2,5 +2,8 @@
 
 /**
  * What the terminal is doing right now, reported while an operation runs.
+ *
+ * The protocol status codes (`LastStatMsgCode` in B-POS1 and PrivatBank JSON)
+ * map onto these with [`TerminalStatus::from_stat_code`].
  */
-export type TerminalStatus = "connecting" | "waiting_for_card" | "card_read" | "chip_processing" | "enter_pin" | "authorising" | "printing" | "remove_card" | "finished";
+export type TerminalStatus = "connecting" | "waiting_for_card" | "card_read" | "chip_processing" | "enter_pin" | "authorising" | "printing" | "remove_card" | "finished" | "idle" | "waiting_for_cashier" | "select_application" | "in_progress" | "correction" | "cancelling";

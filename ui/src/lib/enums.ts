@@ -27,6 +27,12 @@ const terminalStatuses: Record<TerminalStatus, true> = {
   printing: true,
   remove_card: true,
   finished: true,
+  idle: true,
+  waiting_for_cashier: true,
+  select_application: true,
+  in_progress: true,
+  correction: true,
+  cancelling: true,
 };
 
 const saleStates: Record<SaleState, true> = {
