@@ -82,10 +82,7 @@ pub async fn emulate(args: Vec<String>) -> i32 {
     let result = match args.protocol {
         EmuProtocol::Privatbank => run_privatbank(&args, step, scripted, default).await,
         EmuProtocol::IngenicoWeb => run_ingenico(&args, step, scripted, default).await,
-        EmuProtocol::Bpos1 => Err("B-POS1 has no public wire protocol: its emulator works at \
-                                   the ECRCommX API level, in-process (settings protocol \
-                                   `bpos1-emulator`)"
-            .to_string()),
+        EmuProtocol::Bpos1 => run_bpos1(&args, step, scripted, default).await,
     };
     match result {
         Ok(()) => 0,
@@ -174,6 +171,45 @@ async fn run_ingenico(
     Ok(())
 }
 
+async fn run_bpos1(
+    args: &EmulateArgs,
+    step: Duration,
+    scripted: Vec<Outcome>,
+    default: Outcome,
+) -> Result<(), String> {
+    use crate::bpos1::{bridge, Bpos1Emulator, Bpos1EmulatorConfig};
+    if args.pty {
+        return Err(
+            "B-POS1 has no public wire protocol: its emulator serves Kasa's API \
+                    bridge on TCP only (settings protocol `bpos1-bridge`)"
+                .into(),
+        );
+    }
+    let emu = Bpos1Emulator::new(Bpos1EmulatorConfig {
+        step_delay: step,
+        merchants: args.merchants,
+        ..Bpos1EmulatorConfig::default()
+    });
+    {
+        let bank = emu.bank_handle();
+        let mut bank = bank
+            .lock()
+            .map_err(|_| "emulator state poisoned".to_string())?;
+        bank.set_default(default);
+        for o in scripted {
+            bank.script_next(o);
+        }
+    }
+    let addr = args.tcp.clone().unwrap_or_else(|| "127.0.0.1:2050".into());
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| format!("{addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("{local}");
+    bridge::serve_tcp(std::sync::Arc::new(std::sync::Mutex::new(emu)), listener).await;
+    Ok(())
+}
+
 /// `kasa terminal`.
 #[derive(Debug, Parser)]
 #[command(name = "kasa terminal", about = "Talk to a card terminal")]
@@ -181,7 +217,7 @@ pub struct TerminalArgs {
     /// Settings file (JSON `TerminalConfig`); the options below override it.
     #[arg(long)]
     pub config: Option<std::path::PathBuf>,
-    /// privatbank, ingenico-web, bpos1, bpos1-emulator, sim.
+    /// privatbank, ingenico-web, bpos1, bpos1-emulator, bpos1-bridge, sim.
     #[arg(long)]
     pub protocol: Option<String>,
     /// Terminal at HOST:PORT.

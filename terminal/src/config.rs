@@ -25,6 +25,9 @@ pub enum Protocol {
     Bpos1,
     /// The B-POS1 behaviour emulator, in-process (training and tests).
     Bpos1Emulator,
+    /// The B-POS1 API over Kasa's line bridge (`kasa emulate terminal
+    /// --protocol bpos1 --tcp ...`, or a 32-bit helper hosting ECRCommX).
+    Bpos1Bridge,
     /// The protocol-less in-process simulator.
     Sim,
 }
@@ -38,6 +41,7 @@ impl std::str::FromStr for Protocol {
             "ingenico-web" | "ingenico" | "ingenico-rs232" => Protocol::IngenicoWeb,
             "bpos1" | "b-pos1" => Protocol::Bpos1,
             "bpos1-emulator" => Protocol::Bpos1Emulator,
+            "bpos1-bridge" => Protocol::Bpos1Bridge,
             "sim" => Protocol::Sim,
             other => {
                 return Err(crate::Error::InvalidRequest(format!(
@@ -124,6 +128,19 @@ pub async fn connect(cfg: &TerminalConfig) -> Result<Arc<dyn CardTerminal>> {
             let emu = crate::bpos1::Bpos1Emulator::new(Default::default());
             Arc::new(crate::bpos1::Bpos1Terminal::new(
                 emu,
+                cfg.explicit_confirm,
+                t.clone(),
+            ))
+        }
+        Protocol::Bpos1Bridge => {
+            let crate::transport::Endpoint::Tcp { address } = &cfg.endpoint else {
+                return Err(crate::Error::InvalidRequest(
+                    "bpos1-bridge needs a TCP address".into(),
+                ));
+            };
+            let api = crate::bpos1::bridge::Bpos1Bridge::new(address, ms(t.service_ms));
+            Arc::new(crate::bpos1::Bpos1Terminal::new(
+                api,
                 cfg.explicit_confirm,
                 t.clone(),
             ))

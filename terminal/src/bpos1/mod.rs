@@ -11,6 +11,7 @@
 //! ([`ConfirmMode::Explicit`]); an unconfirmed operation is cancelled by the
 //! terminal after its own time-out.
 
+pub mod bridge;
 pub mod emulator;
 
 #[cfg(windows)]
