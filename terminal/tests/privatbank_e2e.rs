@@ -23,6 +23,7 @@ fn timeouts(operation_ms: u64) -> PrivatbankTimeouts {
         request_ms: 10_000,
         poll_ms: 2,
         service_ms: 5_000,
+        keepalive_ms: 20_000,
     }
 }
 
@@ -443,4 +444,48 @@ async fn over_a_pty_with_the_direct_scheme() {
         TxnStatus::Declined
     );
     drop(slave);
+}
+
+#[tokio::test]
+async fn keepalive_drops_a_silent_link_and_the_next_request_reconnects() {
+    use futures::{SinkExt, StreamExt};
+    use terminal::privatbank::codec::{Chunk, NulCodec};
+    use terminal::privatbank::frame::Message;
+    use tokio_util::codec::Framed;
+
+    // A peer that answers PingDevice but ignores every service message, so the
+    // keep-alive probe goes unanswered.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (closed_tx, mut closed_rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let closed = closed_tx.clone();
+            tokio::spawn(async move {
+                let mut f = Framed::new(stream, NulCodec::default());
+                while let Some(Ok(chunk)) = f.next().await {
+                    let Chunk::Frame(b) = chunk else { continue };
+                    let m = Message::decode(&b).unwrap();
+                    if m.method == "PingDevice" {
+                        let reply = r#"{"method":"PingDevice","step":0,"params":{"code":"00","responseCode":"0000"},"error":false,"errorDescription":""}"#;
+                        let mut bytes = reply.as_bytes().to_vec();
+                        bytes.push(0);
+                        f.send(bytes).await.unwrap();
+                    }
+                }
+                let _ = closed.send(());
+            });
+        }
+    });
+    let t = PrivatbankTimeouts {
+        keepalive_ms: 20,
+        service_ms: 50,
+        ..timeouts(1_000)
+    };
+    let drv = PrivatbankTerminal::new(Endpoint::tcp(addr.to_string()), t, ConnectScheme::Direct);
+    drv.ping().await.unwrap();
+    // The driver gives the silent link up: the peer sees it closed.
+    closed_rx.recv().await.unwrap();
+    // And reconnects for the next request.
+    drv.ping().await.unwrap();
 }

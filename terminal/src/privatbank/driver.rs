@@ -38,8 +38,10 @@ pub struct PrivatbankTimeouts {
     pub request_ms: u64,
     /// Status polling period while an operation runs (spec: 500–1000).
     pub poll_ms: u64,
-    /// Service-lane replies (status, interrupt, identify).
+    /// Service-lane replies (status, interrupt, identify, keep-alive).
     pub service_ms: u64,
+    /// Probe an idle link after this long (0: never).
+    pub keepalive_ms: u64,
 }
 
 impl Default for PrivatbankTimeouts {
@@ -51,6 +53,7 @@ impl Default for PrivatbankTimeouts {
             request_ms: 120_000,
             poll_ms: 500,
             service_ms: 5_000,
+            keepalive_ms: 20_000,
         }
     }
 }
@@ -79,6 +82,7 @@ impl PrivatbankTerminal {
         cfg.handshake_timeout = ms(t.service_ms);
         cfg.after_handshake = ms(t.after_handshake_ms);
         cfg.scheme = scheme;
+        cfg.keepalive = ms(t.keepalive_ms);
         Self {
             session: Session::spawn(cfg),
             endpoint,
