@@ -489,3 +489,70 @@ async fn keepalive_drops_a_silent_link_and_the_next_request_reconnects() {
     // And reconnects for the next request.
     drv.ping().await.unwrap();
 }
+
+#[tokio::test]
+async fn unknown_methods_and_wrong_replies_are_typed_errors() {
+    use futures::{SinkExt, StreamExt};
+    use terminal::privatbank::codec::{Chunk, NulCodec};
+    use terminal::privatbank::frame::Message;
+    use tokio_util::codec::Framed;
+
+    // The emulator answers an unknown method with methodNotImplemented.
+    let (_emu, drv) = rig().await;
+    let e = drv
+        .session()
+        .operation(Message::bare("Frobnicate"), Duration::from_secs(5))
+        .await;
+    assert!(matches!(e, Err(Error::Unsupported(_))), "{e:?}");
+    let e = drv
+        .session()
+        .service(Message::service("teleport"), Duration::from_secs(5))
+        .await;
+    assert!(matches!(e, Err(Error::Unsupported(_))), "{e:?}");
+
+    // A peer that answers Purchase with some other method, then garbage.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut f = Framed::new(stream, NulCodec::default());
+                let mut purchases = 0;
+                while let Some(Ok(chunk)) = f.next().await {
+                    let Chunk::Frame(b) = chunk else { continue };
+                    let m = Message::decode(&b).unwrap();
+                    let reply: &[u8] = match m.method.as_str() {
+                        "PingDevice" => br#"{"method":"PingDevice","step":0,"params":{"responseCode":"0000"},"error":false}"#,
+                        "Purchase" => {
+                            purchases += 1;
+                            match purchases {
+                                1 => br#"{"method":"Refund","step":0,"params":{"responseCode":"0000"},"error":false}"#,
+                                2 => b"{not json at all",
+                                _ => br#"{"method":"Purchase","step":0,"params":{"responseCode":"0000","amount":[1]},"error":false}"#,
+                            }
+                        }
+                        _ => continue,
+                    };
+                    let mut bytes = reply.to_vec();
+                    bytes.push(0);
+                    if f.send(bytes).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let t = PrivatbankTimeouts {
+        service_ms: 50,
+        ..timeouts(5_000)
+    };
+    let drv = PrivatbankTerminal::new(Endpoint::tcp(addr.to_string()), t, ConnectScheme::Direct);
+    for _ in 0..3 {
+        let e = drv
+            .purchase(buy(100), discard_progress())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Protocol(_)), "{e}");
+        assert!(e.outcome_unknown());
+    }
+}

@@ -486,9 +486,17 @@ impl Owner {
             self.stale.remove(i);
             return;
         }
-        if matches_op {
-            if let Some(op) = self.op.take() {
+        if let Some(op) = self.op.take() {
+            if matches_op {
                 let _ = op.reply.send(Ok(msg));
+            } else {
+                // Non-service frames are only ever replies: another method
+                // while ours is pending breaks the protocol.
+                let why = format!(
+                    "reply to {:?} while waiting for {:?}",
+                    msg.method, op.method
+                );
+                let _ = op.reply.send(Err(Error::Protocol(why)));
             }
         }
     }
