@@ -294,3 +294,32 @@ async fn rs232_over_a_pty() {
     assert!(last.is_some());
     drop(slave);
 }
+
+mod fuzz {
+    use proptest::prelude::*;
+    use terminal::ingenico::frame::{parse_request_line, JsonSplitter, Reply};
+
+    proptest! {
+        #[test]
+        fn parsers_never_panic(text in ".{0,120}") {
+            let _ = parse_request_line(&text);
+            if let Ok(r) = Reply::decode(text.as_bytes()) {
+                let _ = r.transaction();
+                let _ = r.approved();
+            }
+            let mut s = JsonSplitter::default();
+            let _ = s.push(text.as_bytes());
+        }
+
+        #[test]
+        fn request_lines_round_trip(id in "[A-Za-z0-9:]{1,20}", amount in 1i64..9_999_999_999) {
+            use terminal::ingenico::frame::{request_line, Command};
+            let cmd = Command::Sale { amount, fields: Default::default() };
+            let line = request_line(&id, "kasa", &cmd).unwrap();
+            let (rid, cid, back) = parse_request_line(&line).unwrap();
+            prop_assert_eq!(rid, id);
+            prop_assert_eq!(cid, "kasa");
+            prop_assert_eq!(back, cmd);
+        }
+    }
+}
