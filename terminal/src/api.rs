@@ -219,9 +219,11 @@ pub struct CardTransaction {
     pub batch: String,
     /// Purchase, refund or void.
     #[serde(default)]
+    #[ts(inline)]
     pub kind: TxnKind,
     /// Approved, declined, reversed... (mostly meaningful for lookups).
     #[serde(default)]
+    #[ts(inline)]
     pub status: TxnStatus,
     /// The terminal's response code as it sent it (`0000`, `0010`, `00`...).
     #[serde(default)]

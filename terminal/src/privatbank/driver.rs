@@ -124,7 +124,7 @@ impl PrivatbankTerminal {
             ms(self.t.poll_ms),
             ms(self.t.service_ms),
         ));
-        let _stop = AbortOnDrop(poller);
+        let stop = AbortOnDrop(poller);
         let limit = ms(self.t.operation_ms);
         let mut deadline = tokio::time::Instant::now() + limit;
         tokio::pin!(rx);
@@ -139,6 +139,7 @@ impl PrivatbankTerminal {
                 }
             }
         }?;
+        drop(stop);
         let outcome = self.outcome(&reply, requested);
         let _ = progress.send(TerminalProgress::new(TerminalStatus::Finished));
         outcome
