@@ -982,7 +982,7 @@ fn wire_time(bytes: usize, baud: Option<u32>) -> Duration {
 
 /// Sleeps until `deadline` with sub-millisecond precision: the tokio timer
 /// has 1 ms steps, so the wait runs as a thread sleep (nanosleep) on the
-/// blocking pool.
+/// blocking pool. Only used when a baud rate or device time is simulated.
 async fn sleep_until_precise(deadline: Instant) {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
