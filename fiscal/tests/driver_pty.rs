@@ -685,6 +685,10 @@ async fn demo_registers_run_in_parallel() {
     drop(demo);
     assert_eq!(reg.last_document_number().await.unwrap(), 3);
     assert_eq!(reg.print_sale(&card_sale()).await.unwrap().number, 4);
+    let again = fiscal::demo::start(dirs[0].path()).await.unwrap();
+    let history = again.tape_history();
+    assert_eq!(history.len(), 4, "{history:#?}");
+    assert!(history[3].contains("ЧЕК №4"));
 }
 
 /// The link goes silent right after each step of a receipt in turn; printing
@@ -774,4 +778,27 @@ async fn the_emulator_stops_when_the_pty_slave_closes() {
     d.read_status().await.unwrap();
     drop(d);
     assert!(task.await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn tape_lines_respect_the_line_width() {
+    for dialect in [Dialect::ua_fp_t260(), Dialect::x_family()] {
+        let width = dialect.line_width;
+        let r = rig(dialect).await;
+        let mut receipt = card_sale();
+        receipt
+            .lines
+            .push(line(&"Дуже довга назва товару ".repeat(8), 'Г', 100, 1000));
+        receipt.payments = vec![Payment::Card {
+            amount: 16_600,
+            card: card(),
+        }];
+        r.drv.print_sale(&receipt).await.unwrap();
+        r.drv.z_report().await.unwrap();
+        for doc in r.emu.tape() {
+            for l in doc.lines() {
+                assert!(l.chars().count() <= width, "{l:?} is wider than {width}");
+            }
+        }
+    }
 }
