@@ -65,6 +65,9 @@ pub struct TerminalConfig {
     pub connect_scheme: ConnectScheme,
     /// Ingenico: the clientId sent with every request (at most 20 characters).
     pub client_id: String,
+    /// Ingenico: `host:port` for `ocan` (cancel) when it differs from the
+    /// web service's (Techcombank); none = the same address.
+    pub cancel_address: Option<String>,
     /// B-POS1: leave Confirm to the caller (`true`) or confirm at once (`false`).
     pub explicit_confirm: bool,
 }
@@ -77,6 +80,7 @@ impl Default for TerminalConfig {
             timeouts: Timeouts::default(),
             connect_scheme: ConnectScheme::Reference,
             client_id: "kasa".into(),
+            cancel_address: None,
             explicit_confirm: false,
         }
     }
@@ -116,13 +120,19 @@ pub async fn connect(cfg: &TerminalConfig) -> Result<Arc<dyn CardTerminal>> {
             t.clone(),
             cfg.connect_scheme,
         )),
-        Protocol::IngenicoWeb => Arc::new(crate::ingenico::IngenicoTerminal::new(
-            cfg.endpoint.clone(),
-            &cfg.client_id,
-            ms(t.operation_ms),
-            ms(t.request_ms),
-            ms(t.connect_ms),
-        )?),
+        Protocol::IngenicoWeb => {
+            let drv = crate::ingenico::IngenicoTerminal::new(
+                cfg.endpoint.clone(),
+                &cfg.client_id,
+                ms(t.operation_ms),
+                ms(t.request_ms),
+                ms(t.connect_ms),
+            )?;
+            match &cfg.cancel_address {
+                Some(addr) => Arc::new(drv.with_cancel_address(addr)),
+                None => Arc::new(drv),
+            }
+        }
         Protocol::Bpos1 => crate::bpos1::connect_native(cfg)?,
         Protocol::Bpos1Emulator => {
             let emu = crate::bpos1::Bpos1Emulator::new(Default::default());

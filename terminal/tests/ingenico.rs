@@ -323,3 +323,25 @@ mod fuzz {
         }
     }
 }
+
+#[tokio::test]
+async fn http_cashier_cancel_with_ocan() {
+    let (emu, drv) = http_rig().await;
+    let drv = std::sync::Arc::new(drv);
+    emu.script_next(Outcome::Timeout); // waits for a card
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let running = {
+        let drv = std::sync::Arc::clone(&drv);
+        tokio::spawn(async move { drv.purchase(buy(100), tx).await })
+    };
+    // The driver reports "waiting for card" as it sends the sale.
+    let first = rx.recv().await.unwrap();
+    assert_eq!(first.status, terminal::TerminalStatus::WaitingForCard);
+    // Cancel until the sale is seen running (the request may still be on its way).
+    while !running.is_finished() {
+        drv.cancel().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(running.await.unwrap().unwrap(), CardOutcome::Cancelled);
+    assert!(emu.bank().journal().is_empty());
+}

@@ -37,6 +37,8 @@ pub struct IngenicoEmulator {
     bank: Arc<Mutex<Bank>>,
     step_delay: Duration,
     busy: Arc<tokio::sync::Mutex<()>>,
+    /// Bumped by `ocan` to stop the sale in progress.
+    cancel: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl IngenicoEmulator {
@@ -46,6 +48,7 @@ impl IngenicoEmulator {
             bank: Arc::new(Mutex::new(Bank::new(1))),
             step_delay,
             busy: Arc::new(tokio::sync::Mutex::new(())),
+            cancel: Arc::new(tokio::sync::watch::channel(0).0),
         }
     }
 
@@ -168,6 +171,17 @@ impl IngenicoEmulator {
             }
             v
         };
+        if cmd == Command::Cancel {
+            let running = self.busy.try_lock().is_err();
+            if running {
+                self.cancel.send_modify(|n| *n += 1);
+            }
+            return Answer::Json(echo(
+                "ocan",
+                if running { "DONE" } else { "CANCELED" },
+                None,
+            ));
+        }
         let Ok(_running) = self.busy.try_lock() else {
             return Answer::Busy(echo("sale", "BUSY", None));
         };
@@ -212,6 +226,7 @@ impl IngenicoEmulator {
                 })
                 .await
             }
+            Command::Cancel => Answer::Json(echo("ocan", "CANCELED", None)),
             Command::Void { receipt } => {
                 let outcome = self.bank().next_outcome();
                 let invoice: u64 = receipt.parse().unwrap_or(0);
@@ -239,12 +254,26 @@ impl IngenicoEmulator {
             }
             v
         };
+        let mut cancel = self.cancel.subscribe();
+        let user_cancel = || {
+            Answer::Json(echo(
+                "CANCELED",
+                Some(json!({"transStatus": "USER CANCEL", "requestId": rid, "clientId": cid})),
+            ))
+        };
         for _ in 0..4 {
-            tokio::time::sleep(self.step_delay).await;
+            tokio::select! {
+                _ = tokio::time::sleep(self.step_delay) => {}
+                _ = cancel.changed() => return user_cancel(),
+            }
         }
         let code = match &outcome {
             Outcome::Busy => return Answer::Busy(echo("BUSY", None)),
-            Outcome::Timeout => return Answer::Silence,
+            Outcome::Timeout => {
+                // Waits for a card until `ocan`.
+                let _ = cancel.changed().await;
+                return user_cancel();
+            }
             Outcome::CustomerCancel | Outcome::NoHostLink | Outcome::NoPaper => {
                 let why = match outcome {
                     Outcome::CustomerCancel => "USER CANCEL",
