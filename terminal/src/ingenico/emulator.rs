@@ -7,7 +7,7 @@
 //! transaction with the request id it was made under. Scripted outcomes:
 //! approve, decline with a host code, customer cancel / no host link / no paper
 //! (`CANCELED`), partial approval (half the amount approved), time-out (no
-//! answer), link dropped after approval (recorded, connection closed, no
+//! answer for a minute, or until `ocan`), link dropped after approval (recorded, connection closed, no
 //! reply), busy (HTTP 503 with status `BUSY`).
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,12 +21,13 @@ use super::frame::{parse_request_line, Command};
 use crate::emulator::{Bank, Outcome, Record};
 use crate::TxnStatus;
 
+/// How long the emulated terminal waits for a card before it gives up.
+const CARD_WAIT: Duration = Duration::from_secs(60);
+
 /// What the emulator does with one request.
 enum Answer {
     Json(Value),
     Busy(Value),
-    /// Say nothing; keep the link open.
-    Silence,
     /// Close the link without a reply.
     Drop,
 }
@@ -102,11 +103,6 @@ impl IngenicoEmulator {
         let (status, body) = match answer {
             Answer::Json(v) => ("200 OK", v.to_string()),
             Answer::Busy(v) => ("503 Service Unavailable", v.to_string()),
-            Answer::Silence => {
-                // Hold the request until the client gives up.
-                let _ = stream.read(&mut buf).await;
-                return;
-            }
             Answer::Drop => return,
         };
         let response = format!(
@@ -153,7 +149,7 @@ impl IngenicoEmulator {
                         return;
                     }
                 }
-                Answer::Silence | Answer::Drop => {}
+                Answer::Drop => {}
             }
         }
     }
@@ -270,9 +266,16 @@ impl IngenicoEmulator {
         let code = match &outcome {
             Outcome::Busy => return Answer::Busy(echo("BUSY", None)),
             Outcome::Timeout => {
-                // Waits for a card until `ocan`.
-                let _ = cancel.changed().await;
-                return user_cancel();
+                // Waits for a card until `ocan`, or gives up after its own minute.
+                tokio::select! {
+                    _ = cancel.changed() => return user_cancel(),
+                    _ = tokio::time::sleep(CARD_WAIT) => {
+                        return Answer::Json(echo(
+                            "CANCELED",
+                            Some(json!({"transStatus": "TIMEOUT", "requestId": rid, "clientId": cid})),
+                        ));
+                    }
+                }
             }
             Outcome::CustomerCancel | Outcome::NoHostLink | Outcome::NoPaper => {
                 let why = match outcome {
