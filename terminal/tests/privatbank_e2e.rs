@@ -556,3 +556,42 @@ async fn unknown_methods_and_wrong_replies_are_typed_errors() {
         assert!(e.outcome_unknown());
     }
 }
+
+#[tokio::test]
+async fn a_terminal_busy_with_another_operation_answers_device_busy() {
+    let (emu, a) = rig().await;
+    let addr = {
+        // A second ECR on the same terminal.
+        let listener_addr = emu.spawn_tcp("127.0.0.1:0").await.unwrap();
+        listener_addr.to_string()
+    };
+    let b = PrivatbankTerminal::new(Endpoint::tcp(addr), timeouts(30_000), ConnectScheme::Direct);
+    b.ping().await.unwrap();
+    emu.script_next(Outcome::Timeout);
+    let a = std::sync::Arc::new(a);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let running = {
+        let a = std::sync::Arc::clone(&a);
+        tokio::spawn(async move { a.purchase(buy(100), tx).await })
+    };
+    while let Some(p) = rx.recv().await {
+        if p.status == TerminalStatus::WaitingForCard {
+            break;
+        }
+    }
+    let e = b.purchase(buy(200), discard_progress()).await.unwrap_err();
+    assert!(matches!(e, Error::Busy), "{e}");
+    assert_eq!(e.code(), "device.busy");
+    // The service lane still works while the terminal is busy.
+    let info = b.session().service(
+        terminal::privatbank::frame::Message::service("getLastResult"),
+        Duration::from_secs(5),
+    );
+    assert_eq!(info.await.unwrap().text("LastResult"), "2");
+    a.cancel().await.unwrap();
+    assert_eq!(running.await.unwrap().unwrap(), CardOutcome::Cancelled);
+    assert!(matches!(
+        b.purchase(buy(200), discard_progress()).await.unwrap(),
+        CardOutcome::Approved(_)
+    ));
+}
