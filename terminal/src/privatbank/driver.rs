@@ -76,6 +76,7 @@ fn ms(v: u64) -> Duration {
 
 impl PrivatbankTerminal {
     /// A driver for the terminal at `endpoint` (the link opens on first use).
+    /// Call it inside a tokio runtime: it spawns the session's owner task.
     pub fn new(endpoint: Endpoint, t: PrivatbankTimeouts, scheme: ConnectScheme) -> Self {
         let mut cfg = SessionConfig::new(endpoint.clone());
         cfg.connect_timeout = ms(t.connect_ms);
