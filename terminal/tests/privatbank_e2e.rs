@@ -595,3 +595,28 @@ async fn a_terminal_busy_with_another_operation_answers_device_busy() {
         CardOutcome::Approved(_)
     ));
 }
+
+#[tokio::test]
+async fn the_emulator_survives_garbage_and_keeps_serving() {
+    use tokio::io::AsyncWriteExt;
+    let (emu, drv) = rig().await;
+    let addr = emu.spawn_tcp("127.0.0.1:0").await.unwrap();
+    let mut raw = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut junk: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    junk.extend_from_slice(
+        b"\0{\"method\":7}\0{\"method\":\"Frobnicate\",\"params\":{\"amount\":\"1,2,3\"}}\0",
+    );
+    junk.extend_from_slice(
+        b"{\"method\":\"ServiceMessage\",\"params\":{\"msgType\":[1]}}\0\xff\xfe\0",
+    );
+    raw.write_all(&junk).await.unwrap();
+    raw.shutdown().await.unwrap();
+    drop(raw);
+    let out = drv.purchase(buy(42), discard_progress()).await.unwrap();
+    assert!(
+        matches!(out, CardOutcome::Approved(ref t) if t.amount == 42),
+        "{out:?}"
+    );
+}
