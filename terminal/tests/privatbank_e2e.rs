@@ -620,3 +620,31 @@ async fn the_emulator_survives_garbage_and_keeps_serving() {
         "{out:?}"
     );
 }
+
+#[tokio::test]
+async fn the_emulator_checks_purchase_params_like_a_terminal() {
+    use terminal::privatbank::frame::Message;
+    let (_emu, drv) = rig().await;
+    let t = Duration::from_secs(5);
+    let bad_amount = Message::with_params(
+        "Purchase",
+        &[
+            ("amount", "1,2,3"),
+            ("discount", ""),
+            ("merchantId", "0"),
+            ("facepay", "false"),
+        ],
+    );
+    let reply = drv.session().operation(bad_amount, t).await.unwrap();
+    assert_eq!(reply.response_code().as_deref(), Some("1000"));
+    assert_eq!(reply.description(), "Операція неможлива");
+    let no_discount = Message::with_params("Purchase", &[("amount", "1.00"), ("merchantId", "0")]);
+    let reply = drv.session().operation(no_discount, t).await.unwrap();
+    assert_eq!(reply.description(), "Введіть discount");
+    assert_eq!(
+        terminal::privatbank::driver::outcome(&reply, 100)
+            .unwrap_err()
+            .code(),
+        "device.general"
+    );
+}
