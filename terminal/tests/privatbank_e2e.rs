@@ -73,6 +73,12 @@ async fn approve_carries_the_fiscal_fields_and_progress() {
         seen.push(status);
     }
     assert_eq!(seen.last(), Some(&TerminalStatus::Finished), "{seen:?}");
+    assert_eq!(
+        seen.first(),
+        Some(&TerminalStatus::Connecting),
+        "first use connects"
+    );
+    assert!(drv.session().is_connected());
     let info = drv.info().await.unwrap();
     assert_eq!(info.vendor, "Kasa", "identify ran during the handshake");
     assert!(info.version.starts_with("TE7E"));

@@ -116,6 +116,9 @@ impl PrivatbankTerminal {
         progress: ProgressSink,
     ) -> Result<CardOutcome> {
         let _g = self.op_lock.lock().await;
+        if !self.session.is_connected() {
+            let _ = progress.send(TerminalProgress::new(TerminalStatus::Connecting));
+        }
         let rx = self.session.start_operation(msg).await?;
         let (activity_tx, mut activity) = mpsc::unbounded_channel();
         let poller = tokio::spawn(poll_status(

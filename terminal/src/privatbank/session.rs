@@ -15,6 +15,7 @@
 //! discarded, never handed to the next operation.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -91,6 +92,7 @@ enum Cmd {
 pub struct Session {
     tx: mpsc::Sender<Cmd>,
     identity: Arc<Mutex<Option<Identity>>>,
+    connected: Arc<AtomicBool>,
 }
 
 impl Session {
@@ -98,7 +100,9 @@ impl Session {
     pub fn spawn(cfg: SessionConfig) -> Self {
         let (tx, rx) = mpsc::channel(64);
         let identity = Arc::new(Mutex::new(None));
+        let connected = Arc::new(AtomicBool::new(false));
         let owner = Owner {
+            connected: Arc::clone(&connected),
             cfg,
             rx,
             conn: None,
@@ -110,7 +114,16 @@ impl Session {
             probe: None,
         };
         tokio::spawn(owner.run());
-        Self { tx, identity }
+        Self {
+            tx,
+            identity,
+            connected,
+        }
+    }
+
+    /// Whether the persistent link is up (the next request needs no handshake).
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
     }
 
     /// Send an operation-lane request; the receiver yields its reply.
@@ -182,6 +195,7 @@ struct Owner {
     /// Methods of abandoned operations whose late reply must be discarded.
     stale: Vec<String>,
     identity: Arc<Mutex<Option<Identity>>>,
+    connected: Arc<AtomicBool>,
     /// When a frame last went out or came in.
     last_traffic: tokio::time::Instant,
     /// A keep-alive probe in flight and its deadline.
@@ -350,6 +364,7 @@ impl Owner {
         if !self.cfg.after_handshake.is_zero() {
             tokio::time::sleep(self.cfg.after_handshake).await;
         }
+        self.connected.store(true, Ordering::SeqCst);
         Ok(())
     }
 
@@ -417,6 +432,7 @@ impl Owner {
 
     fn link_lost(&mut self, why: &str) {
         self.conn = None;
+        self.connected.store(false, Ordering::SeqCst);
         self.stale.clear();
         self.probe = None;
         if let Some(op) = self.op.take() {
