@@ -6,7 +6,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::{Error, FiscalRegister, Payment, PrintedDocument, Result, SaleReceipt};
+use crate::{
+    DeviceInfo, DeviceStatus, Error, FiscalRegister, Payment, PrintedDocument, Result, SaleReceipt,
+};
 
 /// An in-process register that prints to memory.
 #[derive(Debug, Default)]
