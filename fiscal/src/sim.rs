@@ -85,4 +85,20 @@ impl FiscalRegister for SimRegister {
             .map_err(|_| Error::Protocol("state poisoned".into()))?;
         Ok(st.last_number)
     }
+
+    async fn status(&self) -> Result<DeviceStatus> {
+        Ok(DeviceStatus {
+            fiscalised: true,
+            ..DeviceStatus::default()
+        })
+    }
+
+    async fn info(&self) -> Result<DeviceInfo> {
+        Ok(DeviceInfo {
+            model: "SIM".into(),
+            firmware: "0".into(),
+            dialect: "sim".into(),
+            ..DeviceInfo::default()
+        })
+    }
 }
