@@ -238,16 +238,28 @@ async fn every_command_in_the_x_dialect() {
         ),
         ("FP-700X", "DT000001", "x")
     );
-    d.read_datetime().await.unwrap();
+    let t = chrono::NaiveDate::from_ymd_opt(2026, 5, 2)
+        .unwrap()
+        .and_hms_opt(8, 0, 0)
+        .unwrap();
+    d.set_datetime(t).await.unwrap();
+    assert!((d.read_datetime().await.unwrap() - t).num_seconds().abs() < 5);
     d.cash_in_out(1000).await.unwrap();
+    d.cash_in_out(-400).await.unwrap();
+    assert!(matches!(
+        d.cash_in_out(-100_000).await,
+        Err(Error::NotPermitted { .. })
+    ));
+    assert_eq!(d.last_document().await.unwrap(), 2);
+    assert!(!d.receipt_state().await.unwrap().open);
     let doc = d.print_sale(&card_sale()).await.unwrap();
-    assert_eq!(doc.number, 2);
+    assert_eq!(doc.number, 3);
     let ret = ReturnReceipt {
-        original_number: 2,
+        original_number: 3,
         lines: vec![line("Цукор", 'В', 3500, 1000)],
         payments: vec![Payment::Cash { amount: 3500 }],
     };
-    assert_eq!(d.print_return(&ret).await.unwrap().number, 3);
+    assert_eq!(d.print_return(&ret).await.unwrap().number, 4);
     d.open_receipt().await.unwrap();
     d.sale(&SaleItem {
         name: "Bread".into(),
