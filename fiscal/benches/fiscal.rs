@@ -163,6 +163,28 @@ fn receipt(c: &mut Criterion) {
     });
     g.finish();
 
+    // The same receipt against a zero-delay emulator: the whole overhead.
+    let (_emu0, drv0) = rt.block_on(async {
+        let (emu, path, _task) = spawn_pty(EmulatorConfig::new(Dialect::ua_fp_t260())).unwrap();
+        let s = transport::open(&Endpoint::Serial {
+            path,
+            baud: 115_200,
+        })
+        .await
+        .unwrap();
+        (
+            emu,
+            DatecsDriver::new(s, Dialect::ua_fp_t260(), DriverOptions::default()),
+        )
+    });
+    let mut g = c.benchmark_group("receipt_zero_delay");
+    g.sample_size(20);
+    g.bench_function("card_receipt_50_lines", |b| {
+        b.to_async(&rt)
+            .iter(|| async { drv0.print_sale(&r).await.unwrap() })
+    });
+    g.finish();
+
     // Measured against simulated wire + device time.
     let mut ratios = Vec::new();
     for _ in 0..10 {

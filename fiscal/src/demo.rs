@@ -88,6 +88,19 @@ impl DemoRegister {
         self.emulator.tape()
     }
 
+    /// Every document in the tape file, oldest first (survives restarts).
+    pub fn tape_history(&self) -> Vec<String> {
+        let sep = "-".repeat(self.emulator.line_width());
+        std::fs::read_to_string(&self.tape_file)
+            .map(|text| {
+                text.split(&format!("\n{sep}\n"))
+                    .map(|d| d.trim_matches('\n').to_string())
+                    .filter(|d| !d.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The tape file (every document ever printed in this state directory).
     pub fn tape_file(&self) -> &Path {
         &self.tape_file

@@ -846,15 +846,15 @@ impl Session {
             return first_of(&|s| matches!(s, Step::Text(i) | Step::Pay(i) if *i == taken))
                 .unwrap_or(pending_next);
         }
+        // Nothing paid yet: lines the register lacks come first; with all
+        // lines in, go on from where we were, but not before the subtotal.
         let next = pending_next.clamp(1, steps.len() - 1);
-        let at_or_after_lines = !matches!(steps[next], Step::Pay(_) | Step::Close);
-        if !at_or_after_lines {
-            return next;
-        }
         let lines_done = state.items as usize;
-        first_of(&|s| *s == Step::Line(lines_done))
-            .or_else(|| first_of(&|s| *s == Step::Subtotal).filter(|i| *i >= next))
-            .unwrap_or(next)
+        if let Some(i) = first_of(&|s| *s == Step::Line(lines_done)) {
+            return i;
+        }
+        let subtotal = first_of(&|s| *s == Step::Subtotal).unwrap_or(next);
+        next.max(subtotal)
     }
 
     async fn card_lines(&mut self, kind: Kind, payment: &Payment) -> Result<()> {

@@ -239,12 +239,19 @@ impl Device {
         st
     }
 
+    /// Prints a line on the open receipt; a long one wraps as the printer
+    /// would.
     fn print(&mut self, line: impl Into<String>) {
         let w = self.d().line_width;
-        let line = text::cut(&line.into(), w);
-        self.printed_now += 1;
+        let line = line.into();
+        let lines = if line.chars().count() <= w || line.trim().is_empty() {
+            vec![line]
+        } else {
+            text::wrap(&line, w, 8)
+        };
+        self.printed_now += lines.len();
         if let Some(r) = self.state.receipt.as_mut() {
-            r.lines.push(line);
+            r.lines.extend(lines);
         }
     }
 
@@ -385,7 +392,8 @@ impl Device {
                 let amount = r.amount;
                 let tax = r.tax;
                 self.printing_checks()?;
-                self.print(format!("ПІДСУМОК{:>w$}", money(amount), w = 20));
+                let w = self.d().line_width - 8;
+                self.print(format!("ПІДСУМОК{:>w$}", money(amount)));
                 self.save();
                 let mut f = Vec::new();
                 if self.d().syntax == Syntax::Tab {
@@ -959,6 +967,10 @@ impl EmulatorHandle {
     pub fn unmute(&self) {
         self.lock().muted = false;
     }
+    /// Characters per printed line.
+    pub fn line_width(&self) -> usize {
+        self.lock().config.dialect.line_width
+    }
     pub fn framing(&self) -> Framing {
         self.lock().config.dialect.framing
     }
@@ -982,7 +994,7 @@ fn wire_time(bytes: usize, baud: Option<u32>) -> Duration {
 
 /// Sleeps until `deadline` with sub-millisecond precision: the tokio timer
 /// has 1 ms steps, so the wait runs as a thread sleep (nanosleep) on the
-/// blocking pool.
+/// blocking pool. Only used when a baud rate or device time is simulated.
 async fn sleep_until_precise(deadline: Instant) {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {

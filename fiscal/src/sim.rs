@@ -6,7 +6,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::{Error, FiscalRegister, Payment, PrintedDocument, Result, SaleReceipt};
+use crate::{
+    DeviceInfo, DeviceStatus, Error, FiscalRegister, Payment, PrintedDocument, Result, SaleReceipt,
+};
 
 /// An in-process register that prints to memory.
 #[derive(Debug, Default)]
@@ -82,5 +84,21 @@ impl FiscalRegister for SimRegister {
             .lock()
             .map_err(|_| Error::Protocol("state poisoned".into()))?;
         Ok(st.last_number)
+    }
+
+    async fn status(&self) -> Result<DeviceStatus> {
+        Ok(DeviceStatus {
+            fiscalised: true,
+            ..DeviceStatus::default()
+        })
+    }
+
+    async fn info(&self) -> Result<DeviceInfo> {
+        Ok(DeviceInfo {
+            model: "SIM".into(),
+            firmware: "0".into(),
+            dialect: "sim".into(),
+            ..DeviceInfo::default()
+        })
     }
 }

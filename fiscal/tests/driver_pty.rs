@@ -238,16 +238,28 @@ async fn every_command_in_the_x_dialect() {
         ),
         ("FP-700X", "DT000001", "x")
     );
-    d.read_datetime().await.unwrap();
+    let t = chrono::NaiveDate::from_ymd_opt(2026, 5, 2)
+        .unwrap()
+        .and_hms_opt(8, 0, 0)
+        .unwrap();
+    d.set_datetime(t).await.unwrap();
+    assert!((d.read_datetime().await.unwrap() - t).num_seconds().abs() < 5);
     d.cash_in_out(1000).await.unwrap();
+    d.cash_in_out(-400).await.unwrap();
+    assert!(matches!(
+        d.cash_in_out(-100_000).await,
+        Err(Error::NotPermitted { .. })
+    ));
+    assert_eq!(d.last_document().await.unwrap(), 2);
+    assert!(!d.receipt_state().await.unwrap().open);
     let doc = d.print_sale(&card_sale()).await.unwrap();
-    assert_eq!(doc.number, 2);
+    assert_eq!(doc.number, 3);
     let ret = ReturnReceipt {
-        original_number: 2,
+        original_number: 3,
         lines: vec![line("Цукор", 'В', 3500, 1000)],
         payments: vec![Payment::Cash { amount: 3500 }],
     };
-    assert_eq!(d.print_return(&ret).await.unwrap().number, 3);
+    assert_eq!(d.print_return(&ret).await.unwrap().number, 4);
     d.open_receipt().await.unwrap();
     d.sale(&SaleItem {
         name: "Bread".into(),
@@ -685,6 +697,10 @@ async fn demo_registers_run_in_parallel() {
     drop(demo);
     assert_eq!(reg.last_document_number().await.unwrap(), 3);
     assert_eq!(reg.print_sale(&card_sale()).await.unwrap().number, 4);
+    let again = fiscal::demo::start(dirs[0].path()).await.unwrap();
+    let history = again.tape_history();
+    assert_eq!(history.len(), 4, "{history:#?}");
+    assert!(history[3].contains("ЧЕК №4"));
 }
 
 /// The link goes silent right after each step of a receipt in turn; printing
@@ -774,4 +790,27 @@ async fn the_emulator_stops_when_the_pty_slave_closes() {
     d.read_status().await.unwrap();
     drop(d);
     assert!(task.await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn tape_lines_respect_the_line_width() {
+    for dialect in [Dialect::ua_fp_t260(), Dialect::x_family()] {
+        let width = dialect.line_width;
+        let r = rig(dialect).await;
+        let mut receipt = card_sale();
+        receipt
+            .lines
+            .push(line(&"Дуже довга назва товару ".repeat(8), 'Г', 100, 1000));
+        receipt.payments = vec![Payment::Card {
+            amount: 16_600,
+            card: card(),
+        }];
+        r.drv.print_sale(&receipt).await.unwrap();
+        r.drv.z_report().await.unwrap();
+        for doc in r.emu.tape() {
+            for l in doc.lines() {
+                assert!(l.chars().count() <= width, "{l:?} is wider than {width}");
+            }
+        }
+    }
 }

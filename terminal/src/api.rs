@@ -219,9 +219,11 @@ pub struct CardTransaction {
     pub batch: String,
     /// Purchase, refund or void.
     #[serde(default)]
+    #[ts(inline)]
     pub kind: TxnKind,
     /// Approved, declined, reversed... (mostly meaningful for lookups).
     #[serde(default)]
+    #[ts(inline)]
     pub status: TxnStatus,
     /// The terminal's response code as it sent it (`0000`, `0010`, `00`...).
     #[serde(default)]
@@ -421,5 +423,65 @@ pub trait CardTerminal: Send + Sync + std::fmt::Debug {
     async fn recover(&self, pending: &PendingOperation) -> Result<Recovery> {
         let last = self.last_transaction().await?;
         Ok(recovery::judge(pending, last))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_has_three_distinct_texts() {
+        let all = [
+            TerminalStatus::Connecting,
+            TerminalStatus::WaitingForCard,
+            TerminalStatus::CardRead,
+            TerminalStatus::ChipProcessing,
+            TerminalStatus::EnterPin,
+            TerminalStatus::Authorising,
+            TerminalStatus::Printing,
+            TerminalStatus::RemoveCard,
+            TerminalStatus::Finished,
+            TerminalStatus::Idle,
+            TerminalStatus::WaitingForCashier,
+            TerminalStatus::SelectApplication,
+            TerminalStatus::InProgress,
+            TerminalStatus::Correction,
+            TerminalStatus::Cancelling,
+        ];
+        for lang in [Lang::Uk, Lang::Ru, Lang::En] {
+            let mut texts: Vec<&str> = all.iter().map(|s| s.text(lang)).collect();
+            assert!(texts.iter().all(|t| !t.is_empty()));
+            texts.sort_unstable();
+            texts.dedup();
+            assert_eq!(texts.len(), all.len(), "{lang:?}");
+        }
+        assert_ne!(
+            TerminalStatus::EnterPin.text(Lang::Uk),
+            TerminalStatus::EnterPin.text(Lang::En)
+        );
+        assert_eq!(Lang::from_tag("ru-UA"), Lang::Ru);
+        assert_eq!(Lang::from_tag("xx"), Lang::Uk);
+    }
+
+    #[test]
+    fn stat_codes_follow_the_spec() {
+        assert_eq!(
+            TerminalStatus::from_stat_code(9),
+            TerminalStatus::WaitingForCard
+        );
+        assert_eq!(TerminalStatus::from_stat_code(6), TerminalStatus::EnterPin);
+        assert_eq!(
+            TerminalStatus::from_stat_code(4),
+            TerminalStatus::WaitingForCashier
+        );
+        assert_eq!(
+            TerminalStatus::from_stat_code(3),
+            TerminalStatus::Authorising
+        );
+        assert_eq!(
+            TerminalStatus::from_stat_code(200),
+            TerminalStatus::InProgress
+        );
     }
 }

@@ -63,6 +63,18 @@ fn parse_outcomes(args: &EmulateArgs) -> Result<(Vec<Outcome>, Outcome), String>
 /// address (or the pty path) as the first line of stdout, then serves until
 /// the process is killed. Returns the exit code.
 pub async fn emulate(args: Vec<String>) -> i32 {
+    emulate_with(args, |where_| {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{where_}");
+        let _ = out.flush();
+    })
+    .await
+}
+
+/// [`emulate`], handing the bound address (or pty path) to `announce`
+/// instead of printing it.
+pub async fn emulate_with(args: Vec<String>, announce: impl FnOnce(String) + Send) -> i32 {
     let argv = std::iter::once("kasa emulate terminal".to_string()).chain(args);
     let args = match EmulateArgs::try_parse_from(argv) {
         Ok(a) => a,
@@ -80,12 +92,9 @@ pub async fn emulate(args: Vec<String>) -> i32 {
     };
     let step = Duration::from_millis(args.step_delay_ms);
     let result = match args.protocol {
-        EmuProtocol::Privatbank => run_privatbank(&args, step, scripted, default).await,
-        EmuProtocol::IngenicoWeb => run_ingenico(&args, step, scripted, default).await,
-        EmuProtocol::Bpos1 => Err("B-POS1 has no public wire protocol: its emulator works at \
-                                   the ECRCommX API level, in-process (settings protocol \
-                                   `bpos1-emulator`)"
-            .to_string()),
+        EmuProtocol::Privatbank => run_privatbank(&args, step, scripted, default, announce).await,
+        EmuProtocol::IngenicoWeb => run_ingenico(&args, step, scripted, default, announce).await,
+        EmuProtocol::Bpos1 => run_bpos1(&args, step, scripted, default, announce).await,
     };
     match result {
         Ok(()) => 0,
@@ -101,6 +110,7 @@ async fn run_privatbank(
     step: Duration,
     scripted: Vec<Outcome>,
     default: Outcome,
+    announce: impl FnOnce(String),
 ) -> Result<(), String> {
     use crate::privatbank::{EmulatorConfig, PrivatbankEmulator};
     let emu = PrivatbankEmulator::new(EmulatorConfig {
@@ -119,7 +129,7 @@ async fn run_privatbank(
         #[cfg(unix)]
         {
             let (master, slave, path) = crate::transport::pty_pair().map_err(|e| e.to_string())?;
-            println!("{path}");
+            announce(path);
             let _keep = slave;
             emu.serve(master).await;
             return Ok(());
@@ -132,7 +142,7 @@ async fn run_privatbank(
         .await
         .map_err(|e| format!("{addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("{local}");
+    announce(local.to_string());
     emu.serve_tcp(listener).await;
     Ok(())
 }
@@ -142,6 +152,7 @@ async fn run_ingenico(
     step: Duration,
     scripted: Vec<Outcome>,
     default: Outcome,
+    announce: impl FnOnce(String),
 ) -> Result<(), String> {
     use crate::ingenico::IngenicoEmulator;
     let emu = IngenicoEmulator::new(step);
@@ -156,7 +167,7 @@ async fn run_ingenico(
         #[cfg(unix)]
         {
             let (master, slave, path) = crate::transport::pty_pair().map_err(|e| e.to_string())?;
-            println!("{path}");
+            announce(path);
             let _keep = slave;
             emu.serve_serial(master).await;
             return Ok(());
@@ -169,8 +180,48 @@ async fn run_ingenico(
         .spawn_http(&addr)
         .await
         .map_err(|e| format!("{addr}: {e}"))?;
-    println!("{local}");
+    announce(local.to_string());
     std::future::pending::<()>().await;
+    Ok(())
+}
+
+async fn run_bpos1(
+    args: &EmulateArgs,
+    step: Duration,
+    scripted: Vec<Outcome>,
+    default: Outcome,
+    announce: impl FnOnce(String),
+) -> Result<(), String> {
+    use crate::bpos1::{bridge, Bpos1Emulator, Bpos1EmulatorConfig};
+    if args.pty {
+        return Err(
+            "B-POS1 has no public wire protocol: its emulator serves Kasa's API \
+                    bridge on TCP only (settings protocol `bpos1-bridge`)"
+                .into(),
+        );
+    }
+    let emu = Bpos1Emulator::new(Bpos1EmulatorConfig {
+        step_delay: step,
+        merchants: args.merchants,
+        ..Bpos1EmulatorConfig::default()
+    });
+    {
+        let bank = emu.bank_handle();
+        let mut bank = bank
+            .lock()
+            .map_err(|_| "emulator state poisoned".to_string())?;
+        bank.set_default(default);
+        for o in scripted {
+            bank.script_next(o);
+        }
+    }
+    let addr = args.tcp.clone().unwrap_or_else(|| "127.0.0.1:2050".into());
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| format!("{addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    announce(local.to_string());
+    bridge::serve_tcp(std::sync::Arc::new(std::sync::Mutex::new(emu)), listener).await;
     Ok(())
 }
 
@@ -181,7 +232,7 @@ pub struct TerminalArgs {
     /// Settings file (JSON `TerminalConfig`); the options below override it.
     #[arg(long)]
     pub config: Option<std::path::PathBuf>,
-    /// privatbank, ingenico-web, bpos1, bpos1-emulator, sim.
+    /// privatbank, ingenico-web, bpos1, bpos1-emulator, bpos1-bridge, sim.
     #[arg(long)]
     pub protocol: Option<String>,
     /// Terminal at HOST:PORT.

@@ -25,6 +25,9 @@ pub enum Protocol {
     Bpos1,
     /// The B-POS1 behaviour emulator, in-process (training and tests).
     Bpos1Emulator,
+    /// The B-POS1 API over Kasa's line bridge (`kasa emulate terminal
+    /// --protocol bpos1 --tcp ...`, or a 32-bit helper hosting ECRCommX).
+    Bpos1Bridge,
     /// The protocol-less in-process simulator.
     Sim,
 }
@@ -38,6 +41,7 @@ impl std::str::FromStr for Protocol {
             "ingenico-web" | "ingenico" | "ingenico-rs232" => Protocol::IngenicoWeb,
             "bpos1" | "b-pos1" => Protocol::Bpos1,
             "bpos1-emulator" => Protocol::Bpos1Emulator,
+            "bpos1-bridge" => Protocol::Bpos1Bridge,
             "sim" => Protocol::Sim,
             other => {
                 return Err(crate::Error::InvalidRequest(format!(
@@ -61,6 +65,9 @@ pub struct TerminalConfig {
     pub connect_scheme: ConnectScheme,
     /// Ingenico: the clientId sent with every request (at most 20 characters).
     pub client_id: String,
+    /// Ingenico: `host:port` for `ocan` (cancel) when it differs from the
+    /// web service's (Techcombank); none = the same address.
+    pub cancel_address: Option<String>,
     /// B-POS1: leave Confirm to the caller (`true`) or confirm at once (`false`).
     pub explicit_confirm: bool,
 }
@@ -73,6 +80,7 @@ impl Default for TerminalConfig {
             timeouts: Timeouts::default(),
             connect_scheme: ConnectScheme::Reference,
             client_id: "kasa".into(),
+            cancel_address: None,
             explicit_confirm: false,
         }
     }
@@ -112,18 +120,37 @@ pub async fn connect(cfg: &TerminalConfig) -> Result<Arc<dyn CardTerminal>> {
             t.clone(),
             cfg.connect_scheme,
         )),
-        Protocol::IngenicoWeb => Arc::new(crate::ingenico::IngenicoTerminal::new(
-            cfg.endpoint.clone(),
-            &cfg.client_id,
-            ms(t.operation_ms),
-            ms(t.request_ms),
-            ms(t.connect_ms),
-        )?),
+        Protocol::IngenicoWeb => {
+            let drv = crate::ingenico::IngenicoTerminal::new(
+                cfg.endpoint.clone(),
+                &cfg.client_id,
+                ms(t.operation_ms),
+                ms(t.request_ms),
+                ms(t.connect_ms),
+            )?;
+            match &cfg.cancel_address {
+                Some(addr) => Arc::new(drv.with_cancel_address(addr)),
+                None => Arc::new(drv),
+            }
+        }
         Protocol::Bpos1 => crate::bpos1::connect_native(cfg)?,
         Protocol::Bpos1Emulator => {
             let emu = crate::bpos1::Bpos1Emulator::new(Default::default());
             Arc::new(crate::bpos1::Bpos1Terminal::new(
                 emu,
+                cfg.explicit_confirm,
+                t.clone(),
+            ))
+        }
+        Protocol::Bpos1Bridge => {
+            let crate::transport::Endpoint::Tcp { address } = &cfg.endpoint else {
+                return Err(crate::Error::InvalidRequest(
+                    "bpos1-bridge needs a TCP address".into(),
+                ));
+            };
+            let api = crate::bpos1::bridge::Bpos1Bridge::new(address, ms(t.service_ms));
+            Arc::new(crate::bpos1::Bpos1Terminal::new(
+                api,
                 cfg.explicit_confirm,
                 t.clone(),
             ))

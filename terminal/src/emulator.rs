@@ -132,11 +132,12 @@ impl Record {
     }
 }
 
+/// Test cards, masked as the payment systems require (first 6, last 4).
 const CARDS: [(&str, &str); 4] = [
-    ("4731XXXXXXXX9838", "VISA"),
-    ("5168XXXXXXXX1234", "MASTERCARD"),
-    ("4149XXXXXXXX0042", "VISA"),
-    ("5375XXXXXXXX7777", "MASTERCARD"),
+    ("473118******9838", "VISA"),
+    ("516875******1234", "MASTERCARD"),
+    ("414962******0042", "VISA"),
+    ("537541******7777", "MASTERCARD"),
 ];
 
 /// The emulated terminal's books.

@@ -248,3 +248,68 @@ async fn refund_void_totals_and_settlement() {
     assert!(drv.info().await.unwrap().version.contains("BPOS1"));
     assert!(drv.check_connection(1).await.is_ok());
 }
+
+#[tokio::test]
+async fn over_the_api_bridge_on_tcp() {
+    use terminal::bpos1::bridge;
+    let emu = Bpos1Emulator::new(Bpos1EmulatorConfig {
+        step_delay: Duration::from_millis(1),
+        confirm_timeout: Duration::from_secs(60),
+        merchants: 2,
+    });
+    let bank = emu.bank_handle();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(bridge::serve_tcp(Arc::new(Mutex::new(emu)), listener));
+    let cfg = terminal::TerminalConfig {
+        protocol: terminal::Protocol::Bpos1Bridge,
+        endpoint: terminal::transport::Endpoint::tcp(addr),
+        timeouts: timeouts(),
+        ..Default::default()
+    };
+    let drv = terminal::connect(&cfg).await.unwrap();
+    let CardOutcome::Approved(t) = drv.purchase(buy(777), discard_progress()).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(t.amount, 777);
+    bank.lock()
+        .unwrap()
+        .script_next(Outcome::Decline("55".into()));
+    let out = drv.purchase(buy(1), discard_progress()).await.unwrap();
+    assert!(
+        matches!(&out, CardOutcome::Declined { code, .. } if code == "55"),
+        "{out:?}"
+    );
+    bank.lock().unwrap().script_next(Outcome::DropAfterApproval);
+    let e = drv.purchase(buy(2), discard_progress()).await.unwrap_err();
+    assert!(e.outcome_unknown(), "{e}");
+    assert_eq!(drv.last_transaction().await.unwrap().unwrap().amount, 2);
+    assert_eq!(
+        drv.batch_totals(0)
+            .await
+            .unwrap()
+            .totals
+            .unwrap()
+            .debit_amount,
+        777 + 2
+    );
+}
+
+#[test]
+fn bridge_answers_bad_lines_with_typed_errors() {
+    use terminal::bpos1::bridge::answer;
+    let mut emu = Bpos1Emulator::new(Bpos1EmulatorConfig::default());
+    for bad in [
+        "",
+        "{",
+        "[]",
+        r#"{"op":"call"}"#,
+        r#"{"op":"jump","name":"x"}"#,
+        r#"{"op":"call","name":"Purchase","args":"x"}"#,
+    ] {
+        let a: serde_json::Value = serde_json::from_str(&answer(&mut emu, bad)).unwrap();
+        assert_eq!(a["ok"], false, "{bad}");
+    }
+    let a = answer(&mut emu, r#"{"op":"get","name":"LastResult"}"#);
+    assert_eq!(a, r#"{"ok":true,"value":0}"#);
+}

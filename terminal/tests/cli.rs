@@ -83,3 +83,97 @@ async fn emulate_argument_errors() {
     );
     assert_eq!(cli::emulate(args(&["--tcp", "not an address"])).await, 1);
 }
+
+async fn start_emulator(list: &[&str]) -> String {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let argv = args(list);
+    tokio::spawn(async move {
+        cli::emulate_with(argv, move |addr| {
+            let _ = tx.send(addr);
+        })
+        .await
+    });
+    rx.await.unwrap()
+}
+
+#[tokio::test]
+async fn emulate_serves_each_protocol_on_tcp() {
+    use terminal::transport::Endpoint;
+    use terminal::{discard_progress, CardOutcome, Protocol, PurchaseRequest, TerminalConfig};
+    let cases = [
+        ("privatbank", Protocol::Privatbank),
+        ("ingenico-web", Protocol::IngenicoWeb),
+        ("bpos1", Protocol::Bpos1Bridge),
+    ];
+    for (name, protocol) in cases {
+        let addr = start_emulator(&[
+            "--protocol",
+            name,
+            "--tcp",
+            "127.0.0.1:0",
+            "--step-delay-ms",
+            "0",
+            "--outcome",
+            "decline:51",
+        ])
+        .await;
+        let mut cfg = TerminalConfig {
+            protocol,
+            endpoint: Endpoint::tcp(addr),
+            ..Default::default()
+        };
+        cfg.timeouts.after_handshake_ms = 0;
+        cfg.timeouts.poll_ms = 2;
+        let term = terminal::connect(&cfg).await.unwrap();
+        let req = || PurchaseRequest {
+            amount: 321,
+            merchant: 1,
+        };
+        let out = term.purchase(req(), discard_progress()).await.unwrap();
+        assert!(
+            matches!(&out, CardOutcome::Declined { code, .. } if code == "51"),
+            "{name}: {out:?}"
+        );
+        let out = term.purchase(req(), discard_progress()).await.unwrap();
+        assert!(
+            matches!(&out, CardOutcome::Approved(t) if t.amount == 321),
+            "{name}: {out:?}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn emulate_serves_privatbank_and_ingenico_on_a_pty() {
+    use terminal::transport::Endpoint;
+    use terminal::{discard_progress, CardOutcome, Protocol, PurchaseRequest, TerminalConfig};
+    for (name, protocol) in [
+        ("privatbank", Protocol::Privatbank),
+        ("ingenico-web", Protocol::IngenicoWeb),
+    ] {
+        let path = start_emulator(&["--protocol", name, "--pty", "--step-delay-ms", "0"]).await;
+        let mut cfg = TerminalConfig {
+            protocol,
+            endpoint: Endpoint::serial(path),
+            ..Default::default()
+        };
+        cfg.timeouts.after_handshake_ms = 0;
+        cfg.timeouts.poll_ms = 2;
+        cfg.connect_scheme = terminal::privatbank::ConnectScheme::Direct;
+        let term = terminal::connect(&cfg).await.unwrap();
+        let out = term
+            .purchase(
+                PurchaseRequest {
+                    amount: 55,
+                    merchant: 1,
+                },
+                discard_progress(),
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(&out, CardOutcome::Approved(t) if t.amount == 55),
+            "{name}: {out:?}"
+        );
+    }
+}

@@ -294,3 +294,54 @@ async fn rs232_over_a_pty() {
     assert!(last.is_some());
     drop(slave);
 }
+
+mod fuzz {
+    use proptest::prelude::*;
+    use terminal::ingenico::frame::{parse_request_line, JsonSplitter, Reply};
+
+    proptest! {
+        #[test]
+        fn parsers_never_panic(text in ".{0,120}") {
+            let _ = parse_request_line(&text);
+            if let Ok(r) = Reply::decode(text.as_bytes()) {
+                let _ = r.transaction();
+                let _ = r.approved();
+            }
+            let mut s = JsonSplitter::default();
+            let _ = s.push(text.as_bytes());
+        }
+
+        #[test]
+        fn request_lines_round_trip(id in "[A-Za-z0-9:]{1,20}", amount in 1i64..9_999_999_999) {
+            use terminal::ingenico::frame::{request_line, Command};
+            let cmd = Command::Sale { amount, fields: Default::default() };
+            let line = request_line(&id, "kasa", &cmd).unwrap();
+            let (rid, cid, back) = parse_request_line(&line).unwrap();
+            prop_assert_eq!(rid, id);
+            prop_assert_eq!(cid, "kasa");
+            prop_assert_eq!(back, cmd);
+        }
+    }
+}
+
+#[tokio::test]
+async fn http_cashier_cancel_with_ocan() {
+    let (emu, drv) = http_rig().await;
+    let drv = std::sync::Arc::new(drv);
+    emu.script_next(Outcome::Timeout); // waits for a card
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let running = {
+        let drv = std::sync::Arc::clone(&drv);
+        tokio::spawn(async move { drv.purchase(buy(100), tx).await })
+    };
+    // The driver reports "waiting for card" as it sends the sale.
+    let first = rx.recv().await.unwrap();
+    assert_eq!(first.status, terminal::TerminalStatus::WaitingForCard);
+    // Cancel until the sale is seen running (the request may still be on its way).
+    while !running.is_finished() {
+        drv.cancel().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(running.await.unwrap().unwrap(), CardOutcome::Cancelled);
+    assert!(emu.bank().journal().is_empty());
+}

@@ -23,6 +23,7 @@ fn timeouts(operation_ms: u64) -> PrivatbankTimeouts {
         request_ms: 10_000,
         poll_ms: 2,
         service_ms: 5_000,
+        keepalive_ms: 20_000,
     }
 }
 
@@ -62,7 +63,7 @@ async fn approve_carries_the_fiscal_fields_and_progress() {
     assert_eq!(t.amount, 12_345);
     assert_eq!(t.rrn.len(), 12);
     assert_eq!(t.auth_code.len(), 6);
-    assert!(t.masked_pan.contains('X'));
+    assert!(t.masked_pan.contains('*'));
     assert_eq!(t.terminal_id, "KASA0001");
     assert_eq!(t.merchant_id, "S1KASA01");
     assert!(!t.invoice.is_empty());
@@ -72,6 +73,12 @@ async fn approve_carries_the_fiscal_fields_and_progress() {
         seen.push(status);
     }
     assert_eq!(seen.last(), Some(&TerminalStatus::Finished), "{seen:?}");
+    assert_eq!(
+        seen.first(),
+        Some(&TerminalStatus::Connecting),
+        "first use connects"
+    );
+    assert!(drv.session().is_connected());
     let info = drv.info().await.unwrap();
     assert_eq!(info.vendor, "Kasa", "identify ran during the handshake");
     assert!(info.version.starts_with("TE7E"));
@@ -443,4 +450,207 @@ async fn over_a_pty_with_the_direct_scheme() {
         TxnStatus::Declined
     );
     drop(slave);
+}
+
+#[tokio::test]
+async fn keepalive_drops_a_silent_link_and_the_next_request_reconnects() {
+    use futures::{SinkExt, StreamExt};
+    use terminal::privatbank::codec::{Chunk, NulCodec};
+    use terminal::privatbank::frame::Message;
+    use tokio_util::codec::Framed;
+
+    // A peer that answers PingDevice but ignores every service message, so the
+    // keep-alive probe goes unanswered.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (closed_tx, mut closed_rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let closed = closed_tx.clone();
+            tokio::spawn(async move {
+                let mut f = Framed::new(stream, NulCodec::default());
+                while let Some(Ok(chunk)) = f.next().await {
+                    let Chunk::Frame(b) = chunk else { continue };
+                    let m = Message::decode(&b).unwrap();
+                    if m.method == "PingDevice" {
+                        let reply = r#"{"method":"PingDevice","step":0,"params":{"code":"00","responseCode":"0000"},"error":false,"errorDescription":""}"#;
+                        let mut bytes = reply.as_bytes().to_vec();
+                        bytes.push(0);
+                        f.send(bytes).await.unwrap();
+                    }
+                }
+                let _ = closed.send(());
+            });
+        }
+    });
+    let t = PrivatbankTimeouts {
+        keepalive_ms: 20,
+        service_ms: 50,
+        ..timeouts(1_000)
+    };
+    let drv = PrivatbankTerminal::new(Endpoint::tcp(addr.to_string()), t, ConnectScheme::Direct);
+    drv.ping().await.unwrap();
+    // The driver gives the silent link up: the peer sees it closed.
+    closed_rx.recv().await.unwrap();
+    // And reconnects for the next request.
+    drv.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn unknown_methods_and_wrong_replies_are_typed_errors() {
+    use futures::{SinkExt, StreamExt};
+    use terminal::privatbank::codec::{Chunk, NulCodec};
+    use terminal::privatbank::frame::Message;
+    use tokio_util::codec::Framed;
+
+    // The emulator answers an unknown method with methodNotImplemented.
+    let (_emu, drv) = rig().await;
+    let e = drv
+        .session()
+        .operation(Message::bare("Frobnicate"), Duration::from_secs(5))
+        .await;
+    assert!(matches!(e, Err(Error::Unsupported(_))), "{e:?}");
+    let e = drv
+        .session()
+        .service(Message::service("teleport"), Duration::from_secs(5))
+        .await;
+    assert!(matches!(e, Err(Error::Unsupported(_))), "{e:?}");
+
+    // A peer that answers Purchase with some other method, then garbage.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut f = Framed::new(stream, NulCodec::default());
+                let mut purchases = 0;
+                while let Some(Ok(chunk)) = f.next().await {
+                    let Chunk::Frame(b) = chunk else { continue };
+                    let m = Message::decode(&b).unwrap();
+                    let reply: &[u8] = match m.method.as_str() {
+                        "PingDevice" => br#"{"method":"PingDevice","step":0,"params":{"responseCode":"0000"},"error":false}"#,
+                        "Purchase" => {
+                            purchases += 1;
+                            match purchases {
+                                1 => br#"{"method":"Refund","step":0,"params":{"responseCode":"0000"},"error":false}"#,
+                                2 => b"{not json at all",
+                                _ => br#"{"method":"Purchase","step":0,"params":{"responseCode":"0000","amount":[1]},"error":false}"#,
+                            }
+                        }
+                        _ => continue,
+                    };
+                    let mut bytes = reply.to_vec();
+                    bytes.push(0);
+                    if f.send(bytes).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let t = PrivatbankTimeouts {
+        service_ms: 50,
+        ..timeouts(5_000)
+    };
+    let drv = PrivatbankTerminal::new(Endpoint::tcp(addr.to_string()), t, ConnectScheme::Direct);
+    for _ in 0..3 {
+        let e = drv
+            .purchase(buy(100), discard_progress())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Protocol(_)), "{e}");
+        assert!(e.outcome_unknown());
+    }
+}
+
+#[tokio::test]
+async fn a_terminal_busy_with_another_operation_answers_device_busy() {
+    let (emu, a) = rig().await;
+    let addr = {
+        // A second ECR on the same terminal.
+        let listener_addr = emu.spawn_tcp("127.0.0.1:0").await.unwrap();
+        listener_addr.to_string()
+    };
+    let b = PrivatbankTerminal::new(Endpoint::tcp(addr), timeouts(30_000), ConnectScheme::Direct);
+    b.ping().await.unwrap();
+    emu.script_next(Outcome::Timeout);
+    let a = std::sync::Arc::new(a);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let running = {
+        let a = std::sync::Arc::clone(&a);
+        tokio::spawn(async move { a.purchase(buy(100), tx).await })
+    };
+    while let Some(p) = rx.recv().await {
+        if p.status == TerminalStatus::WaitingForCard {
+            break;
+        }
+    }
+    let e = b.purchase(buy(200), discard_progress()).await.unwrap_err();
+    assert!(matches!(e, Error::Busy), "{e}");
+    assert_eq!(e.code(), "device.busy");
+    // The service lane still works while the terminal is busy.
+    let info = b.session().service(
+        terminal::privatbank::frame::Message::service("getLastResult"),
+        Duration::from_secs(5),
+    );
+    assert_eq!(info.await.unwrap().text("LastResult"), "2");
+    a.cancel().await.unwrap();
+    assert_eq!(running.await.unwrap().unwrap(), CardOutcome::Cancelled);
+    assert!(matches!(
+        b.purchase(buy(200), discard_progress()).await.unwrap(),
+        CardOutcome::Approved(_)
+    ));
+}
+
+#[tokio::test]
+async fn the_emulator_survives_garbage_and_keeps_serving() {
+    use tokio::io::AsyncWriteExt;
+    let (emu, drv) = rig().await;
+    let addr = emu.spawn_tcp("127.0.0.1:0").await.unwrap();
+    let mut raw = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut junk: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    junk.extend_from_slice(
+        b"\0{\"method\":7}\0{\"method\":\"Frobnicate\",\"params\":{\"amount\":\"1,2,3\"}}\0",
+    );
+    junk.extend_from_slice(
+        b"{\"method\":\"ServiceMessage\",\"params\":{\"msgType\":[1]}}\0\xff\xfe\0",
+    );
+    raw.write_all(&junk).await.unwrap();
+    raw.shutdown().await.unwrap();
+    drop(raw);
+    let out = drv.purchase(buy(42), discard_progress()).await.unwrap();
+    assert!(
+        matches!(out, CardOutcome::Approved(ref t) if t.amount == 42),
+        "{out:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_emulator_checks_purchase_params_like_a_terminal() {
+    use terminal::privatbank::frame::Message;
+    let (_emu, drv) = rig().await;
+    let t = Duration::from_secs(5);
+    let bad_amount = Message::with_params(
+        "Purchase",
+        &[
+            ("amount", "1,2,3"),
+            ("discount", ""),
+            ("merchantId", "0"),
+            ("facepay", "false"),
+        ],
+    );
+    let reply = drv.session().operation(bad_amount, t).await.unwrap();
+    assert_eq!(reply.response_code().as_deref(), Some("1000"));
+    assert_eq!(reply.description(), "Операція неможлива");
+    let no_discount = Message::with_params("Purchase", &[("amount", "1.00"), ("merchantId", "0")]);
+    let reply = drv.session().operation(no_discount, t).await.unwrap();
+    assert_eq!(reply.description(), "Введіть discount");
+    assert_eq!(
+        terminal::privatbank::driver::outcome(&reply, 100)
+            .unwrap_err()
+            .code(),
+        "device.general"
+    );
 }

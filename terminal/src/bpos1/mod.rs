@@ -3,7 +3,7 @@
 //! The wire protocol is not public, so this module works at the API level:
 //! [`Bpos1Api`] is the late-bound shape of the ActiveX object (call a method
 //! by name, read a property by name), implemented by the behaviour
-//! [`emulator`] and, on Windows, by the COM backend ([`com`]). The driver
+//! [`emulator`] and, on Windows, by the COM backend (`com`). The driver
 //! [`Bpos1Terminal`] owns one API object on a dedicated thread (COM objects
 //! are apartment-bound), starts an operation, polls `LastResult` (0 done,
 //! 1 error, 2 running) and `LastStatMsgCode`, reads the result properties, and
@@ -11,6 +11,7 @@
 //! ([`ConfirmMode::Explicit`]); an unconfirmed operation is cancelled by the
 //! terminal after its own time-out.
 
+pub mod bridge;
 pub mod emulator;
 
 #[cfg(windows)]

@@ -53,6 +53,8 @@ pub struct IngenicoTerminal {
     request_timeout: Duration,
     connect_timeout: Duration,
     op_lock: tokio::sync::Mutex<()>,
+    /// Where `ocan` goes (Techcombank uses another port); HTTP only.
+    cancel_base: Option<String>,
 }
 
 impl IngenicoTerminal {
@@ -90,7 +92,14 @@ impl IngenicoTerminal {
             request_timeout,
             connect_timeout,
             op_lock: tokio::sync::Mutex::new(()),
+            cancel_base: None,
         })
+    }
+
+    /// Send `ocan` to `host:port` instead of the web service's own address.
+    pub fn with_cancel_address(mut self, address: &str) -> Self {
+        self.cancel_base = Some(format!("http://{address}"));
+        self
     }
 
     /// Send one command and check that the reply echoes `request_id`.
@@ -296,6 +305,18 @@ impl CardTerminal for IngenicoTerminal {
             ..PendingOperation::new(TxnKind::Void, 0, req.merchant, None)
         };
         self.judge_reply(&reply, &pending).await
+    }
+
+    async fn cancel(&self) -> Result<()> {
+        // Not under the operation lock: the sale's request is still open.
+        let Link::Http { base, client } = &self.link else {
+            return Err(Error::Unsupported("cancel over RS232".into()));
+        };
+        let id = recovery::new_request_id();
+        let line = request_line(&id, &self.client_id, &Command::Cancel)?;
+        let base = self.cancel_base.as_deref().unwrap_or(base);
+        let body = http_get(client, &format!("{base}{line}"), self.request_timeout).await?;
+        Reply::decode(&body).map(|_| ())
     }
 
     async fn settle(&self, merchant: u8) -> Result<BatchReport> {

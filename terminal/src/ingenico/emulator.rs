@@ -7,7 +7,7 @@
 //! transaction with the request id it was made under. Scripted outcomes:
 //! approve, decline with a host code, customer cancel / no host link / no paper
 //! (`CANCELED`), partial approval (half the amount approved), time-out (no
-//! answer), link dropped after approval (recorded, connection closed, no
+//! answer for a minute, or until `ocan`), link dropped after approval (recorded, connection closed, no
 //! reply), busy (HTTP 503 with status `BUSY`).
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,12 +21,13 @@ use super::frame::{parse_request_line, Command};
 use crate::emulator::{Bank, Outcome, Record};
 use crate::TxnStatus;
 
+/// How long the emulated terminal waits for a card before it gives up.
+const CARD_WAIT: Duration = Duration::from_secs(60);
+
 /// What the emulator does with one request.
 enum Answer {
     Json(Value),
     Busy(Value),
-    /// Say nothing; keep the link open.
-    Silence,
     /// Close the link without a reply.
     Drop,
 }
@@ -37,6 +38,8 @@ pub struct IngenicoEmulator {
     bank: Arc<Mutex<Bank>>,
     step_delay: Duration,
     busy: Arc<tokio::sync::Mutex<()>>,
+    /// Bumped by `ocan` to stop the sale in progress.
+    cancel: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl IngenicoEmulator {
@@ -46,6 +49,7 @@ impl IngenicoEmulator {
             bank: Arc::new(Mutex::new(Bank::new(1))),
             step_delay,
             busy: Arc::new(tokio::sync::Mutex::new(())),
+            cancel: Arc::new(tokio::sync::watch::channel(0).0),
         }
     }
 
@@ -99,11 +103,6 @@ impl IngenicoEmulator {
         let (status, body) = match answer {
             Answer::Json(v) => ("200 OK", v.to_string()),
             Answer::Busy(v) => ("503 Service Unavailable", v.to_string()),
-            Answer::Silence => {
-                // Hold the request until the client gives up.
-                let _ = stream.read(&mut buf).await;
-                return;
-            }
             Answer::Drop => return,
         };
         let response = format!(
@@ -150,7 +149,7 @@ impl IngenicoEmulator {
                         return;
                     }
                 }
-                Answer::Silence | Answer::Drop => {}
+                Answer::Drop => {}
             }
         }
     }
@@ -168,6 +167,17 @@ impl IngenicoEmulator {
             }
             v
         };
+        if cmd == Command::Cancel {
+            let running = self.busy.try_lock().is_err();
+            if running {
+                self.cancel.send_modify(|n| *n += 1);
+            }
+            return Answer::Json(echo(
+                "ocan",
+                if running { "DONE" } else { "CANCELED" },
+                None,
+            ));
+        }
         let Ok(_running) = self.busy.try_lock() else {
             return Answer::Busy(echo("sale", "BUSY", None));
         };
@@ -212,6 +222,7 @@ impl IngenicoEmulator {
                 })
                 .await
             }
+            Command::Cancel => Answer::Json(echo("ocan", "CANCELED", None)),
             Command::Void { receipt } => {
                 let outcome = self.bank().next_outcome();
                 let invoice: u64 = receipt.parse().unwrap_or(0);
@@ -239,12 +250,33 @@ impl IngenicoEmulator {
             }
             v
         };
+        let mut cancel = self.cancel.subscribe();
+        let user_cancel = || {
+            Answer::Json(echo(
+                "CANCELED",
+                Some(json!({"transStatus": "USER CANCEL", "requestId": rid, "clientId": cid})),
+            ))
+        };
         for _ in 0..4 {
-            tokio::time::sleep(self.step_delay).await;
+            tokio::select! {
+                _ = tokio::time::sleep(self.step_delay) => {}
+                _ = cancel.changed() => return user_cancel(),
+            }
         }
         let code = match &outcome {
             Outcome::Busy => return Answer::Busy(echo("BUSY", None)),
-            Outcome::Timeout => return Answer::Silence,
+            Outcome::Timeout => {
+                // Waits for a card until `ocan`, or gives up after its own minute.
+                tokio::select! {
+                    _ = cancel.changed() => return user_cancel(),
+                    _ = tokio::time::sleep(CARD_WAIT) => {
+                        return Answer::Json(echo(
+                            "CANCELED",
+                            Some(json!({"transStatus": "TIMEOUT", "requestId": rid, "clientId": cid})),
+                        ));
+                    }
+                }
+            }
             Outcome::CustomerCancel | Outcome::NoHostLink | Outcome::NoPaper => {
                 let why = match outcome {
                     Outcome::CustomerCancel => "USER CANCEL",

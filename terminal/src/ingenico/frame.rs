@@ -22,6 +22,9 @@ pub enum Command {
     Settle { confirm: bool },
     /// `last trans`.
     LastTrans,
+    /// `ocan`: stop a sale still waiting for the card (Techcombank variant;
+    /// not a void).
+    Cancel,
 }
 
 impl Command {
@@ -34,6 +37,7 @@ impl Command {
                 format!("settle|{}", if *confirm { "YES" } else { "NO" })
             }
             Command::LastTrans => "last trans".into(),
+            Command::Cancel => "ocan".into(),
         }
     }
 }
@@ -148,6 +152,7 @@ pub fn parse_request_line(line: &str) -> Result<(String, String, Command)> {
                 .is_none_or(|a| a.trim().eq_ignore_ascii_case("yes")),
         },
         "last trans" | "last_trans" | "lasttrans" => Command::LastTrans,
+        "ocan" => Command::Cancel,
         other => return Err(bad(&format!("unknown command {other:?}"))),
     };
     Ok((request_id, client_id, command))

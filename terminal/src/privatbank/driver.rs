@@ -38,8 +38,10 @@ pub struct PrivatbankTimeouts {
     pub request_ms: u64,
     /// Status polling period while an operation runs (spec: 500–1000).
     pub poll_ms: u64,
-    /// Service-lane replies (status, interrupt, identify).
+    /// Service-lane replies (status, interrupt, identify, keep-alive).
     pub service_ms: u64,
+    /// Probe an idle link after this long (0: never).
+    pub keepalive_ms: u64,
 }
 
 impl Default for PrivatbankTimeouts {
@@ -51,6 +53,7 @@ impl Default for PrivatbankTimeouts {
             request_ms: 120_000,
             poll_ms: 500,
             service_ms: 5_000,
+            keepalive_ms: 20_000,
         }
     }
 }
@@ -73,12 +76,14 @@ fn ms(v: u64) -> Duration {
 
 impl PrivatbankTerminal {
     /// A driver for the terminal at `endpoint` (the link opens on first use).
+    /// Call it inside a tokio runtime: it spawns the session's owner task.
     pub fn new(endpoint: Endpoint, t: PrivatbankTimeouts, scheme: ConnectScheme) -> Self {
         let mut cfg = SessionConfig::new(endpoint.clone());
         cfg.connect_timeout = ms(t.connect_ms);
         cfg.handshake_timeout = ms(t.service_ms);
         cfg.after_handshake = ms(t.after_handshake_ms);
         cfg.scheme = scheme;
+        cfg.keepalive = ms(t.keepalive_ms);
         Self {
             session: Session::spawn(cfg),
             endpoint,
@@ -111,6 +116,9 @@ impl PrivatbankTerminal {
         progress: ProgressSink,
     ) -> Result<CardOutcome> {
         let _g = self.op_lock.lock().await;
+        if !self.session.is_connected() {
+            let _ = progress.send(TerminalProgress::new(TerminalStatus::Connecting));
+        }
         let rx = self.session.start_operation(msg).await?;
         let (activity_tx, mut activity) = mpsc::unbounded_channel();
         let poller = tokio::spawn(poll_status(
@@ -120,7 +128,7 @@ impl PrivatbankTerminal {
             ms(self.t.poll_ms),
             ms(self.t.service_ms),
         ));
-        let _stop = AbortOnDrop(poller);
+        let stop = AbortOnDrop(poller);
         let limit = ms(self.t.operation_ms);
         let mut deadline = tokio::time::Instant::now() + limit;
         tokio::pin!(rx);
@@ -135,6 +143,7 @@ impl PrivatbankTerminal {
                 }
             }
         }?;
+        drop(stop);
         let outcome = self.outcome(&reply, requested);
         let _ = progress.send(TerminalProgress::new(TerminalStatus::Finished));
         outcome

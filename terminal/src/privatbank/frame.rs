@@ -144,6 +144,24 @@ impl Message {
         }
     }
 
+    /// A param as text: `None` when absent or null, an error when it is an
+    /// array or an object.
+    pub fn param_checked(&self, key: &str) -> Result<Option<String>> {
+        let Some((_, v)) = self
+            .params_ref()
+            .and_then(|p| p.iter().find(|(k, _)| k.trim() == key))
+        else {
+            return Ok(None);
+        };
+        match v {
+            Value::Null => Ok(None),
+            Value::Array(_) | Value::Object(_) => {
+                Err(Error::Protocol(format!("{key} has the wrong type: {v}")))
+            }
+            _ => Ok(self.param(key)),
+        }
+    }
+
     /// A param as text, or an empty string.
     pub fn text(&self, key: &str) -> String {
         self.param(key).unwrap_or_default()
@@ -431,6 +449,22 @@ pub fn join_date_time(date: &str, time: &str) -> String {
 /// `fallback_amount` is used when the terminal sent no amount (a profile where
 /// the terminal prints its own slips sends only `responseCode`).
 pub fn transaction(msg: &Message, fallback_amount: i64) -> Result<CardTransaction> {
+    for key in [
+        "amount",
+        "rrn",
+        "approvalCode",
+        "pan",
+        "terminalId",
+        "merchant",
+        "invoiceNumber",
+        "responseCode",
+        "txnType",
+        "trnStatus",
+        "date",
+        "time",
+    ] {
+        msg.param_checked(key)?;
+    }
     let amount = match msg.param("amount") {
         Some(a) if !a.is_empty() => parse_amount(&a)?,
         _ => fallback_amount,

@@ -15,6 +15,7 @@
 //! discarded, never handed to the next operation.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -50,6 +51,10 @@ pub struct SessionConfig {
     /// Pause after the handshake (spec: 1 s; Verifone 3–5 s).
     pub after_handshake: Duration,
     pub scheme: ConnectScheme,
+    /// When the link has been quiet this long with nothing pending, ask
+    /// `getLastResult` on the service lane; no answer within the handshake
+    /// time-out means the link is dead (zero disables the probe).
+    pub keepalive: Duration,
 }
 
 impl SessionConfig {
@@ -61,6 +66,7 @@ impl SessionConfig {
             handshake_timeout: Duration::from_secs(5),
             after_handshake: Duration::from_secs(1),
             scheme: ConnectScheme::Reference,
+            keepalive: Duration::from_secs(20),
         }
     }
 }
@@ -86,6 +92,7 @@ enum Cmd {
 pub struct Session {
     tx: mpsc::Sender<Cmd>,
     identity: Arc<Mutex<Option<Identity>>>,
+    connected: Arc<AtomicBool>,
 }
 
 impl Session {
@@ -93,7 +100,9 @@ impl Session {
     pub fn spawn(cfg: SessionConfig) -> Self {
         let (tx, rx) = mpsc::channel(64);
         let identity = Arc::new(Mutex::new(None));
+        let connected = Arc::new(AtomicBool::new(false));
         let owner = Owner {
+            connected: Arc::clone(&connected),
             cfg,
             rx,
             conn: None,
@@ -101,9 +110,20 @@ impl Session {
             services: VecDeque::new(),
             stale: Vec::new(),
             identity: Arc::clone(&identity),
+            last_traffic: tokio::time::Instant::now(),
+            probe: None,
         };
         tokio::spawn(owner.run());
-        Self { tx, identity }
+        Self {
+            tx,
+            identity,
+            connected,
+        }
+    }
+
+    /// Whether the persistent link is up (the next request needs no handshake).
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
     }
 
     /// Send an operation-lane request; the receiver yields its reply.
@@ -175,11 +195,17 @@ struct Owner {
     /// Methods of abandoned operations whose late reply must be discarded.
     stale: Vec<String>,
     identity: Arc<Mutex<Option<Identity>>>,
+    connected: Arc<AtomicBool>,
+    /// When a frame last went out or came in.
+    last_traffic: tokio::time::Instant,
+    /// A keep-alive probe in flight and its deadline.
+    probe: Option<(oneshot::Receiver<Result<Message>>, tokio::time::Instant)>,
 }
 
 enum Event {
     Cmd(Option<Cmd>),
     Read(Option<Result<Chunk>>),
+    Tick,
 }
 
 /// The `msgType` a service request is answered with.
@@ -194,18 +220,66 @@ fn expected_answer(request: &str) -> String {
 impl Owner {
     async fn run(mut self) {
         loop {
+            let tick_at = self.next_tick();
             let event = match self.conn.as_mut() {
                 Some(conn) => tokio::select! {
                     cmd = self.rx.recv() => Event::Cmd(cmd),
                     item = conn.next() => Event::Read(item),
+                    _ = tokio::time::sleep_until(tick_at) => Event::Tick,
                 },
                 None => Event::Cmd(self.rx.recv().await),
             };
             match event {
                 Event::Cmd(None) => return,
                 Event::Cmd(Some(cmd)) => self.on_cmd(cmd).await,
-                Event::Read(item) => self.on_read(item),
+                Event::Read(item) => {
+                    self.last_traffic = tokio::time::Instant::now();
+                    self.on_read(item);
+                }
+                Event::Tick => self.keepalive().await,
             }
+        }
+    }
+
+    /// When the keep-alive needs attention next.
+    fn next_tick(&self) -> tokio::time::Instant {
+        let far = tokio::time::Instant::now() + Duration::from_secs(86_400);
+        if let Some((_, deadline)) = &self.probe {
+            return *deadline;
+        }
+        let idle = self.op.is_none() && self.services.is_empty();
+        if idle && !self.cfg.keepalive.is_zero() {
+            self.last_traffic + self.cfg.keepalive
+        } else {
+            far
+        }
+    }
+
+    async fn keepalive(&mut self) {
+        if let Some((mut rx, deadline)) = self.probe.take() {
+            match rx.try_recv() {
+                Ok(Ok(_)) => {}
+                _ if tokio::time::Instant::now() < deadline => self.probe = Some((rx, deadline)),
+                _ => self.link_lost("no answer to the keep-alive probe"),
+            }
+            return;
+        }
+        if self.cfg.keepalive.is_zero()
+            || self.op.is_some()
+            || !self.services.is_empty()
+            || self.last_traffic.elapsed() < self.cfg.keepalive
+        {
+            return;
+        }
+        let (reply, rx) = oneshot::channel();
+        let msg = Message::service("getLastResult");
+        if self.send(&msg).await.is_ok() {
+            self.services.push_back(PendingService {
+                expect: "getLastResult".into(),
+                reply,
+            });
+            let deadline = tokio::time::Instant::now() + self.cfg.handshake_timeout;
+            self.probe = Some((rx, deadline));
         }
     }
 
@@ -259,6 +333,7 @@ impl Owner {
             self.link_lost(&what);
             return Err(Error::LinkLost(what));
         }
+        self.last_traffic = tokio::time::Instant::now();
         Ok(())
     }
 
@@ -289,6 +364,7 @@ impl Owner {
         if !self.cfg.after_handshake.is_zero() {
             tokio::time::sleep(self.cfg.after_handshake).await;
         }
+        self.connected.store(true, Ordering::SeqCst);
         Ok(())
     }
 
@@ -356,7 +432,9 @@ impl Owner {
 
     fn link_lost(&mut self, why: &str) {
         self.conn = None;
+        self.connected.store(false, Ordering::SeqCst);
         self.stale.clear();
+        self.probe = None;
         if let Some(op) = self.op.take() {
             let _ = op.reply.send(Err(Error::LinkLost(why.to_string())));
         }
@@ -424,9 +502,17 @@ impl Owner {
             self.stale.remove(i);
             return;
         }
-        if matches_op {
-            if let Some(op) = self.op.take() {
+        if let Some(op) = self.op.take() {
+            if matches_op {
                 let _ = op.reply.send(Ok(msg));
+            } else {
+                // Non-service frames are only ever replies: another method
+                // while ours is pending breaks the protocol.
+                let why = format!(
+                    "reply to {:?} while waiting for {:?}",
+                    msg.method, op.method
+                );
+                let _ = op.reply.send(Err(Error::Protocol(why)));
             }
         }
     }
