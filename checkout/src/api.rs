@@ -155,7 +155,5 @@ pub fn typescript_bindings() -> Vec<(&'static str, String)> {
         one::<AppInfo>("AppInfo"),
         one::<TerminalStatus>("TerminalStatus"),
         one::<CardTransaction>("CardTransaction"),
-        one::<terminal::TxnKind>("TxnKind"),
-        one::<terminal::TxnStatus>("TxnStatus"),
     ]
 }
