@@ -135,6 +135,15 @@ pub struct AppInfo {
     pub mode: String,
 }
 
+/// What the emulated fiscal register printed (demo mode's virtual tape).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ReceiptTape {
+    /// False when a real register is configured (it prints on paper).
+    pub available: bool,
+    /// Printed documents as text, oldest first.
+    pub documents: Vec<String>,
+}
+
 /// Every type exported to TypeScript, with the file it goes to. Used by the
 /// bindings test (which checks the committed files) and `make bindings`.
 pub fn typescript_bindings() -> Vec<(&'static str, String)> {
@@ -153,6 +162,7 @@ pub fn typescript_bindings() -> Vec<(&'static str, String)> {
         one::<ApiError>("ApiError"),
         one::<KasaEvent>("KasaEvent"),
         one::<AppInfo>("AppInfo"),
+        one::<ReceiptTape>("ReceiptTape"),
         one::<TerminalStatus>("TerminalStatus"),
         one::<CardTransaction>("CardTransaction"),
     ]

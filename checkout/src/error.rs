@@ -27,6 +27,9 @@ pub enum Error {
     /// The fiscal register failed.
     #[error("fiscal register: {0}")]
     Fiscal(#[from] fiscal::Error),
+    /// The settings file is unreadable or invalid.
+    #[error("settings: {0}")]
+    Settings(String),
     /// No such record.
     #[error("not found: {0}")]
     NotFound(String),
@@ -46,6 +49,7 @@ impl Error {
             Error::Terminal(_) => ErrorCode::TerminalError,
             Error::Fiscal(_) => ErrorCode::FiscalError,
             Error::NotFound(_) => ErrorCode::NotFound,
+            Error::Settings(_) => ErrorCode::Internal,
         }
     }
 }

@@ -13,9 +13,12 @@ use fiscal::{CardSlip, FiscalRegister, Payment, ReceiptLine, SaleReceipt};
 use terminal::{CardOutcome, CardTerminal, PurchaseRequest};
 use tokio::sync::{broadcast, mpsc, Mutex};
 
-use crate::api::{AppInfo, CardSaleRequest, Decline, KasaEvent, SaleResult, SaleState};
+use crate::api::{
+    AppInfo, CardSaleRequest, Decline, KasaEvent, ReceiptTape, SaleResult, SaleState,
+};
 use crate::journal::Journal;
 use crate::money::parse_amount;
+use crate::settings::ReceiptSettings;
 use crate::{Error, Result};
 
 /// What the free-amount receipt line is called and taxed as.
@@ -44,7 +47,9 @@ pub struct Checkout {
     /// One operation at a time on the devices.
     lane: Mutex<()>,
     mode: String,
-    receipt: ReceiptDefaults,
+    receipt: ReceiptSettings,
+    /// In demo mode, the emulated register whose printed documents the UI shows.
+    virtual_tape: Option<fiscal::demo::DemoRegister>,
 }
 
 impl Checkout {
@@ -63,7 +68,37 @@ impl Checkout {
             events,
             lane: Mutex::new(()),
             mode: mode.to_string(),
-            receipt: ReceiptDefaults::default(),
+            receipt: ReceiptSettings::default(),
+            virtual_tape: None,
+        }
+    }
+
+    /// Name and tax the free-amount receipt line this way.
+    pub fn with_receipt_settings(mut self, receipt: ReceiptSettings) -> Self {
+        self.receipt = receipt;
+        self
+    }
+
+    /// Show what this emulated register prints as the virtual receipt tape.
+    pub fn with_virtual_tape(mut self, register: fiscal::demo::DemoRegister) -> Self {
+        self.virtual_tape = Some(register);
+        self
+    }
+
+    /// The last `last` documents of the virtual receipt tape, oldest first
+    /// (empty when a real register is configured).
+    pub fn receipt_tape(&self, last: usize) -> ReceiptTape {
+        let documents = match &self.virtual_tape {
+            Some(reg) => {
+                let all = reg.tape_history();
+                let skip = all.len().saturating_sub(last);
+                all.into_iter().skip(skip).collect()
+            }
+            None => Vec::new(),
+        };
+        ReceiptTape {
+            available: self.virtual_tape.is_some(),
+            documents,
         }
     }
 

@@ -20,7 +20,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
 use tower_http::services::{ServeDir, ServeFile};
 
-use crate::api::{ApiError, AppInfo, CardSaleRequest, ErrorCode};
+use crate::api::{ApiError, AppInfo, CardSaleRequest, ErrorCode, ReceiptTape};
 use crate::{Checkout, Error};
 
 /// The largest request body the API reads.
@@ -32,6 +32,7 @@ pub fn router(checkout: Arc<Checkout>, ui_dir: Option<PathBuf>) -> Router {
         .route("/api/info", get(info))
         .route("/api/sales/card", post(pay_by_card))
         .route("/api/events", get(events))
+        .route("/api/tape", get(tape))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(checkout);
     match ui_dir {
@@ -114,6 +115,18 @@ async fn pay_by_card(State(c): State<Arc<Checkout>>, body: Bytes) -> Result<Resp
     let req = card_sale_request(&body)?;
     let result = c.pay_by_card(&req).await?;
     Ok(Json(result).into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct TapeQuery {
+    last: Option<usize>,
+}
+
+async fn tape(
+    State(c): State<Arc<Checkout>>,
+    axum::extract::Query(q): axum::extract::Query<TapeQuery>,
+) -> Json<ReceiptTape> {
+    Json(c.receipt_tape(q.last.unwrap_or(5).min(100)))
 }
 
 async fn events(

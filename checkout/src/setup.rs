@@ -7,7 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use fiscal::FiscalRegister;
+use terminal::CardTerminal;
+
 use crate::journal::Journal;
+use crate::settings::Settings;
 use crate::{Checkout, Result};
 
 /// A running checkout plus whatever must stay alive for its devices to work
@@ -63,14 +67,55 @@ impl Default for DemoOptions {
     }
 }
 
-/// Start a checkout in demo mode on `data_dir`, with emulated devices.
+/// Start a checkout in demo mode on `data_dir`: see [`start`] with nothing configured.
 pub async fn start_demo(data_dir: &Path, opts: DemoOptions) -> Result<Running> {
+    start(data_dir, &Settings::default(), opts).await
+}
+
+/// Start a checkout on `data_dir` with the configured devices. A device that
+/// is not configured is emulated: the PrivatBank JSON terminal emulator on a
+/// loopback TCP socket, the Datecs FP-T260 emulator on a pty pair (its
+/// counters and virtual tape kept in `data_dir`), each behind its real driver.
+pub async fn start(data_dir: &Path, settings: &Settings, opts: DemoOptions) -> Result<Running> {
     let journal = Journal::open(&journal_path(data_dir))?;
-    let terminal = Arc::new(terminal::sim::SimTerminal::new(opts.step));
-    let fiscal = Arc::new(fiscal::sim::SimRegister::default());
-    let checkout = Arc::new(Checkout::new(journal, terminal, fiscal, "demo"));
+    let mut guards = Vec::new();
+    let terminal: Arc<dyn CardTerminal> = match &settings.terminal {
+        Some(cfg) => terminal::connect(cfg).await?,
+        None => {
+            let poll = (opts.step / 3).clamp(Duration::from_millis(5), Duration::from_millis(100));
+            let demo = terminal::demo::start_with(terminal::demo::DemoOptions {
+                step_delay: opts.step,
+                poll,
+                ..terminal::demo::DemoOptions::default()
+            })
+            .await?;
+            let t = demo.terminal();
+            guards.push(Guard(Box::new(demo)));
+            t
+        }
+    };
+    let (fiscal, tape): (Arc<dyn FiscalRegister>, _) = match &settings.fiscal {
+        Some(cfg) => (
+            Arc::new(fiscal::DatecsDriver::connect(&cfg.driver_config()?).await?),
+            None,
+        ),
+        None => {
+            let demo = fiscal::demo::start(data_dir).await?;
+            (demo.register(), Some(demo))
+        }
+    };
+    let mode = if settings.is_production() {
+        "production"
+    } else {
+        "demo"
+    };
+    let mut checkout = Checkout::new(journal, terminal, fiscal, mode)
+        .with_receipt_settings(settings.receipt.clone());
+    if let Some(tape) = tape {
+        checkout = checkout.with_virtual_tape(tape);
+    }
     Ok(Running {
-        checkout,
-        guards: Vec::new(),
+        checkout: Arc::new(checkout),
+        guards,
     })
 }

@@ -14,6 +14,10 @@ struct Cli {
     /// Where the journal and device state live (default: ~/.local/share/kasa).
     #[arg(long, global = true, env = "KASA_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// The installer's settings file (default: ~/.config/kasa/kasa.json). With no
+    /// devices configured there, Kasa runs in demo mode with emulated devices.
+    #[arg(long, global = true, env = "KASA_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -62,15 +66,25 @@ pub fn run() -> i32 {
     let data_dir = cli
         .data_dir
         .unwrap_or_else(checkout::setup::default_data_dir);
+    let config = cli
+        .config
+        .unwrap_or_else(checkout::settings::default_settings_path);
     match cli.command {
         None | Some(Command::Desktop) => {
             if !has_display() {
                 eprintln!("No display found: serving the UI to a browser instead.");
-                return block_on(serve(data_dir, default_addr(), None));
+                return block_on(serve(data_dir, config, default_addr(), None));
             }
-            crate::desktop::run(data_dir, demo_options())
+            let settings = match checkout::settings::Settings::load(&config) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("kasa: {e}");
+                    return 2;
+                }
+            };
+            crate::desktop::run(data_dir, settings, demo_options())
         }
-        Some(Command::Serve { addr, ui_dir }) => block_on(serve(data_dir, addr, ui_dir)),
+        Some(Command::Serve { addr, ui_dir }) => block_on(serve(data_dir, config, addr, ui_dir)),
         Some(Command::Emulate { args }) => {
             let mut args = args.into_iter();
             match args.next().as_deref() {
@@ -136,11 +150,19 @@ fn ui_dir(given: Option<PathBuf>) -> Option<PathBuf> {
         .find(|d| d.join("index.html").is_file())
 }
 
-async fn serve(data_dir: PathBuf, addr: SocketAddr, ui: Option<PathBuf>) -> anyhow::Result<i32> {
-    let running = checkout::setup::start_demo(&data_dir, demo_options()).await?;
+async fn serve(
+    data_dir: PathBuf,
+    config: PathBuf,
+    addr: SocketAddr,
+    ui: Option<PathBuf>,
+) -> anyhow::Result<i32> {
+    let settings = checkout::settings::Settings::load(&config)?;
+    let running = checkout::setup::start(&data_dir, &settings, demo_options()).await?;
     println!(
-        "Kasa journal: {}",
-        checkout::setup::journal_path(&data_dir).display()
+        "Kasa in {} mode; journal {}; settings {}",
+        running.checkout.info().mode,
+        checkout::setup::journal_path(&data_dir).display(),
+        config.display()
     );
     checkout::server::serve(std::sync::Arc::clone(&running.checkout), addr, ui_dir(ui)).await?;
     Ok(0)

@@ -1,6 +1,6 @@
 //! The Tauri commands: each one line over `checkout`.
 
-use checkout::api::{ApiError, AppInfo, CardSaleRequest, SaleResult};
+use checkout::api::{ApiError, AppInfo, CardSaleRequest, ReceiptTape, SaleResult};
 use tauri::State;
 
 use crate::desktop::Shell;
@@ -25,4 +25,9 @@ pub async fn pay_by_card(
 #[tauri::command]
 pub fn ui_ready(summary: String) {
     crate::desktop::report_ui_ready(&summary);
+}
+
+#[tauri::command]
+pub fn receipt_tape(shell: State<'_, Shell>, last: usize) -> ReceiptTape {
+    shell.checkout.receipt_tape(last.min(100))
 }

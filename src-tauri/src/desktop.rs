@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use checkout::settings::Settings;
 use checkout::setup::{DemoOptions, Running};
 use tauri::Emitter;
 
@@ -15,9 +16,9 @@ pub struct Shell {
 }
 
 /// Open the window; returns the exit code when it closes.
-pub fn run(data_dir: PathBuf, demo: DemoOptions) -> i32 {
-    let running = match tauri::async_runtime::block_on(checkout::setup::start_demo(&data_dir, demo))
-    {
+pub fn run(data_dir: PathBuf, settings: Settings, demo: DemoOptions) -> i32 {
+    let start = checkout::setup::start(&data_dir, &settings, demo);
+    let running = match tauri::async_runtime::block_on(start) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("kasa: cannot start the checkout: {e}");
@@ -44,6 +45,7 @@ pub fn run(data_dir: PathBuf, demo: DemoOptions) -> i32 {
             crate::commands::app_info,
             crate::commands::pay_by_card,
             crate::commands::ui_ready,
+            crate::commands::receipt_tape,
         ])
         .run(tauri::generate_context!());
     match result {

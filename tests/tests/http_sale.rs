@@ -143,5 +143,21 @@ async fn a_card_sale_over_http_streams_progress_and_returns_the_card_data() -> a
     assert_eq!(rrn.len(), 12);
     assert!(result["fiscal_number"].as_i64().is_some());
     assert_eq!(running.checkout.journal().count_sales()?, 1);
+
+    // Demo mode shows what the emulated register printed.
+    let tape: serde_json::Value = http
+        .get(format!("{url}/api/tape?last=1"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(tape["available"], true);
+    let receipt = tape["documents"][0]
+        .as_str()
+        .context("one printed document")?;
+    assert!(
+        receipt.contains(rrn),
+        "the receipt on the tape carries the RRN {rrn}: {receipt}"
+    );
     Ok(())
 }

@@ -224,6 +224,10 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
       assert.ok((await text("amount")).includes("12,50"), "the amount is shown as 12,50");
       assert.equal(await page.locator("#pay-card").isEnabled(), true, "the pay button is enabled again");
 
+      // Demo mode shows the receipt the emulated fiscal register printed, with the card data.
+      const rrn = await text("rrn");
+      await page.locator("#virtual-tape pre").filter({ hasText: rrn }).waitFor({ timeout: 10_000 });
+
       await page.screenshot({ path: path.join(resultsDir, "card-sale.png"), fullPage: true });
     });
   });

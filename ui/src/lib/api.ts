@@ -7,13 +7,14 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import { writable, type Readable } from "svelte/store";
+import type { ReceiptTape } from "../bindings/ReceiptTape";
 import type { ApiError } from "../bindings/ApiError";
 import type { AppInfo } from "../bindings/AppInfo";
 import type { KasaEvent } from "../bindings/KasaEvent";
 import type { SaleResult } from "../bindings/SaleResult";
 import { isErrorCode } from "./enums";
 
-export type { ApiError, AppInfo, KasaEvent, SaleResult };
+export type { ApiError, AppInfo, KasaEvent, ReceiptTape, SaleResult };
 
 /** Tauri event name carrying a KasaEvent payload. */
 export const TAURI_EVENT = "kasa-event";
@@ -22,6 +23,7 @@ export const HTTP = {
   info: "/api/info",
   cardSale: "/api/sales/card",
   events: "/api/events",
+  tape: "/api/tape",
 } as const;
 
 /** A failed call: carries the backend's ApiError (or one made up for a transport failure). */
@@ -117,6 +119,13 @@ export function payByCard(amount: string): Promise<SaleResult> {
   return transport() === "tauri"
     ? tauriCall<SaleResult>("pay_by_card", { request: { amount } })
     : httpCall<SaleResult>("POST", HTTP.cardSale, { amount });
+}
+
+/** The last `last` documents the emulated fiscal register printed (demo mode's virtual tape). */
+export function receiptTape(last = 3): Promise<ReceiptTape> {
+  return transport() === "tauri"
+    ? tauriCall<ReceiptTape>("receipt_tape", { last })
+    : httpCall<ReceiptTape>("GET", `${HTTP.tape}?last=${last}`);
 }
 
 /** Tells the desktop shell the first screen has rendered (its smoke test waits for this). No-op over HTTP. */

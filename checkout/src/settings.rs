@@ -1,0 +1,188 @@
+//! The installer's settings: which card terminal and which fiscal register
+//! Kasa drives, and how to reach them. Kept as JSON in `kasa.json` in the
+//! configuration directory. A device that is not configured is emulated, and
+//! Kasa runs in demo mode until both are configured.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Everything an installer configures.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// The card terminal: protocol, address or serial port, timeouts.
+    pub terminal: Option<terminal::TerminalConfig>,
+    /// The fiscal register.
+    pub fiscal: Option<FiscalSettings>,
+    /// How the free-amount line of a receipt is named and taxed.
+    pub receipt: ReceiptSettings,
+}
+
+/// Where the fiscal register is and who operates it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FiscalSettings {
+    /// `{"kind":"serial","path":"/dev/ttyUSB0","baud":115200}` or `{"kind":"tcp","addr":"host:4999"}`.
+    pub endpoint: fiscal::Endpoint,
+    /// `ua-fp-t260` (default) or `x` (FP-700X family).
+    pub dialect: String,
+    pub operator: String,
+    pub password: String,
+    pub till: String,
+}
+
+impl Default for FiscalSettings {
+    fn default() -> Self {
+        let d = fiscal::DriverOptions::default();
+        Self {
+            endpoint: fiscal::Endpoint::Serial {
+                path: "/dev/ttyUSB0".into(),
+                baud: 115_200,
+            },
+            dialect: "ua-fp-t260".into(),
+            operator: d.operator,
+            password: d.password,
+            till: d.till,
+        }
+    }
+}
+
+impl FiscalSettings {
+    /// The driver configuration these settings describe.
+    pub fn driver_config(&self) -> Result<fiscal::DriverConfig> {
+        let dialect = fiscal::Dialect::by_name(&self.dialect)
+            .ok_or_else(|| Error::Settings(format!("unknown fiscal dialect {:?}", self.dialect)))?;
+        Ok(fiscal::DriverConfig {
+            endpoint: self.endpoint.clone(),
+            dialect,
+            options: fiscal::DriverOptions {
+                operator: self.operator.clone(),
+                password: self.password.clone(),
+                till: self.till.clone(),
+                ..fiscal::DriverOptions::default()
+            },
+        })
+    }
+}
+
+/// The receipt line a free amount is sold as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReceiptSettings {
+    pub item_name: String,
+    /// Tax group letter `А`..`Д` (Latin `A`..`E` accepted).
+    pub tax_group: char,
+}
+
+impl Default for ReceiptSettings {
+    fn default() -> Self {
+        Self {
+            item_name: "Товари".into(),
+            tax_group: 'А',
+        }
+    }
+}
+
+impl Settings {
+    /// Both devices configured: production mode.
+    pub fn is_production(&self) -> bool {
+        self.terminal.is_some() && self.fiscal.is_some()
+    }
+
+    /// Read settings from `path`; a missing file means nothing is configured.
+    pub fn load(path: &Path) -> Result<Settings> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
+            Err(e) => {
+                return Err(Error::Settings(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )))
+            }
+        };
+        serde_json::from_str(&text)
+            .map_err(|e| Error::Settings(format!("{} is not valid: {e}", path.display())))
+    }
+
+    /// Write settings to `path` atomically (a temporary file, then a rename).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::Settings(format!("cannot encode settings: {e}")))?;
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    }
+}
+
+/// Where settings live when not told otherwise: `$KASA_CONFIG`, else
+/// `$XDG_CONFIG_HOME/kasa/kasa.json`, else `~/.config/kasa/kasa.json`.
+pub fn default_settings_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("KASA_CONFIG") {
+        return PathBuf::from(p);
+    }
+    if let Some(d) = std::env::var_os("XDG_CONFIG_HOME") {
+        return PathBuf::from(d).join("kasa/kasa.json");
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        return PathBuf::from(home).join(".config/kasa/kasa.json");
+    }
+    PathBuf::from("kasa.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_is_demo_and_a_bad_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kasa.json");
+        assert_eq!(Settings::load(&path).unwrap(), Settings::default());
+        assert!(!Settings::default().is_production());
+        std::fs::write(&path, "{ not json").unwrap();
+        assert!(matches!(Settings::load(&path), Err(Error::Settings(_))));
+        std::fs::write(&path, r#"{"termnial": {}}"#).unwrap();
+        assert!(
+            matches!(Settings::load(&path), Err(Error::Settings(_))),
+            "typos are reported"
+        );
+    }
+
+    #[test]
+    fn settings_round_trip_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/kasa.json");
+        let s = Settings {
+            terminal: Some(terminal::TerminalConfig::default()),
+            fiscal: Some(FiscalSettings {
+                endpoint: fiscal::Endpoint::Tcp {
+                    addr: "127.0.0.1:4999".into(),
+                },
+                ..FiscalSettings::default()
+            }),
+            receipt: ReceiptSettings::default(),
+        };
+        s.save(&path).unwrap();
+        let back = Settings::load(&path).unwrap();
+        assert_eq!(back, s);
+        assert!(back.is_production());
+        assert!(back.fiscal.unwrap().driver_config().is_ok());
+    }
+
+    #[test]
+    fn an_unknown_dialect_is_refused() {
+        let f = FiscalSettings {
+            dialect: "fp-9000".into(),
+            ..FiscalSettings::default()
+        };
+        assert!(matches!(f.driver_config(), Err(Error::Settings(_))));
+    }
+}

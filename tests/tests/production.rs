@@ -1,0 +1,94 @@
+//! Production mode: Kasa reads the installer's settings and drives the
+//! configured devices, here the two emulators as real peers on loopback TCP
+//! (a PrivatBank JSON terminal and a Datecs FP-T260 register), through the same
+//! code path as the demo.
+
+use std::time::Duration;
+
+use checkout::api::{CardSaleRequest, SaleState};
+use checkout::settings::{FiscalSettings, Settings};
+use checkout::setup::{start, DemoOptions};
+
+async fn emulators() -> anyhow::Result<(Settings, fiscal::emulator::EmulatorHandle)> {
+    let terminal_emulator =
+        terminal::privatbank::PrivatbankEmulator::new(terminal::privatbank::EmulatorConfig {
+            step_delay: Duration::from_millis(5),
+            ..Default::default()
+        });
+    let terminal_addr = terminal_emulator.spawn_tcp("127.0.0.1:0").await?;
+    let (register, fiscal_addr, _task) = fiscal::emulator::spawn_tcp(
+        fiscal::emulator::EmulatorConfig::new(fiscal::Dialect::ua_fp_t260()),
+        "127.0.0.1:0",
+    )
+    .await?;
+    let settings = Settings {
+        terminal: Some(terminal::TerminalConfig {
+            endpoint: terminal::transport::Endpoint::tcp(terminal_addr.to_string()),
+            timeouts: terminal::config::Timeouts {
+                after_handshake_ms: 0,
+                poll_ms: 10,
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
+        fiscal: Some(FiscalSettings {
+            endpoint: fiscal::Endpoint::Tcp {
+                addr: fiscal_addr.to_string(),
+            },
+            ..FiscalSettings::default()
+        }),
+        ..Settings::default()
+    };
+    Ok((settings, register))
+}
+
+#[tokio::test]
+async fn configured_devices_are_driven_in_production_mode() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (settings, register) = emulators().await?;
+    let path = dir.path().join("kasa.json");
+    settings.save(&path)?;
+    let settings = Settings::load(&path)?;
+    let running = start(dir.path(), &settings, DemoOptions::default()).await?;
+    let c = &running.checkout;
+    assert_eq!(c.info().mode, "production");
+
+    let sale = c
+        .pay_by_card(&CardSaleRequest {
+            amount: "250.00".into(),
+        })
+        .await?;
+    assert_eq!(sale.state, SaleState::Done, "{sale:?}");
+    let card = sale.card.expect("card data");
+    let printed = register.tape().join("\n");
+    assert!(
+        printed.contains(&card.rrn),
+        "the register printed the RRN {}: {printed}",
+        card.rrn
+    );
+    assert!(printed.contains(&card.auth_code), "and the auth code");
+    assert!(
+        !c.receipt_tape(5).available,
+        "a real register has no virtual tape"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unreachable_fiscal_register_is_a_clear_start_up_error() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (mut settings, _register) = emulators().await?;
+    // A port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    settings.fiscal = Some(FiscalSettings {
+        endpoint: fiscal::Endpoint::Tcp {
+            addr: closed.to_string(),
+        },
+        ..FiscalSettings::default()
+    });
+    let err = start(dir.path(), &settings, DemoOptions::default())
+        .await
+        .expect_err("nothing answers on that port");
+    assert_eq!(err.code(), checkout::api::ErrorCode::FiscalError, "{err}");
+    Ok(())
+}
