@@ -111,18 +111,20 @@ impl Journal {
         Ok(id)
     }
 
-    /// Move a sale to `state`, with an optional note for the history.
-    pub fn set_state(&self, id: i64, state: SaleState, detail: Option<&str>) -> Result<()> {
+    /// One saga step in one transaction: `update` changes the sale's row
+    /// (given the sale id as `?1` and the time as `?2`), then the step is
+    /// appended to the sale's history. Nothing is written if the sale is unknown.
+    fn transition(
+        &self,
+        id: i64,
+        state: SaleState,
+        detail: Option<&str>,
+        update: impl FnOnce(&rusqlite::Transaction<'_>, &str) -> rusqlite::Result<usize>,
+    ) -> Result<()> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let ts = now().to_rfc3339();
-        let n = tx.execute(
-            "UPDATE sales SET state = ?2, updated_at = ?3,
-                attention_reason = CASE WHEN ?2 = 'needs_attention' THEN ?4 ELSE attention_reason END
-             WHERE id = ?1",
-            params![id, state.as_str(), ts, detail],
-        )?;
-        if n == 0 {
+        if update(&tx, &ts)? == 0 {
             return Err(Error::NotFound(format!("sale {id}")));
         }
         tx.execute(
@@ -133,75 +135,69 @@ impl Journal {
         Ok(())
     }
 
+    /// Move a sale to `state`, with an optional note for the history.
+    pub fn set_state(&self, id: i64, state: SaleState, detail: Option<&str>) -> Result<()> {
+        self.transition(id, state, detail, |tx, ts| {
+            tx.execute(
+                "UPDATE sales SET state = ?3, updated_at = ?2,
+                    attention_reason = CASE WHEN ?3 = 'needs_attention' THEN ?4 ELSE attention_reason END
+                 WHERE id = ?1",
+                params![id, ts, state.as_str(), detail],
+            )
+        })
+    }
+
     /// Record the terminal's approval and its card data (state `approved`).
     pub fn record_approval(&self, id: i64, card: &CardTransaction) -> Result<()> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let ts = now().to_rfc3339();
-        tx.execute(
-            "UPDATE sales SET state = 'approved', updated_at = ?2, rrn = ?3, auth_code = ?4,
-                masked_pan = ?5, card_scheme = ?6, terminal_id = ?7, merchant_id = ?8,
-                invoice = ?9, approved_amount = ?10, batch = ?11, response_code = ?12,
-                card_time = ?13, request_id = ?14
-             WHERE id = ?1",
-            params![
-                id,
-                ts,
-                card.rrn,
-                card.auth_code,
-                card.masked_pan,
-                card.card_scheme,
-                card.terminal_id,
-                card.merchant_id,
-                card.invoice,
-                card.amount,
-                card.batch,
-                card.response_code,
-                card.date_time,
-                card.request_id
-            ],
-        )?;
-        tx.execute(
-            "INSERT INTO sale_events (sale_id, at, state, detail) VALUES (?1, ?2, 'approved', ?3)",
-            params![id, ts, format!("rrn {}", card.rrn)],
-        )?;
-        tx.commit()?;
-        Ok(())
+        let detail = format!("rrn {}", card.rrn);
+        self.transition(id, SaleState::Approved, Some(&detail), |tx, ts| {
+            tx.execute(
+                "UPDATE sales SET state = 'approved', updated_at = ?2, rrn = ?3, auth_code = ?4,
+                    masked_pan = ?5, card_scheme = ?6, terminal_id = ?7, merchant_id = ?8,
+                    invoice = ?9, approved_amount = ?10, batch = ?11, response_code = ?12,
+                    card_time = ?13, request_id = ?14
+                 WHERE id = ?1",
+                params![
+                    id,
+                    ts,
+                    card.rrn,
+                    card.auth_code,
+                    card.masked_pan,
+                    card.card_scheme,
+                    card.terminal_id,
+                    card.merchant_id,
+                    card.invoice,
+                    card.amount,
+                    card.batch,
+                    card.response_code,
+                    card.date_time,
+                    card.request_id
+                ],
+            )
+        })
     }
 
     /// Record a decline (state `declined`).
     pub fn record_decline(&self, id: i64, decline: &Decline) -> Result<()> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let ts = now().to_rfc3339();
-        tx.execute(
-            "UPDATE sales SET state = 'declined', updated_at = ?2, decline_code = ?3, decline_message = ?4
-             WHERE id = ?1",
-            params![id, ts, decline.code, decline.message],
-        )?;
-        tx.execute(
-            "INSERT INTO sale_events (sale_id, at, state, detail) VALUES (?1, ?2, 'declined', ?3)",
-            params![id, ts, decline.code],
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.transition(id, SaleState::Declined, Some(&decline.code), |tx, ts| {
+            tx.execute(
+                "UPDATE sales SET state = 'declined', updated_at = ?2, decline_code = ?3,
+                    decline_message = ?4
+                 WHERE id = ?1",
+                params![id, ts, decline.code, decline.message],
+            )
+        })
     }
 
     /// Record the fiscal receipt's number (state `done`).
     pub fn record_receipt(&self, id: i64, fiscal_number: i64) -> Result<()> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let ts = now().to_rfc3339();
-        tx.execute(
-            "UPDATE sales SET state = 'done', updated_at = ?2, fiscal_number = ?3 WHERE id = ?1",
-            params![id, ts, fiscal_number],
-        )?;
-        tx.execute(
-            "INSERT INTO sale_events (sale_id, at, state, detail) VALUES (?1, ?2, 'done', ?3)",
-            params![id, ts, format!("receipt {fiscal_number}")],
-        )?;
-        tx.commit()?;
-        Ok(())
+        let detail = format!("receipt {fiscal_number}");
+        self.transition(id, SaleState::Done, Some(&detail), |tx, ts| {
+            tx.execute(
+                "UPDATE sales SET state = 'done', updated_at = ?2, fiscal_number = ?3 WHERE id = ?1",
+                params![id, ts, fiscal_number],
+            )
+        })
     }
 
     /// A sale as the UI sees it.

@@ -125,16 +125,12 @@ impl Settings {
 /// Where settings live when not told otherwise: `$KASA_CONFIG`, else
 /// `$XDG_CONFIG_HOME/kasa/kasa.json`, else `~/.config/kasa/kasa.json`.
 pub fn default_settings_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("KASA_CONFIG") {
-        return PathBuf::from(p);
-    }
-    if let Some(d) = std::env::var_os("XDG_CONFIG_HOME") {
-        return PathBuf::from(d).join("kasa/kasa.json");
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        return PathBuf::from(home).join(".config/kasa/kasa.json");
-    }
-    PathBuf::from("kasa.json")
+    crate::setup::user_path(
+        "KASA_CONFIG",
+        "XDG_CONFIG_HOME",
+        ".config",
+        "kasa/kasa.json",
+    )
 }
 
 #[cfg(test)]

@@ -35,16 +35,21 @@ impl std::fmt::Debug for Guard {
 /// Where Kasa keeps its journal and state when not told otherwise:
 /// `$KASA_DATA_DIR`, else `$XDG_DATA_HOME/kasa`, else `~/.local/share/kasa`.
 pub fn default_data_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("KASA_DATA_DIR") {
-        return PathBuf::from(d);
+    user_path("KASA_DATA_DIR", "XDG_DATA_HOME", ".local/share", "kasa")
+}
+
+/// `$own` if set; else `$xdg/rest`; else `~/home_rel/rest`; else `./rest`.
+pub(crate) fn user_path(own: &str, xdg: &str, home_rel: &str, rest: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(own) {
+        return PathBuf::from(p);
     }
-    if let Some(d) = std::env::var_os("XDG_DATA_HOME") {
-        return PathBuf::from(d).join("kasa");
+    if let Some(d) = std::env::var_os(xdg) {
+        return PathBuf::from(d).join(rest);
     }
     if let Some(home) = std::env::var_os("HOME") {
-        return PathBuf::from(home).join(".local/share/kasa");
+        return PathBuf::from(home).join(home_rel).join(rest);
     }
-    PathBuf::from(".kasa")
+    PathBuf::from(rest)
 }
 
 /// The journal file inside a data directory.
