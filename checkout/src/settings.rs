@@ -174,6 +174,16 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_example_is_valid_production_settings() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/kasa.example.json");
+        let s = Settings::load(&path).unwrap();
+        assert!(s.is_production(), "the example configures both devices");
+        assert_eq!(s.terminal.unwrap().protocol, terminal::Protocol::Privatbank);
+        assert!(s.fiscal.unwrap().driver_config().is_ok());
+        assert_eq!(s.receipt.tax_group, 'А');
+    }
+
+    #[test]
     fn an_unknown_dialect_is_refused() {
         let f = FiscalSettings {
             dialect: "fp-9000".into(),
