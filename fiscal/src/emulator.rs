@@ -993,14 +993,25 @@ fn wire_time(bytes: usize, baud: Option<u32>) -> Duration {
 }
 
 /// Sleeps until `deadline` with sub-millisecond precision: the tokio timer
-/// has 1 ms steps, so the wait runs as a thread sleep (nanosleep) on the
-/// blocking pool. Only used when a baud rate or device time is simulated.
+/// has 1 ms steps, so the wait runs on the blocking pool as a thread sleep
+/// (nanosleep, which overshoots by the kernel's timer slack) up to a little
+/// before the deadline, then a short spin to the deadline itself. Only used
+/// when a baud rate or device time is simulated.
 async fn sleep_until_precise(deadline: Instant) {
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
+    const SPIN: Duration = Duration::from_micros(150);
+    if deadline <= Instant::now() {
         return;
     }
-    let waited = tokio::task::spawn_blocking(move || std::thread::sleep(left)).await;
+    let waited = tokio::task::spawn_blocking(move || {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left > SPIN {
+            std::thread::sleep(left - SPIN);
+        }
+        while Instant::now() < deadline {
+            std::hint::spin_loop();
+        }
+    })
+    .await;
     if waited.is_err() {
         tokio::time::sleep_until(deadline).await;
     }
