@@ -24,6 +24,7 @@ CREATE TABLE sales (
     fiscal_number    INTEGER,
     decline_code     TEXT,
     decline_message  TEXT,
+    attention_code   TEXT,                          -- e.g. fiscal.paper_out
     attention_reason TEXT,
     updated_at       TEXT    NOT NULL
 );

@@ -72,6 +72,15 @@ pub struct Decline {
     pub message: String,
 }
 
+/// Why a sale was put aside: the device's stable error code (`fiscal.paper_out`,
+/// `terminal.transport.link_lost`, ...), which the UI translates, and what the
+/// device said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Attention {
+    pub device_code: String,
+    pub message: String,
+}
+
 /// How a sale ended (or where it stopped).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct SaleResult {
@@ -85,6 +94,8 @@ pub struct SaleResult {
     #[ts(type = "number | null")]
     pub fiscal_number: Option<i64>,
     pub decline: Option<Decline>,
+    /// Set when the sale is in `needs_attention`.
+    pub attention: Option<Attention>,
 }
 
 /// The small stable set of error codes the UI branches on and translates.
@@ -107,6 +118,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
     pub details: Option<String>,
+    /// For device errors, the device's stable code (`fiscal.paper_out`, ...).
+    pub device_code: Option<String>,
 }
 
 /// Something the UI should hear about as it happens.
@@ -157,6 +170,7 @@ pub fn typescript_bindings() -> Vec<(&'static str, String)> {
         one::<SaleState>("SaleState"),
         one::<CardSaleRequest>("CardSaleRequest"),
         one::<Decline>("Decline"),
+        one::<Attention>("Attention"),
         one::<SaleResult>("SaleResult"),
         one::<ErrorCode>("ErrorCode"),
         one::<ApiError>("ApiError"),

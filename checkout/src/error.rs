@@ -54,6 +54,18 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The device's own stable code, prefixed by the device: `fiscal.paper_out`,
+    /// `terminal.transport.link_lost`.
+    pub fn device_code(&self) -> Option<String> {
+        match self {
+            Error::Terminal(e) => Some(format!("terminal.{}", e.code())),
+            Error::Fiscal(e) => Some(format!("fiscal.{}", e.code())),
+            _ => None,
+        }
+    }
+}
+
 impl From<&Error> for ApiError {
     fn from(e: &Error) -> Self {
         let details = match e {
@@ -66,6 +78,7 @@ impl From<&Error> for ApiError {
             code: e.code(),
             message: e.to_string(),
             details,
+            device_code: e.device_code(),
         }
     }
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use terminal::CardTransaction;
 
-use crate::api::{Decline, SaleResult, SaleState};
+use crate::api::{Attention, Decline, SaleResult, SaleState};
 use crate::{Error, Result};
 
 /// The numbered migrations, applied in order, each once.
@@ -139,10 +139,22 @@ impl Journal {
     pub fn set_state(&self, id: i64, state: SaleState, detail: Option<&str>) -> Result<()> {
         self.transition(id, state, detail, |tx, ts| {
             tx.execute(
-                "UPDATE sales SET state = ?3, updated_at = ?2,
-                    attention_reason = CASE WHEN ?3 = 'needs_attention' THEN ?4 ELSE attention_reason END
+                "UPDATE sales SET state = ?3, updated_at = ?2 WHERE id = ?1",
+                params![id, ts, state.as_str()],
+            )
+        })
+    }
+
+    /// Put a sale aside for someone to resolve (state `needs_attention`): the
+    /// device's stable error code and what it said.
+    pub fn record_attention(&self, id: i64, attention: &Attention) -> Result<()> {
+        let detail = format!("{}: {}", attention.device_code, attention.message);
+        self.transition(id, SaleState::NeedsAttention, Some(&detail), |tx, ts| {
+            tx.execute(
+                "UPDATE sales SET state = 'needs_attention', updated_at = ?2,
+                    attention_code = ?3, attention_reason = ?4
                  WHERE id = ?1",
-                params![id, ts, state.as_str(), detail],
+                params![id, ts, attention.device_code, attention.message],
             )
         })
     }
@@ -206,7 +218,7 @@ impl Journal {
         conn.query_row(
             "SELECT id, state, amount, rrn, auth_code, masked_pan, card_scheme, terminal_id,
                     merchant_id, invoice, approved_amount, fiscal_number, decline_code, decline_message,
-                    batch, response_code, card_time, request_id
+                    batch, response_code, card_time, request_id, attention_code, attention_reason
              FROM sales WHERE id = ?1",
             [id],
             |r| {
@@ -239,6 +251,13 @@ impl Journal {
                     }),
                     None => None,
                 };
+                let attention = match r.get::<_, Option<String>>(18)? {
+                    Some(device_code) => Some(Attention {
+                        device_code,
+                        message: r.get::<_, Option<String>>(19)?.unwrap_or_default(),
+                    }),
+                    None => None,
+                };
                 Ok(SaleResult {
                     sale_id: r.get(0)?,
                     state: SaleState::parse(&state).unwrap_or(SaleState::NeedsAttention),
@@ -246,6 +265,7 @@ impl Journal {
                     card,
                     fiscal_number: r.get(11)?,
                     decline,
+                    attention,
                 })
             },
         )

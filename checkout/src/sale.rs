@@ -14,7 +14,7 @@ use terminal::{CardOutcome, CardTerminal, PurchaseRequest};
 use tokio::sync::{broadcast, mpsc, Mutex};
 
 use crate::api::{
-    AppInfo, CardSaleRequest, Decline, KasaEvent, ReceiptTape, SaleResult, SaleState,
+    AppInfo, Attention, CardSaleRequest, Decline, KasaEvent, ReceiptTape, SaleResult, SaleState,
 };
 use crate::journal::Journal;
 use crate::money::parse_amount;
@@ -130,6 +130,17 @@ impl Checkout {
         Ok(())
     }
 
+    /// Leave a sale in `needs_attention`, saying which device failed and how.
+    fn put_aside(&self, sale_id: i64, e: &Error) -> Result<()> {
+        let attention = Attention {
+            device_code: e.device_code().unwrap_or_else(|| "internal".into()),
+            message: e.to_string(),
+        };
+        self.journal.record_attention(sale_id, &attention)?;
+        self.emit_state(sale_id, SaleState::NeedsAttention);
+        Ok(())
+    }
+
     /// Take a card payment for the typed amount and print its fiscal receipt.
     ///
     /// Invalid input is refused before anything is written. A decline or a
@@ -180,9 +191,9 @@ impl Checkout {
             }
             Err(e) => {
                 // We cannot tell whether the card was charged: leave the row for recovery.
-                let why = format!("terminal: {e}");
-                self.step(sale_id, SaleState::NeedsAttention, Some(&why))?;
-                return Err(Error::Terminal(e));
+                let e = Error::Terminal(e);
+                self.put_aside(sale_id, &e)?;
+                return Err(e);
             }
         };
 
@@ -211,10 +222,7 @@ impl Checkout {
                 self.journal.record_receipt(sale_id, number)?;
                 self.emit_state(sale_id, SaleState::Done);
             }
-            Err(e) => {
-                let why = format!("fiscal: {e}");
-                self.step(sale_id, SaleState::NeedsAttention, Some(&why))?;
-            }
+            Err(e) => self.put_aside(sale_id, &Error::Fiscal(e))?,
         }
         self.journal.sale(sale_id)
     }

@@ -116,14 +116,16 @@ async fn a_receipt_that_cannot_print_leaves_the_card_data_for_the_safe_actions(
             SaleState::NeedsAttention
         ]
     );
+    let attention = sale.attention.expect("the reason is recorded");
+    assert_eq!(attention.device_code, "fiscal.cover_open", "{attention:?}");
     let history = r.checkout.journal().history(sale.sale_id)?;
-    let reason = history
+    let detail = history
         .last()
         .and_then(|e| e.detail.clone())
         .unwrap_or_default();
     assert!(
-        reason.starts_with("fiscal:"),
-        "the reason names the register: {reason}"
+        detail.starts_with("fiscal.cover_open"),
+        "the history names it too: {detail}"
     );
     assert_eq!(r.checkout.journal().unfinished()?, vec![sale.sale_id]);
     Ok(())
@@ -145,6 +147,11 @@ async fn a_reply_lost_after_approval_is_not_taken_for_success() -> anyhow::Resul
     );
     let sale = r.checkout.journal().sale(unfinished[0])?;
     assert_eq!(sale.state, SaleState::NeedsAttention);
+    let code = sale.attention.map(|a| a.device_code).unwrap_or_default();
+    assert!(
+        code.starts_with("terminal."),
+        "the terminal is named: {code}"
+    );
     assert!(
         r.fiscal.tape().is_empty(),
         "no receipt without a known approval"

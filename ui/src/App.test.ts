@@ -65,6 +65,7 @@ const approved: SaleResult = {
   },
   fiscal_number: 345,
   decline: null,
+  attention: null,
 };
 
 function amountInput() {
@@ -198,9 +199,43 @@ describe("cashier screen", () => {
     expect(screen.getByTestId("rrn").textContent).toBe("412345678901");
   });
 
+  it("says in the cashier's language which device failed and how", async () => {
+    h.payByCard.mockResolvedValue({
+      ...approved,
+      state: "needs_attention",
+      fiscal_number: null,
+      attention: { device_code: "fiscal.paper_out", message: "fiscal register: paper out" },
+    });
+    render(App);
+    await typeAndSubmit("12.50");
+    const reason = await screen.findByTestId("attention-reason");
+    expect(reason.textContent).toContain(uk["device.fiscal.paper_out"]);
+    expect(reason.dataset.deviceCode).toBe("fiscal.paper_out");
+  });
+
+  it("falls back to the device's own words for a code it has no text for", async () => {
+    h.payByCard.mockRejectedValue(
+      new ApiFailure({
+        code: "terminal_error",
+        message: "terminal reported 1007: something new",
+        details: null,
+        device_code: "terminal.device.something_new",
+      }),
+    );
+    render(App);
+    await typeAndSubmit("12.50");
+    const device = await screen.findByTestId("device-error");
+    expect(device.textContent).toContain("terminal reported 1007: something new");
+  });
+
   it("translates a server error by its code and shows the message as detail", async () => {
     h.payByCard.mockRejectedValue(
-      new ApiFailure({ code: "busy", message: "another sale is in progress", details: null }),
+      new ApiFailure({
+        code: "busy",
+        message: "another sale is in progress",
+        details: null,
+        device_code: null,
+      }),
     );
     render(App);
     await typeAndSubmit("12.50");

@@ -4,4 +4,8 @@ import type { ErrorCode } from "./ErrorCode";
 /**
  * An error as the UI receives it.
  */
-export type ApiError = { code: ErrorCode, message: string, details: string | null, };
+export type ApiError = { code: ErrorCode, message: string, details: string | null, 
+/**
+ * For device errors, the device's stable code (`fiscal.paper_out`, ...).
+ */
+device_code: string | null, };

@@ -28,6 +28,7 @@ const sale: SaleResult = {
   },
   fiscal_number: 101,
   decline: null,
+  attention: null,
 };
 
 function jsonResponse(status: number, body: unknown): Response {
@@ -55,8 +56,24 @@ afterEach(() => {
 
 describe("asApiError", () => {
   it("accepts the backend's shape and normalises details", () => {
-    expect(asApiError({ code: "busy", message: "m" })).toEqual({ code: "busy", message: "m", details: null });
-    expect(asApiError({ code: "busy", message: "m", details: "d" })).toEqual({ code: "busy", message: "m", details: "d" });
+    expect(asApiError({ code: "busy", message: "m" })).toEqual({
+      code: "busy",
+      message: "m",
+      details: null,
+      device_code: null,
+    });
+    expect(asApiError({ code: "busy", message: "m", details: "d" })).toEqual({
+      code: "busy",
+      message: "m",
+      details: "d",
+      device_code: null,
+    });
+    expect(asApiError({ code: "fiscal_error", message: "m", device_code: "fiscal.paper_out" })).toEqual({
+      code: "fiscal_error",
+      message: "m",
+      details: null,
+      device_code: "fiscal.paper_out",
+    });
   });
 
   it("maps an unknown code to internal and keeps it in details", () => {
@@ -64,6 +81,7 @@ describe("asApiError", () => {
       code: "internal",
       message: "m",
       details: "code: paper_out",
+      device_code: null,
     });
   });
 
@@ -100,7 +118,7 @@ describe("over HTTP (kasa serve)", () => {
   });
 
   it("rejects with the server's ApiError", async () => {
-    const body = { code: "invalid_amount", message: "amount must be positive", details: null };
+    const body = { code: "invalid_amount", message: "amount must be positive", details: null, device_code: null };
     vi.stubGlobal("fetch", async () => jsonResponse(400, body));
     const failure = await failureOf(payByCard("-5"));
     expect(failure.error).toEqual(body);
@@ -206,7 +224,12 @@ describe("in the desktop app (Tauri)", () => {
   });
 
   it("rejects with the ApiError the command returned", async () => {
-    const error = { code: "terminal_error", message: "link down", details: "ECONNREFUSED" };
+    const error = {
+      code: "terminal_error",
+      message: "link down",
+      details: "ECONNREFUSED",
+      device_code: "terminal.transport.io",
+    };
     mockIPC(() => Promise.reject(error));
     const failure = await failureOf(payByCard("1.00"));
     expect(failure.error).toEqual(error);
@@ -215,7 +238,12 @@ describe("in the desktop app (Tauri)", () => {
   it("wraps a plain string rejection as internal", async () => {
     mockIPC(() => Promise.reject("command pay_by_card not found"));
     const failure = await failureOf(payByCard("1.00"));
-    expect(failure.error).toEqual({ code: "internal", message: "command pay_by_card not found", details: null });
+    expect(failure.error).toEqual({
+      code: "internal",
+      message: "command pay_by_card not found",
+      details: null,
+      device_code: null,
+    });
   });
 
   it("invokes ui_ready with the summary", async () => {

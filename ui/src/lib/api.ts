@@ -49,9 +49,10 @@ export function asApiError(value: unknown): ApiError | null {
   const v = value as Record<string, unknown>;
   if (typeof v.code !== "string" || typeof v.message !== "string") return null;
   const details = typeof v.details === "string" ? v.details : null;
-  if (isErrorCode(v.code)) return { code: v.code, message: v.message, details };
+  const device_code = typeof v.device_code === "string" ? v.device_code : null;
+  if (isErrorCode(v.code)) return { code: v.code, message: v.message, details, device_code };
   // A code this UI does not know yet: keep the text, branch on it as internal.
-  return { code: "internal", message: v.message, details: details ?? `code: ${v.code}` };
+  return { code: "internal", message: v.message, details: details ?? `code: ${v.code}`, device_code };
 }
 
 function failureFrom(reason: unknown): ApiFailure {
@@ -59,7 +60,7 @@ function failureFrom(reason: unknown): ApiFailure {
   const apiError = asApiError(reason);
   if (apiError) return new ApiFailure(apiError);
   const message = typeof reason === "string" ? reason : reason instanceof Error ? reason.message : String(reason);
-  return new ApiFailure({ code: "internal", message, details: null });
+  return new ApiFailure({ code: "internal", message, details: null, device_code: null });
 }
 
 async function tauriCall<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -81,7 +82,12 @@ async function httpCall<T>(method: "GET" | "POST", path: string, body?: unknown)
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (reason) {
-    throw new ApiFailure({ code: "internal", message: "network error", details: String(reason) });
+    throw new ApiFailure({
+      code: "internal",
+      message: "network error",
+      details: String(reason),
+      device_code: null,
+    });
   }
   const text = await response.text();
   let json: unknown = undefined;
@@ -96,11 +102,17 @@ async function httpCall<T>(method: "GET" | "POST", path: string, body?: unknown)
         code: response.status === 404 ? "not_found" : "internal",
         message: `HTTP ${response.status} ${response.statusText}`.trim(),
         details: text.slice(0, 500) || null,
+        device_code: null,
       },
     );
   }
   if (json === undefined) {
-    throw new ApiFailure({ code: "internal", message: "invalid JSON from the server", details: text.slice(0, 500) });
+    throw new ApiFailure({
+      code: "internal",
+      message: "invalid JSON from the server",
+      details: text.slice(0, 500),
+      device_code: null,
+    });
   }
   return json as T;
 }

@@ -68,3 +68,15 @@ export const t = derived(locale, ($locale) => (key: string, params?: Params) => 
 export function tr(key: string, params?: Params): string {
   return translate(get(locale), key, params);
 }
+
+/**
+ * A device's own error code (`fiscal.paper_out`, `terminal.transport.link_lost`)
+ * in the current language, or `fallback` (what the device said) when the UI
+ * has no text for that code.
+ */
+export const deviceText = derived(locale, ($locale) => (code: string | null, fallback: string) => {
+  if (!code) return fallback;
+  const key = `device.${code}`;
+  const known = dictionaries[$locale][key] ?? dictionaries[DEFAULT_LOCALE][key];
+  return known ? interpolate(known) : fallback;
+});
