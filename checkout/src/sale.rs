@@ -130,6 +130,27 @@ impl Checkout {
         Ok(())
     }
 
+    /// The pre-flight gate: never charge a card for a sale the register could
+    /// not print a receipt for. Nothing is written when it refuses.
+    async fn preflight(&self) -> Result<()> {
+        let status = self.fiscal.status().await?;
+        let refusal = if status.paper_out {
+            Some(fiscal::Error::PaperOut)
+        } else if status.cover_open {
+            Some(fiscal::Error::CoverOpen)
+        } else if status.fiscal_memory_full {
+            Some(fiscal::Error::FiscalMemoryFull)
+        } else if status.shift_over_24h {
+            Some(fiscal::Error::ShiftOver24h)
+        } else {
+            None
+        };
+        match refusal {
+            Some(e) => Err(Error::Fiscal(e)),
+            None => Ok(()),
+        }
+    }
+
     /// Leave a sale in `needs_attention`, saying which device failed and how.
     fn put_aside(&self, sale_id: i64, e: &Error) -> Result<()> {
         let attention = Attention {
@@ -143,12 +164,15 @@ impl Checkout {
 
     /// Take a card payment for the typed amount and print its fiscal receipt.
     ///
-    /// Invalid input is refused before anything is written. A decline or a
+    /// Invalid input, and a fiscal register that could not print the receipt
+    /// (no paper, cover open, memory full, shift over 24 h), are refused before
+    /// anything is written or charged. A decline or a
     /// cancel is a result, not an error. If the receipt cannot be printed after
     /// an approval, the sale ends in `needs_attention` with the card data kept.
     pub async fn pay_by_card(&self, req: &CardSaleRequest) -> Result<SaleResult> {
         let amount = parse_amount(&req.amount)?;
         let _lane = self.lane.try_lock().map_err(|_| Error::Busy)?;
+        self.preflight().await?;
         let merchant = 0u8;
 
         let sale_id = self.journal.begin_card_sale(amount, merchant, Utc::now())?;

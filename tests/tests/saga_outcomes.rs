@@ -97,8 +97,9 @@ async fn a_customer_cancel_ends_the_sale_as_cancelled() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_receipt_that_cannot_print_leaves_the_card_data_for_the_safe_actions(
 ) -> anyhow::Result<()> {
+    // The paper runs out on the receipt's first sale line: after the approval.
     let faults = fiscal::emulator::Faults {
-        cover_open: true,
+        paper_out_at_line: Some(1),
         ..Default::default()
     };
     let r = rig(faults).await?;
@@ -117,17 +118,58 @@ async fn a_receipt_that_cannot_print_leaves_the_card_data_for_the_safe_actions(
         ]
     );
     let attention = sale.attention.expect("the reason is recorded");
-    assert_eq!(attention.device_code, "fiscal.cover_open", "{attention:?}");
+    assert_eq!(attention.device_code, "fiscal.paper_out", "{attention:?}");
     let history = r.checkout.journal().history(sale.sale_id)?;
     let detail = history
         .last()
         .and_then(|e| e.detail.clone())
         .unwrap_or_default();
     assert!(
-        detail.starts_with("fiscal.cover_open"),
+        detail.starts_with("fiscal.paper_out"),
         "the history names it too: {detail}"
     );
     assert_eq!(r.checkout.journal().unfinished()?, vec![sale.sale_id]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_register_that_cannot_print_stops_the_sale_before_the_card_is_charged(
+) -> anyhow::Result<()> {
+    for (faults, code) in [
+        (
+            fiscal::emulator::Faults {
+                cover_open: true,
+                ..Default::default()
+            },
+            "fiscal.cover_open",
+        ),
+        (
+            fiscal::emulator::Faults {
+                fm_full: true,
+                ..Default::default()
+            },
+            "fiscal.fiscal_memory_full",
+        ),
+        (
+            fiscal::emulator::Faults {
+                shift_over_24h: true,
+                ..Default::default()
+            },
+            "fiscal.shift_over_24h",
+        ),
+    ] {
+        let r = rig(faults).await?;
+        let err = pay(&r.checkout, "20.00")
+            .await
+            .expect_err("the gate refuses");
+        assert_eq!(err.device_code().as_deref(), Some(code), "{err}");
+        assert_eq!(r.checkout.journal().count_sales()?, 0, "nothing written");
+        assert_eq!(
+            r.terminal.terminal().last_transaction().await?,
+            None,
+            "the card was never charged"
+        );
+    }
     Ok(())
 }
 
