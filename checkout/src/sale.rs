@@ -166,9 +166,9 @@ impl Checkout {
     ///
     /// Invalid input, and a fiscal register that could not print the receipt
     /// (no paper, cover open, memory full, shift over 24 h), are refused before
-    /// anything is written or charged. A decline or a
-    /// cancel is a result, not an error. If the receipt cannot be printed after
-    /// an approval, the sale ends in `needs_attention` with the card data kept.
+    /// anything is written or charged. A decline or a cancel is a result, not
+    /// an error. If the receipt cannot be printed after an approval, the sale
+    /// ends in `needs_attention` with the card data kept.
     pub async fn pay_by_card(&self, req: &CardSaleRequest) -> Result<SaleResult> {
         let amount = parse_amount(&req.amount)?;
         let _lane = self.lane.try_lock().map_err(|_| Error::Busy)?;
