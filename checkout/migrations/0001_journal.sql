@@ -9,6 +9,7 @@ CREATE TABLE sales (
     amount           INTEGER NOT NULL CHECK (amount > 0),   -- minor units
     merchant         INTEGER NOT NULL DEFAULT 0,
     state            TEXT    NOT NULL,
+    terminal_request TEXT,                          -- what recovery needs (JSON), written before sending
     rrn              TEXT,
     auth_code        TEXT,
     masked_pan       TEXT,

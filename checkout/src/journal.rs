@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
-use terminal::CardTransaction;
+use terminal::{CardTransaction, PendingOperation};
 
 use crate::api::{Attention, Decline, SaleResult, SaleState};
 use crate::{Error, Result};
@@ -91,16 +91,26 @@ impl Journal {
             })?)
     }
 
-    /// Record a new card sale in state `intent`; returns its id.
-    pub fn begin_card_sale(&self, amount: i64, merchant: u8, at: DateTime<Utc>) -> Result<i64> {
+    /// Record a new card sale in state `intent`, with what recovery will need
+    /// to recognise its payment on the terminal; returns its id.
+    pub fn begin_card_sale(
+        &self,
+        amount: i64,
+        merchant: u8,
+        at: DateTime<Utc>,
+        pending: &PendingOperation,
+    ) -> Result<i64> {
+        let request = serde_json::to_string(pending)
+            .map_err(|e| Error::InvalidRequest(format!("cannot record the request: {e}")))?;
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let ts = at.to_rfc3339();
         let day = at.format("%Y-%m-%d").to_string();
         tx.execute(
-            "INSERT INTO sales (created_at, business_day, kind, amount, merchant, state, updated_at)
-             VALUES (?1, ?2, 'card', ?3, ?4, 'intent', ?1)",
-            params![ts, day, amount, merchant],
+            "INSERT INTO sales (created_at, business_day, kind, amount, merchant, state,
+                                terminal_request, updated_at)
+             VALUES (?1, ?2, 'card', ?3, ?4, 'intent', ?5, ?1)",
+            params![ts, day, amount, merchant, request],
         )?;
         let id = tx.last_insert_rowid();
         tx.execute(
@@ -159,9 +169,10 @@ impl Journal {
         })
     }
 
-    /// Record the terminal's approval and its card data (state `approved`).
-    pub fn record_approval(&self, id: i64, card: &CardTransaction) -> Result<()> {
-        let detail = format!("rrn {}", card.rrn);
+    /// Record the terminal's approval and its card data (state `approved`);
+    /// `how` says how it was learnt (the reply, or a lookup after a lost reply).
+    pub fn record_approval(&self, id: i64, card: &CardTransaction, how: &str) -> Result<()> {
+        let detail = format!("rrn {} ({how})", card.rrn);
         self.transition(id, SaleState::Approved, Some(&detail), |tx, ts| {
             tx.execute(
                 "UPDATE sales SET state = 'approved', updated_at = ?2, rrn = ?3, auth_code = ?4,
@@ -271,6 +282,20 @@ impl Journal {
         )
         .optional()?
         .ok_or_else(|| Error::NotFound(format!("sale {id}")))
+    }
+
+    /// What was recorded before the sale's payment request was sent.
+    pub fn terminal_request(&self, id: i64) -> Result<Option<PendingOperation>> {
+        let text: Option<String> = self
+            .lock()
+            .query_row(
+                "SELECT terminal_request FROM sales WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
 
     /// The states a sale went through, oldest first.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use fiscal::{CardSlip, FiscalRegister, Payment, ReceiptLine, SaleReceipt};
-use terminal::{CardOutcome, CardTerminal, PurchaseRequest};
+use terminal::{CardOutcome, CardTerminal, Recovery, TxnKind, TxnStatus};
 use tokio::sync::{broadcast, mpsc, Mutex};
 
 use crate::api::{
@@ -175,7 +175,15 @@ impl Checkout {
         self.preflight().await?;
         let merchant = 0u8;
 
-        let sale_id = self.journal.begin_card_sale(amount, merchant, Utc::now())?;
+        // What recovery needs to recognise this payment on the terminal, taken
+        // (and journalled) before anything is sent.
+        let pending = self
+            .terminal
+            .begin(TxnKind::Purchase, amount, merchant)
+            .await?;
+        let sale_id = self
+            .journal
+            .begin_card_sale(amount, merchant, Utc::now(), &pending)?;
         self.emit_state(sale_id, SaleState::Intent);
 
         self.step(sale_id, SaleState::TerminalSent, None)?;
@@ -191,15 +199,41 @@ impl Checkout {
                 }
             })
         };
-        let outcome = self
-            .terminal
-            .purchase(PurchaseRequest { amount, merchant }, tx)
-            .await;
+        let outcome = self.terminal.purchase_as(&pending, tx).await;
         let _ = forward.await;
+
+        let (outcome, how) = match outcome {
+            Err(e) if e.outcome_unknown() => {
+                // The reply was lost: look the payment up instead of guessing.
+                match self.terminal.recover(&pending).await {
+                    Ok(Recovery::Found(found)) if found.status == TxnStatus::Approved => (
+                        Ok(CardOutcome::Approved(found)),
+                        "found by lookup after a lost reply",
+                    ),
+                    Ok(Recovery::Found(found)) => (
+                        Ok(CardOutcome::Declined {
+                            code: found.response_code.clone(),
+                            message: format!("{:?} (found by lookup)", found.status),
+                        }),
+                        "lookup",
+                    ),
+                    Ok(Recovery::NotFound { reason }) => (
+                        Ok(CardOutcome::Declined {
+                            code: "not_found".into(),
+                            message: format!("the terminal has no such payment: {reason}"),
+                        }),
+                        "lookup",
+                    ),
+                    // Still unknown: someone must look.
+                    Err(_) => (Err(e), "lookup failed"),
+                }
+            }
+            other => (other, "reply"),
+        };
 
         let card = match outcome {
             Ok(CardOutcome::Approved(card)) => {
-                self.journal.record_approval(sale_id, &card)?;
+                self.journal.record_approval(sale_id, &card, how)?;
                 self.emit_state(sale_id, SaleState::Approved);
                 card
             }
@@ -211,6 +245,17 @@ impl Checkout {
             }
             Ok(CardOutcome::Cancelled) => {
                 self.step(sale_id, SaleState::Cancelled, None)?;
+                return self.journal.sale(sale_id);
+            }
+            Err(e) if !e.outcome_unknown() => {
+                // A definite refusal (no host link, no paper, busy...): the card
+                // was not charged.
+                let decline = Decline {
+                    code: e.code().to_string(),
+                    message: e.to_string(),
+                };
+                self.journal.record_decline(sale_id, &decline)?;
+                self.emit_state(sale_id, SaleState::Declined);
                 return self.journal.sale(sale_id);
             }
             Err(e) => {

@@ -141,7 +141,12 @@ async fn journal_is_wal_with_full_sync_and_migrated() -> anyhow::Result<()> {
 async fn an_unmasked_card_number_is_refused_by_the_journal() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let journal = checkout::journal::Journal::open(&checkout::setup::journal_path(dir.path()))?;
-    let id = journal.begin_card_sale(100, 0, chrono::Utc::now())?;
+    let id = journal.begin_card_sale(
+        100,
+        0,
+        chrono::Utc::now(),
+        &terminal::PendingOperation::new(terminal::TxnKind::Purchase, 100, 0, None),
+    )?;
     let sim = terminal::sim::SimTerminal::new(Duration::ZERO);
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let outcome = sim
@@ -158,10 +163,10 @@ async fn an_unmasked_card_number_is_refused_by_the_journal() -> anyhow::Result<(
     };
     card.masked_pan = "5168751234561234".into();
     assert!(
-        journal.record_approval(id, &card).is_err(),
+        journal.record_approval(id, &card, "reply").is_err(),
         "a full PAN must never be stored"
     );
     card.masked_pan = "516875******1234".into();
-    journal.record_approval(id, &card)?;
+    journal.record_approval(id, &card, "reply")?;
     Ok(())
 }

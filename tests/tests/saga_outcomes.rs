@@ -174,29 +174,53 @@ async fn a_register_that_cannot_print_stops_the_sale_before_the_card_is_charged(
 }
 
 #[tokio::test]
-async fn a_reply_lost_after_approval_is_not_taken_for_success() -> anyhow::Result<()> {
+async fn a_reply_lost_after_approval_is_found_by_lookup_and_printed_once() -> anyhow::Result<()> {
     let r = rig(Default::default()).await?;
     r.terminal.script_next(Outcome::DropAfterApproval);
-    let err = pay(&r.checkout, "15.00")
-        .await
-        .expect_err("the reply never came");
-    assert_eq!(err.code(), checkout::api::ErrorCode::TerminalError, "{err}");
-    let unfinished = r.checkout.journal().unfinished()?;
+    let sale = pay(&r.checkout, "15.00").await?;
+    assert_eq!(sale.state, SaleState::Done, "{sale:?}");
+    let card = sale.card.expect("the lookup's card data");
+    assert_eq!(card.amount, 1500);
+    let history = r.checkout.journal().history(sale.sale_id)?;
+    let approved = history
+        .iter()
+        .find(|e| e.state == SaleState::Approved)
+        .expect("approved");
+    assert!(
+        approved.detail.as_deref().unwrap_or("").contains("lookup"),
+        "the approval says it came from the lookup: {approved:?}"
+    );
+    let receipts: Vec<String> = r
+        .fiscal
+        .tape()
+        .into_iter()
+        .filter(|d| d.contains(&card.rrn))
+        .collect();
+    assert_eq!(receipts.len(), 1, "exactly one receipt carries the RRN");
+    let pending = r.checkout.journal().terminal_request(sale.sale_id)?;
     assert_eq!(
-        unfinished.len(),
-        1,
-        "the uncertain sale is left for recovery"
+        pending.map(|p| p.amount),
+        Some(1500),
+        "the request was journalled first"
     );
-    let sale = r.checkout.journal().sale(unfinished[0])?;
-    assert_eq!(sale.state, SaleState::NeedsAttention);
-    let code = sale.attention.map(|a| a.device_code).unwrap_or_default();
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_terminal_that_refuses_outright_is_a_decline_with_its_code() -> anyhow::Result<()> {
+    let r = rig(Default::default()).await?;
+    for outcome in [Outcome::NoHostLink, Outcome::NoPaper] {
+        r.terminal.script_next(outcome.clone());
+        let sale = pay(&r.checkout, "9.00").await?;
+        assert_eq!(sale.state, SaleState::Declined, "{outcome:?}: {sale:?}");
+        let code = sale.decline.map(|d| d.code).unwrap_or_default();
+        assert!(!code.is_empty(), "{outcome:?} carries its code");
+        assert!(sale.card.is_none());
+    }
+    assert!(r.fiscal.tape().is_empty(), "nothing printed");
     assert!(
-        code.starts_with("terminal."),
-        "the terminal is named: {code}"
-    );
-    assert!(
-        r.fiscal.tape().is_empty(),
-        "no receipt without a known approval"
+        r.checkout.journal().unfinished()?.is_empty(),
+        "nothing left to resolve"
     );
     Ok(())
 }
