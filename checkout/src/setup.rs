@@ -81,6 +81,8 @@ pub async fn start_demo(data_dir: &Path, opts: DemoOptions) -> Result<Running> {
 /// is not configured is emulated: the PrivatBank JSON terminal emulator on a
 /// loopback TCP socket, the Datecs FP-T260 emulator on a pty pair (its
 /// counters and virtual tape kept in `data_dir`), each behind its real driver.
+/// Configured devices are reached when first used, so Kasa starts (and the
+/// pre-flight gate says what is wrong) while a device is off or unplugged.
 pub async fn start(data_dir: &Path, settings: &Settings, opts: DemoOptions) -> Result<Running> {
     let journal = Journal::open(&journal_path(data_dir))?;
     let mut guards = Vec::new();
@@ -101,7 +103,7 @@ pub async fn start(data_dir: &Path, settings: &Settings, opts: DemoOptions) -> R
     };
     let (fiscal, tape): (Arc<dyn FiscalRegister>, _) = match &settings.fiscal {
         Some(cfg) => (
-            Arc::new(fiscal::DatecsDriver::connect(&cfg.driver_config()?).await?),
+            Arc::new(fiscal::ReconnectingRegister::new(cfg.driver_config()?)),
             None,
         ),
         None => {

@@ -75,7 +75,8 @@ async fn configured_devices_are_driven_in_production_mode() -> anyhow::Result<()
 }
 
 #[tokio::test]
-async fn an_unreachable_fiscal_register_is_a_clear_start_up_error() -> anyhow::Result<()> {
+async fn an_unreachable_fiscal_register_refuses_sales_without_charging_a_card() -> anyhow::Result<()>
+{
     let dir = tempfile::tempdir()?;
     let (mut settings, _register) = emulators().await?;
     // A port nobody listens on.
@@ -86,9 +87,29 @@ async fn an_unreachable_fiscal_register_is_a_clear_start_up_error() -> anyhow::R
         },
         ..FiscalSettings::default()
     });
-    let err = start(dir.path(), &settings, DemoOptions::default())
+    let running = start(dir.path(), &settings, DemoOptions::default()).await?;
+    let c = &running.checkout;
+    assert_eq!(
+        c.info().mode,
+        "production",
+        "Kasa starts with the register off"
+    );
+    let err = c
+        .pay_by_card(&CardSaleRequest {
+            amount: "5.00".into(),
+        })
         .await
-        .expect_err("nothing answers on that port");
+        .expect_err("the pre-flight gate cannot reach the register");
     assert_eq!(err.code(), checkout::api::ErrorCode::FiscalError, "{err}");
+    assert_eq!(
+        err.device_code().as_deref(),
+        Some("fiscal.transport"),
+        "{err}"
+    );
+    assert_eq!(
+        c.journal().count_sales()?,
+        0,
+        "nothing written, no card charged"
+    );
     Ok(())
 }

@@ -1,0 +1,120 @@
+//! A register that connects when first used and again after the link fails,
+//! so that Kasa starts (and says what is wrong) while the register is off or
+//! unplugged, instead of refusing to start.
+
+use async_trait::async_trait;
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+use crate::{
+    DatecsDriver, DeviceInfo, DeviceStatus, DriverConfig, Error, FiscalRegister, PrintedDocument,
+    ReportTotals, Result, ReturnReceipt, SaleReceipt,
+};
+
+/// A [`DatecsDriver`] behind a connection that is opened on demand.
+#[derive(Debug)]
+pub struct ReconnectingRegister {
+    config: DriverConfig,
+    driver: Mutex<Option<Arc<DatecsDriver>>>,
+}
+
+impl ReconnectingRegister {
+    /// No I/O happens until the first command.
+    pub fn new(config: DriverConfig) -> Self {
+        Self {
+            config,
+            driver: Mutex::new(None),
+        }
+    }
+
+    async fn driver(&self) -> Result<Arc<DatecsDriver>> {
+        let mut slot = self.driver.lock().await;
+        if let Some(d) = slot.as_ref() {
+            return Ok(Arc::clone(d));
+        }
+        let d = Arc::new(DatecsDriver::connect(&self.config).await?);
+        *slot = Some(Arc::clone(&d));
+        Ok(d)
+    }
+
+    /// Run `op` on the connected driver (connecting first if needed); drop
+    /// the connection when the link itself failed, so the next call reconnects.
+    async fn with<T, F, Fut>(&self, op: F) -> Result<T>
+    where
+        F: FnOnce(Arc<DatecsDriver>) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let result = match self.driver().await {
+            Ok(d) => op(d).await,
+            Err(e) => Err(e),
+        };
+        if let Err(Error::Transport(_) | Error::Timeout(_)) = &result {
+            *self.driver.lock().await = None;
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl FiscalRegister for ReconnectingRegister {
+    async fn print_sale(&self, receipt: &SaleReceipt) -> Result<PrintedDocument> {
+        self.with(|d| async move { d.print_sale(receipt).await })
+            .await
+    }
+
+    async fn last_document_number(&self) -> Result<u64> {
+        self.with(|d| async move { d.last_document_number().await })
+            .await
+    }
+
+    async fn print_return(&self, receipt: &ReturnReceipt) -> Result<PrintedDocument> {
+        self.with(|d| async move { d.print_return(receipt).await })
+            .await
+    }
+
+    async fn status(&self) -> Result<DeviceStatus> {
+        self.with(|d| async move { d.status().await }).await
+    }
+
+    async fn info(&self) -> Result<DeviceInfo> {
+        self.with(|d| async move { d.info().await }).await
+    }
+
+    async fn cash_in_out(&self, amount: i64) -> Result<()> {
+        self.with(|d| async move { d.cash_in_out(amount).await })
+            .await
+    }
+
+    async fn x_report(&self) -> Result<ReportTotals> {
+        self.with(|d| async move { d.x_report().await }).await
+    }
+
+    async fn z_report(&self) -> Result<ReportTotals> {
+        self.with(|d| async move { d.z_report().await }).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_absent_register_is_an_error_per_call_and_found_once_it_appears() {
+        // Reserve a port, then free it: nothing listens there yet.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let reg = ReconnectingRegister::new(DriverConfig::tcp(addr.to_string()));
+        let err = reg.status().await.expect_err("nothing listens");
+        assert_eq!(err.code(), "transport", "{err}");
+
+        let config = crate::emulator::EmulatorConfig::new(crate::Dialect::ua_fp_t260());
+        let (_emu, _addr, _task) = crate::emulator::spawn_tcp(config, &addr.to_string())
+            .await
+            .unwrap();
+        let status = reg.status().await.expect("the register is there now");
+        assert!(status.ready(), "{status:?}");
+        assert_eq!(reg.last_document_number().await.unwrap(), 0);
+    }
+}
