@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use fiscal::{CardSlip, FiscalRegister, Payment, ReceiptLine, SaleReceipt};
-use terminal::{CardOutcome, CardTerminal, Recovery, TxnKind, TxnStatus};
+use terminal::{
+    CardOutcome, CardTerminal, CardTransaction, PendingOperation, Recovery, TxnKind, TxnStatus,
+};
 use tokio::sync::{broadcast, mpsc, Mutex};
 
 use crate::api::{
@@ -205,47 +207,82 @@ impl Checkout {
         let (outcome, how) = match outcome {
             Err(e) if e.outcome_unknown() => {
                 // The reply was lost: look the payment up instead of guessing.
-                match self.terminal.recover(&pending).await {
-                    Ok(Recovery::Found(found)) if found.status == TxnStatus::Approved => (
-                        Ok(CardOutcome::Approved(found)),
-                        "found by lookup after a lost reply",
-                    ),
-                    Ok(Recovery::Found(found)) => (
-                        Ok(CardOutcome::Declined {
-                            code: found.response_code.clone(),
-                            message: format!("{:?} (found by lookup)", found.status),
-                        }),
-                        "lookup",
-                    ),
-                    Ok(Recovery::NotFound { reason }) => (
-                        Ok(CardOutcome::Declined {
-                            code: "not_found".into(),
-                            message: format!("the terminal has no such payment: {reason}"),
-                        }),
-                        "lookup",
-                    ),
+                match self.look_up(&pending).await {
+                    Ok(Lookup::Known(found)) => (Ok(*found), "found by lookup after a lost reply"),
+                    Ok(Lookup::Unknown(why)) => return self.payment_unknown(sale_id, why),
                     // Still unknown: someone must look.
                     Err(_) => (Err(e), "lookup failed"),
                 }
             }
             other => (other, "reply"),
         };
+        self.settle_payment(sale_id, outcome, how).await
+    }
 
-        let card = match outcome {
+    /// Ask the terminal whether the payment `pending` describes went through.
+    ///
+    /// "Not charged" is concluded only when the terminal's last transaction is
+    /// not newer than the one before the request (or there is none): a newer
+    /// transaction that is not ours means the lookup cannot see ours, and the
+    /// outcome stays unknown. A terminal that cannot be reached is an error.
+    async fn look_up(&self, pending: &PendingOperation) -> terminal::Result<Lookup> {
+        Ok(match self.terminal.recover(pending).await? {
+            Recovery::Found(found) if found.status == TxnStatus::Approved => {
+                Lookup::Known(Box::new(CardOutcome::Approved(found)))
+            }
+            Recovery::Found(found) => Lookup::Known(Box::new(CardOutcome::Declined {
+                code: found.response_code.clone(),
+                message: format!("{:?} (found by lookup)", found.status),
+            })),
+            Recovery::NotFound { reason } => {
+                let last = self.terminal.last_transaction().await?;
+                if last.is_some_and(|tx| newer_than_before(pending, &tx)) {
+                    Lookup::Unknown(format!(
+                        "the terminal's last payment is newer and not this one ({reason})"
+                    ))
+                } else {
+                    Lookup::Known(Box::new(CardOutcome::Declined {
+                        code: "not_found".into(),
+                        message: format!("the terminal has no such payment: {reason}"),
+                    }))
+                }
+            }
+        })
+    }
+
+    /// Put a sale whose payment the terminal cannot account for aside.
+    fn payment_unknown(&self, sale_id: i64, why: String) -> Result<SaleResult> {
+        let attention = Attention {
+            device_code: "terminal.outcome_unknown".into(),
+            message: why,
+        };
+        self.journal.record_attention(sale_id, &attention)?;
+        self.emit_state(sale_id, SaleState::NeedsAttention);
+        self.journal.sale(sale_id)
+    }
+
+    /// Record how the terminal answered; after an approval, print the receipt.
+    async fn settle_payment(
+        &self,
+        sale_id: i64,
+        outcome: terminal::Result<CardOutcome>,
+        how: &str,
+    ) -> Result<SaleResult> {
+        match outcome {
             Ok(CardOutcome::Approved(card)) => {
                 self.journal.record_approval(sale_id, &card, how)?;
                 self.emit_state(sale_id, SaleState::Approved);
-                card
+                self.print_receipt(sale_id, &card).await
             }
             Ok(CardOutcome::Declined { code, message }) => {
                 self.journal
                     .record_decline(sale_id, &Decline { code, message })?;
                 self.emit_state(sale_id, SaleState::Declined);
-                return self.journal.sale(sale_id);
+                self.journal.sale(sale_id)
             }
             Ok(CardOutcome::Cancelled) => {
                 self.step(sale_id, SaleState::Cancelled, None)?;
-                return self.journal.sale(sale_id);
+                self.journal.sale(sale_id)
             }
             Err(e) if !e.outcome_unknown() => {
                 // A definite refusal (no host link, no paper, busy...): the card
@@ -256,16 +293,19 @@ impl Checkout {
                 };
                 self.journal.record_decline(sale_id, &decline)?;
                 self.emit_state(sale_id, SaleState::Declined);
-                return self.journal.sale(sale_id);
+                self.journal.sale(sale_id)
             }
             Err(e) => {
                 // We cannot tell whether the card was charged: leave the row for recovery.
                 let e = Error::Terminal(e);
                 self.put_aside(sale_id, &e)?;
-                return Err(e);
+                Err(e)
             }
-        };
+        }
+    }
 
+    /// Print the fiscal receipt of an approved card payment.
+    async fn print_receipt(&self, sale_id: i64, card: &CardTransaction) -> Result<SaleResult> {
         let receipt = SaleReceipt {
             lines: vec![ReceiptLine {
                 name: self.receipt.item_name.clone(),
@@ -295,4 +335,89 @@ impl Checkout {
         }
         self.journal.sale(sale_id)
     }
+
+    /// Resolve the sales a crash or a pulled cable left unfinished, oldest
+    /// first, before the next sale: never by sending a purchase again.
+    ///
+    /// - `intent`: nothing reached the terminal; the sale is cancelled.
+    /// - `terminal_sent`: the payment is looked up on the terminal, then
+    ///   recorded (and printed) as found.
+    /// - `approved`: the card was charged and no receipt was started; it is
+    ///   printed now.
+    /// - `fiscal_sent`: whether the receipt printed is unknown; the sale is
+    ///   put aside for someone to check the register.
+    ///
+    /// A sale whose terminal cannot be reached is left as it is, for the next
+    /// attempt. Returns the sales it resolved.
+    pub async fn recover_unfinished(&self) -> Result<Vec<SaleResult>> {
+        let _lane = self.lane.lock().await;
+        let mut resolved = Vec::new();
+        for id in self.journal.unfinished()? {
+            let sale = self.journal.sale(id)?;
+            let result = match sale.state {
+                SaleState::Intent => {
+                    self.step(id, SaleState::Cancelled, Some("never sent to the terminal"))?;
+                    self.journal.sale(id)
+                }
+                SaleState::TerminalSent => {
+                    let Some(pending) = self.journal.terminal_request(id)? else {
+                        continue;
+                    };
+                    match self.look_up(&pending).await {
+                        Ok(Lookup::Known(found)) => {
+                            self.settle_payment(id, Ok(*found), "found by lookup at start-up")
+                                .await
+                        }
+                        Ok(Lookup::Unknown(why)) => self.payment_unknown(id, why),
+                        // The terminal cannot be reached: try again next time.
+                        Err(_) => continue,
+                    }
+                }
+                SaleState::Approved => match sale.card.as_ref() {
+                    Some(card) => self.print_receipt(id, card).await,
+                    None => continue,
+                },
+                SaleState::FiscalSent => {
+                    let attention = Attention {
+                        device_code: "fiscal.outcome_unknown".into(),
+                        message: "Kasa stopped while the receipt was printing: check the \
+                                  register's last receipt before printing again"
+                            .into(),
+                    };
+                    self.journal.record_attention(id, &attention)?;
+                    self.emit_state(id, SaleState::NeedsAttention);
+                    self.journal.sale(id)
+                }
+                _ => continue,
+            };
+            match result {
+                Ok(r) => resolved.push(r),
+                Err(e) => tracing::warn!("sale {id} could not be resolved: {e}"),
+            }
+        }
+        Ok(resolved)
+    }
+}
+
+/// Whether `tx` came after the request `pending` was journalled (or cannot be
+/// placed), judged by the terminal's invoice numbers.
+fn newer_than_before(pending: &PendingOperation, tx: &CardTransaction) -> bool {
+    let number = |s: &str| s.trim().parse::<u64>().ok();
+    match (
+        pending.prior_invoice.as_deref().map(number),
+        number(&tx.invoice),
+    ) {
+        (Some(Some(before)), Some(n)) => n > before,
+        (Some(_), _) => tx.invoice.trim() != pending.prior_invoice.as_deref().unwrap_or("").trim(),
+        (None, _) => true,
+    }
+}
+
+/// What a lookup on the terminal concluded.
+#[derive(Debug)]
+enum Lookup {
+    /// The payment's outcome is known.
+    Known(Box<CardOutcome>),
+    /// The terminal cannot account for the payment either way.
+    Unknown(String),
 }

@@ -121,6 +121,10 @@ pub async fn start(data_dir: &Path, settings: &Settings, opts: DemoOptions) -> R
     if let Some(tape) = tape {
         checkout = checkout.with_virtual_tape(tape);
     }
+    // Resolve what an earlier run left unfinished before the first sale.
+    if let Err(e) = checkout.recover_unfinished().await {
+        tracing::warn!("recovery at start-up failed: {e}");
+    }
     Ok(Running {
         checkout: Arc::new(checkout),
         guards,
