@@ -105,6 +105,37 @@ pub async fn emulate_with(args: Vec<String>, announce: impl FnOnce(String) + Sen
     }
 }
 
+/// Set the emulator's default outcome and queue the scripted ones.
+fn script(bank: &mut crate::emulator::Bank, default: Outcome, scripted: Vec<Outcome>) {
+    bank.set_default(default);
+    for o in scripted {
+        bank.script_next(o);
+    }
+}
+
+/// Serve an emulator on a fresh pty pair, announcing the path the driver opens.
+#[cfg(unix)]
+async fn on_pty<F, Fut>(announce: impl FnOnce(String), serve: F) -> Result<(), String>
+where
+    F: FnOnce(tokio_serial::SerialStream) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (master, slave, path) = crate::transport::pty_pair().map_err(|e| e.to_string())?;
+    announce(path);
+    let _keep = slave;
+    serve(master).await;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn on_pty<F, Fut>(_announce: impl FnOnce(String), _serve: F) -> Result<(), String>
+where
+    F: FnOnce(tokio_serial::SerialStream) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    Err("--pty needs a Unix system".into())
+}
+
 async fn run_privatbank(
     args: &EmulateArgs,
     step: Duration,
@@ -118,24 +149,9 @@ async fn run_privatbank(
         merchants: args.merchants,
         ..EmulatorConfig::default()
     });
-    {
-        let mut bank = emu.bank();
-        bank.set_default(default);
-        for o in scripted {
-            bank.script_next(o);
-        }
-    }
+    script(&mut emu.bank(), default, scripted);
     if args.pty {
-        #[cfg(unix)]
-        {
-            let (master, slave, path) = crate::transport::pty_pair().map_err(|e| e.to_string())?;
-            announce(path);
-            let _keep = slave;
-            emu.serve(master).await;
-            return Ok(());
-        }
-        #[cfg(not(unix))]
-        return Err("--pty needs a Unix system".into());
+        return on_pty(announce, |master| emu.serve(master)).await;
     }
     let addr = args.tcp.clone().unwrap_or_else(|| "127.0.0.1:2000".into());
     let listener = tokio::net::TcpListener::bind(&addr)
@@ -156,24 +172,9 @@ async fn run_ingenico(
 ) -> Result<(), String> {
     use crate::ingenico::IngenicoEmulator;
     let emu = IngenicoEmulator::new(step);
-    {
-        let mut bank = emu.bank();
-        bank.set_default(default);
-        for o in scripted {
-            bank.script_next(o);
-        }
-    }
+    script(&mut emu.bank(), default, scripted);
     if args.pty {
-        #[cfg(unix)]
-        {
-            let (master, slave, path) = crate::transport::pty_pair().map_err(|e| e.to_string())?;
-            announce(path);
-            let _keep = slave;
-            emu.serve_serial(master).await;
-            return Ok(());
-        }
-        #[cfg(not(unix))]
-        return Err("--pty needs a Unix system".into());
+        return on_pty(announce, |master| emu.serve_serial(master)).await;
     }
     let addr = args.tcp.clone().unwrap_or_else(|| "127.0.0.1:8080".into());
     let local = emu

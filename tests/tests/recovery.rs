@@ -24,14 +24,43 @@ async fn charge(
     }
 }
 
-#[tokio::test]
-async fn sales_left_at_each_step_are_resolved_by_looking() -> anyhow::Result<()> {
+/// Both emulators behind their drivers, and a journal in a fresh directory.
+struct Rig {
+    dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    term: terminal::demo::DemoTerminal,
+    reg: fiscal::demo::DemoRegister,
+    t: Arc<dyn CardTerminal>,
+    journal: Journal,
+}
+
+async fn rig() -> anyhow::Result<Rig> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("journal.sqlite");
     let term = terminal::demo::start_with(terminal::demo::DemoOptions::fast(1)).await?;
     let reg = fiscal::demo::start(dir.path()).await?;
     let t = term.terminal();
     let journal = Journal::open(&path)?;
+    Ok(Rig {
+        dir,
+        path,
+        term,
+        reg,
+        t,
+        journal,
+    })
+}
+
+#[tokio::test]
+async fn sales_left_at_each_step_are_resolved_by_looking() -> anyhow::Result<()> {
+    let Rig {
+        dir: _dir,
+        path,
+        term: _term,
+        reg,
+        t,
+        journal,
+    } = rig().await?;
 
     // Sent, but its purchase never ran on the terminal, and later payments did:
     // the lookup cannot see it, so its outcome stays unknown.
@@ -111,12 +140,14 @@ async fn sales_left_at_each_step_are_resolved_by_looking() -> anyhow::Result<()>
 
 #[tokio::test]
 async fn a_sale_that_never_reached_the_terminal_is_not_charged() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("journal.sqlite");
-    let term = terminal::demo::start_with(terminal::demo::DemoOptions::fast(1)).await?;
-    let reg = fiscal::demo::start(dir.path()).await?;
-    let t = term.terminal();
-    let journal = Journal::open(&path)?;
+    let Rig {
+        dir: _dir,
+        path,
+        term: _term,
+        reg,
+        t,
+        journal,
+    } = rig().await?;
     // One earlier payment, then a request journalled as sent that never ran.
     let (earlier, card) = charge(&journal, &t, 120).await?;
     journal.record_approval(earlier, &card, "reply")?;
