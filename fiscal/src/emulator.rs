@@ -423,14 +423,7 @@ impl Device {
             x if x == c.payment => self.payment(data, &p),
             x if x == c.close => self.close(),
             x if x == c.cancel => {
-                let r = self
-                    .state
-                    .receipt
-                    .as_ref()
-                    .ok_or(ErrorKind::NoReceiptOpen)?;
-                if r.paid > 0 {
-                    return Err(ErrorKind::NotPermitted);
-                }
+                self.unpaid_receipt()?;
                 let mut lines = self
                     .state
                     .receipt
@@ -514,7 +507,9 @@ impl Device {
         })
     }
 
-    fn sale(&mut self, data: &[u8], p: &[String]) -> Outcome {
+    /// The open receipt, if nothing has been paid on it yet (sales and a
+    /// cancel are allowed only then).
+    fn unpaid_receipt(&self) -> std::result::Result<&OpenReceipt, ErrorKind> {
         let r = self
             .state
             .receipt
@@ -523,6 +518,11 @@ impl Device {
         if r.paid > 0 {
             return Err(ErrorKind::NotPermitted);
         }
+        Ok(r)
+    }
+
+    fn sale(&mut self, data: &[u8], p: &[String]) -> Outcome {
+        let r = self.unpaid_receipt()?;
         let line_no = r.items + 1;
         self.printing_checks()?;
         if self.config.faults.paper_out_at_line == Some(line_no) {
