@@ -312,6 +312,7 @@ impl Checkout {
                 tax_group: self.receipt.tax_group,
                 price: card.amount,
                 quantity_milli: 1000,
+                discount: 0,
             }],
             payments: vec![Payment::Card {
                 amount: card.amount,
@@ -321,6 +322,7 @@ impl Checkout {
                     masked_pan: card.masked_pan.clone(),
                     terminal_id: card.terminal_id.clone(),
                     invoice: card.invoice.clone(),
+                    ..Default::default()
                 },
             }],
         };

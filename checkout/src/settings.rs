@@ -25,7 +25,7 @@ pub struct Settings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FiscalSettings {
-    /// `{"kind":"serial","path":"/dev/ttyUSB0","baud":115200}` or `{"kind":"tcp","addr":"host:4999"}`.
+    /// `{"kind":"serial","path":"/dev/ttyUSB0","baud":115200}` or `{"kind":"tcp","address":"host:4999"}`.
     pub endpoint: fiscal::Endpoint,
     /// `ua-fp-t260` (default) or `x` (FP-700X family).
     pub dialect: String,
@@ -159,9 +159,7 @@ mod tests {
         let s = Settings {
             terminal: Some(terminal::TerminalConfig::default()),
             fiscal: Some(FiscalSettings {
-                endpoint: fiscal::Endpoint::Tcp {
-                    addr: "127.0.0.1:4999".into(),
-                },
+                endpoint: fiscal::Endpoint::tcp("127.0.0.1:4999"),
                 ..FiscalSettings::default()
             }),
             receipt: ReceiptSettings::default(),

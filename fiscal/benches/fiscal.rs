@@ -127,6 +127,7 @@ fn receipt_50() -> SaleReceipt {
                 masked_pan: "************4242".into(),
                 terminal_id: "PB000123".into(),
                 invoice: "000042".into(),
+                ..Default::default()
             },
         }],
     }

@@ -22,16 +22,52 @@ pub struct ReceiptLine {
     /// Quantity in thousandths (1000 = one piece).
     #[ts(type = "number")]
     pub quantity_milli: i64,
+    /// Discount on the line in minor units (0 = none); the line costs
+    /// `price × quantity − discount`.
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub discount: i64,
+}
+
+/// What a card payment is, printed as the operation word of the card block
+/// (`оплата`, `повернення`, `видача`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum CardOperation {
+    /// A purchase (оплата).
+    #[default]
+    Sale,
+    /// A refund or a void (повернення).
+    Refund,
+    /// Cash handed out against a card (видача).
+    CashOut,
 }
 
 /// Card data to print with a card payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct CardSlip {
     pub rrn: String,
     pub auth_code: String,
     pub masked_pan: String,
     pub terminal_id: String,
     pub invoice: String,
+    /// The merchant id (MID) the terminal reported, empty if none.
+    #[serde(default)]
+    pub merchant_id: String,
+    /// The payment system or issuer name (VISA, MASTERCARD, ...), empty if unknown.
+    #[serde(default)]
+    pub payment_system: String,
+    /// Sale, refund or cash-out.
+    #[serde(default)]
+    pub operation: CardOperation,
+    /// The terminal asked for the cardholder's signature: the receipt
+    /// carries a signature line and a merchant copy is printed.
+    #[serde(default)]
+    pub signature_required: bool,
+    /// The acquirer's commission in minor units, where the bank reports one.
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub commission: Option<i64>,
 }
 
 /// How a receipt is paid.
@@ -54,6 +90,77 @@ pub enum Payment {
 pub struct SaleReceipt {
     pub lines: Vec<ReceiptLine>,
     pub payments: Vec<Payment>,
+}
+
+/// Which fiscal receipt to open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReceiptKind {
+    /// A sale receipt (фіскальний чек).
+    Sale,
+    /// A return receipt (видатковий чек) referring to the original sale's
+    /// fiscal number (0 when it is not known).
+    Return {
+        #[ts(type = "number")]
+        original: u64,
+    },
+}
+
+/// The open receipt as the register reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ReceiptState {
+    pub open: bool,
+    /// The open receipt is a return receipt.
+    #[serde(default)]
+    pub is_return: bool,
+    pub items: u32,
+    /// Sum of the lines, minor units.
+    #[ts(type = "number")]
+    pub amount: i64,
+    /// Paid so far, minor units.
+    #[ts(type = "number")]
+    pub paid: i64,
+}
+
+/// The register's subtotal of the open receipt.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Subtotal {
+    /// The exact sum, minor units.
+    #[ts(type = "number")]
+    pub amount: i64,
+    /// The sum as it is paid in cash (rounded to 0.10 where the register
+    /// rounds; equal to `amount` where it does not).
+    #[ts(type = "number")]
+    pub cash_amount: i64,
+}
+
+/// How the register took a payment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct PaymentResult {
+    /// Still to pay after this payment, minor units.
+    #[ts(type = "number")]
+    pub remaining: i64,
+    /// Change to hand back, minor units.
+    #[ts(type = "number")]
+    pub change: i64,
+    /// The register refused the card data inside the payment command, so
+    /// the payment went as a plain amount and the card data as text lines.
+    #[serde(default)]
+    pub card_data_as_text: bool,
+}
+
+/// The register's cash drawer counters (command 0x46 with a zero amount).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct CashTotals {
+    /// Cash in the drawer by the register's count, minor units.
+    #[ts(type = "number")]
+    pub cash: i64,
+    /// Cash put in today (службове внесення), minor units.
+    #[ts(type = "number")]
+    pub cash_in: i64,
+    /// Cash taken out today (службова видача), minor units.
+    #[ts(type = "number")]
+    pub cash_out: i64,
 }
 
 /// What the register returned for a printed document.
@@ -165,9 +272,64 @@ pub trait FiscalRegister: Send + Sync + std::fmt::Debug {
     async fn z_report(&self) -> Result<ReportTotals> {
         unsupported("Z reports")
     }
+
+    // ---- the receipt command by command, for a caller that journals each step
+
+    /// The open receipt, if any (open, return or sale, items, amount, paid).
+    async fn receipt_state(&self) -> Result<ReceiptState> {
+        unsupported("reading the receipt state")
+    }
+    /// Open a sale or return receipt with the configured operator.
+    async fn open_receipt(&self, _kind: ReceiptKind) -> Result<()> {
+        unsupported("opening a receipt")
+    }
+    /// Register one line on the open receipt.
+    async fn add_line(&self, _line: &ReceiptLine) -> Result<()> {
+        unsupported("receipt lines")
+    }
+    /// Print a fiscal text line on the open receipt.
+    async fn print_text(&self, _text: &str) -> Result<()> {
+        unsupported("text lines")
+    }
+    /// The open receipt's subtotal, as the register computed it.
+    async fn subtotal(&self) -> Result<Subtotal> {
+        unsupported("subtotals")
+    }
+    /// Pay (part of) the open receipt.
+    async fn pay(&self, _payment: &Payment) -> Result<PaymentResult> {
+        unsupported("payments")
+    }
+    /// Close the paid receipt; returns its document number.
+    async fn close_receipt(&self) -> Result<u64> {
+        unsupported("closing a receipt")
+    }
+    /// Cancel the open receipt (only before any payment).
+    async fn cancel_receipt(&self) -> Result<()> {
+        unsupported("cancelling a receipt")
+    }
+    /// The lines of document `number` as the register recorded them in its
+    /// electronic journal (the read-back).
+    async fn read_document(&self, _number: u64) -> Result<Vec<String>> {
+        unsupported("reading the electronic journal")
+    }
+    /// Check the operator password once, without printing a fiscal
+    /// document. Never call it again by itself after a refusal: three wrong
+    /// passwords lock a Datecs register until it is power-cycled.
+    async fn check_password(&self) -> Result<()> {
+        unsupported("checking the operator password")
+    }
+    /// The cash drawer counters, without moving cash.
+    async fn cash_totals(&self) -> Result<CashTotals> {
+        unsupported("cash counters")
+    }
+    /// Print a non-fiscal document (a customer's copy, a test slip).
+    async fn print_non_fiscal(&self, _lines: &[String]) -> Result<()> {
+        unsupported("non-fiscal documents")
+    }
 }
 
-/// Total of a line in minor units: price × quantity, rounded half up.
+/// Total of a line in minor units: price × quantity, rounded half up, less
+/// the line's discount.
 pub fn line_total(line: &ReceiptLine) -> i64 {
     let p = i128::from(line.price) * i128::from(line.quantity_milli);
     let r = if p >= 0 {
@@ -175,7 +337,7 @@ pub fn line_total(line: &ReceiptLine) -> i64 {
     } else {
         (p - 500) / 1000
     };
-    i64::try_from(r).unwrap_or(i64::MAX)
+    i64::try_from(r - i128::from(line.discount)).unwrap_or(i64::MAX)
 }
 
 impl Payment {

@@ -293,7 +293,7 @@ async fn connect(d: &DeviceArgs) -> Result<DatecsDriver, i32> {
         return Err(2);
     };
     let endpoint = match (&d.port, &d.tcp) {
-        (_, Some(addr)) => Endpoint::Tcp { addr: addr.clone() },
+        (_, Some(addr)) => Endpoint::tcp(addr.clone()),
         (Some(p), None) => Endpoint::Serial {
             path: p.clone(),
             baud: d.baud,

@@ -86,7 +86,7 @@ pub async fn detect_serial(path: &str, bauds: &[u32]) -> Result<DeviceInfo> {
 
 /// Probes a TCP address with both framings.
 pub async fn detect_tcp(addr: &str) -> Result<DeviceInfo> {
-    let stream = transport::open(&transport::Endpoint::Tcp { addr: addr.into() }).await?;
+    let stream = transport::open(&transport::Endpoint::tcp(addr)).await?;
     match probe_stream(stream, &probe_config()).await {
         (Some(info), _) => Ok(info),
         (None, _) => Err(Error::NotFound(format!(

@@ -476,6 +476,7 @@ mod tests {
             masked_pan: "************1234".into(),
             terminal_id: "T0000001".into(),
             invoice: "000123".into(),
+            ..Default::default()
         };
         for l in card_text_lines(&card, 20) {
             assert!(l.chars().count() <= 20);

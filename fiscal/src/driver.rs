@@ -25,8 +25,9 @@ use crate::link::{BoxStream, Link, LinkConfig, LinkStats};
 use crate::text::{self, money, quantity};
 use crate::transport::{self, Endpoint};
 use crate::{
-    line_total, DeviceInfo, DeviceStatus, Error, FiscalRegister, Payment, PrintedDocument,
-    ReceiptLine, ReportTotals, Result, ReturnReceipt, SaleReceipt,
+    line_total, DeviceInfo, DeviceStatus, Error, FiscalRegister, Payment, PaymentResult,
+    PrintedDocument, ReceiptKind, ReceiptLine, ReceiptState, ReportTotals, Result, ReturnReceipt,
+    SaleReceipt, Subtotal,
 };
 
 /// A price change on one sale line.
@@ -55,18 +56,9 @@ impl From<&ReceiptLine> for SaleItem {
             tax_group: l.tax_group,
             price: l.price,
             quantity_milli: l.quantity_milli,
-            adjustment: None,
+            adjustment: (l.discount != 0).then_some(Adjustment::Amount(-l.discount)),
         }
     }
-}
-
-/// The open receipt as the register reports it (command 0x4C).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ReceiptState {
-    pub open: bool,
-    pub items: u32,
-    pub amount: i64,
-    pub paid: i64,
 }
 
 /// The answer to a payment command.
@@ -122,7 +114,7 @@ impl DriverConfig {
     /// A TCP address (`host:port`), FP-T260 dialect, default operator.
     pub fn tcp(addr: impl Into<String>) -> Self {
         DriverConfig {
-            endpoint: Endpoint::Tcp { addr: addr.into() },
+            endpoint: Endpoint::tcp(addr),
             dialect: Dialect::ua_fp_t260(),
             options: DriverOptions::default(),
         }
@@ -298,6 +290,67 @@ impl FiscalRegister for DatecsDriver {
     async fn z_report(&self) -> Result<ReportTotals> {
         self.inner.lock().await.report(true).await
     }
+
+    async fn receipt_state(&self) -> Result<ReceiptState> {
+        self.inner.lock().await.receipt_state().await
+    }
+
+    async fn open_receipt(&self, kind: ReceiptKind) -> Result<()> {
+        let kind = match kind {
+            ReceiptKind::Sale => Kind::Sale,
+            ReceiptKind::Return { original } => Kind::Return { original },
+        };
+        self.inner.lock().await.open_receipt(kind).await
+    }
+
+    async fn add_line(&self, line: &ReceiptLine) -> Result<()> {
+        self.inner.lock().await.sale(&SaleItem::from(line)).await
+    }
+
+    async fn print_text(&self, text: &str) -> Result<()> {
+        self.inner.lock().await.print_text(text).await
+    }
+
+    async fn subtotal(&self) -> Result<Subtotal> {
+        let amount = self.inner.lock().await.subtotal().await?;
+        Ok(Subtotal {
+            amount,
+            cash_amount: amount,
+        })
+    }
+
+    async fn pay(&self, payment: &Payment) -> Result<PaymentResult> {
+        let mut s = self.inner.lock().await;
+        if let Payment::Card { .. } = payment {
+            let text_lines = match s.d.card_data {
+                CardDataMode::TextLines | CardDataMode::Both => true,
+                CardDataMode::PaymentText => s.d.syntax == Syntax::Tab,
+            };
+            if text_lines {
+                s.card_lines(Kind::Sale, payment).await?;
+            }
+        }
+        Ok(match s.pay(payment).await? {
+            PayResult::Remaining(remaining) => PaymentResult {
+                remaining,
+                ..PaymentResult::default()
+            },
+            PayResult::Change(change) => PaymentResult {
+                change,
+                ..PaymentResult::default()
+            },
+        })
+    }
+
+    async fn close_receipt(&self) -> Result<u64> {
+        let mut s = self.inner.lock().await;
+        s.close().await?;
+        s.last_document().await
+    }
+
+    async fn cancel_receipt(&self) -> Result<()> {
+        self.inner.lock().await.cancel().await
+    }
 }
 
 fn num(fields: &[String], i: usize, what: &str) -> Result<i64> {
@@ -445,9 +498,11 @@ impl Session {
             Syntax::Comma => 0,
             Syntax::Tab => 1,
         };
-        let open = int(&f, 0, "open flag")? != 0;
+        let open_flag = int(&f, 0, "open flag")?;
         Ok(ReceiptState {
-            open,
+            open: open_flag != 0,
+            // X: 2-4 are the storno kinds.
+            is_return: self.d.syntax == Syntax::Tab && open_flag >= 2,
             items: int(&f, base + 1, "item count")? as u32,
             amount: num(&f, base + 2, "amount")?,
             paid: num(&f, base + 3, "paid amount")?,

@@ -57,12 +57,7 @@ pub struct LinkStats {
     pub stale: u64,
 }
 
-/// A byte stream the link can own.
-pub trait ByteStream: AsyncRead + AsyncWrite + Send + Unpin + std::fmt::Debug {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin + std::fmt::Debug> ByteStream for T {}
-
-/// Boxed byte stream.
-pub type BoxStream = Box<dyn ByteStream>;
+pub use devio::{BoxStream, ByteStream};
 
 /// One conversation with one register.
 #[derive(Debug)]

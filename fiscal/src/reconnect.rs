@@ -7,8 +7,9 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 
 use crate::{
-    DatecsDriver, DeviceInfo, DeviceStatus, DriverConfig, Error, FiscalRegister, PrintedDocument,
-    ReportTotals, Result, ReturnReceipt, SaleReceipt,
+    CashTotals, DatecsDriver, DeviceInfo, DeviceStatus, DriverConfig, Error, FiscalRegister,
+    Payment, PaymentResult, PrintedDocument, ReceiptKind, ReceiptLine, ReceiptState, ReportTotals,
+    Result, ReturnReceipt, SaleReceipt, Subtotal,
 };
 
 /// A [`DatecsDriver`] behind a connection that is opened on demand.
@@ -91,6 +92,66 @@ impl FiscalRegister for ReconnectingRegister {
 
     async fn z_report(&self) -> Result<ReportTotals> {
         self.with(|d| async move { d.z_report().await }).await
+    }
+
+    async fn receipt_state(&self) -> Result<ReceiptState> {
+        self.with(|d| async move { FiscalRegister::receipt_state(&*d).await })
+            .await
+    }
+
+    async fn open_receipt(&self, kind: ReceiptKind) -> Result<()> {
+        self.with(|d| async move { FiscalRegister::open_receipt(&*d, kind).await })
+            .await
+    }
+
+    async fn add_line(&self, line: &ReceiptLine) -> Result<()> {
+        self.with(|d| async move { FiscalRegister::add_line(&*d, line).await })
+            .await
+    }
+
+    async fn print_text(&self, text: &str) -> Result<()> {
+        self.with(|d| async move { FiscalRegister::print_text(&*d, text).await })
+            .await
+    }
+
+    async fn subtotal(&self) -> Result<Subtotal> {
+        self.with(|d| async move { FiscalRegister::subtotal(&*d).await })
+            .await
+    }
+
+    async fn pay(&self, payment: &Payment) -> Result<PaymentResult> {
+        self.with(|d| async move { FiscalRegister::pay(&*d, payment).await })
+            .await
+    }
+
+    async fn close_receipt(&self) -> Result<u64> {
+        self.with(|d| async move { FiscalRegister::close_receipt(&*d).await })
+            .await
+    }
+
+    async fn cancel_receipt(&self) -> Result<()> {
+        self.with(|d| async move { FiscalRegister::cancel_receipt(&*d).await })
+            .await
+    }
+
+    async fn read_document(&self, number: u64) -> Result<Vec<String>> {
+        self.with(|d| async move { FiscalRegister::read_document(&*d, number).await })
+            .await
+    }
+
+    async fn check_password(&self) -> Result<()> {
+        self.with(|d| async move { FiscalRegister::check_password(&*d).await })
+            .await
+    }
+
+    async fn cash_totals(&self) -> Result<CashTotals> {
+        self.with(|d| async move { FiscalRegister::cash_totals(&*d).await })
+            .await
+    }
+
+    async fn print_non_fiscal(&self, lines: &[String]) -> Result<()> {
+        self.with(|d| async move { FiscalRegister::print_non_fiscal(&*d, lines).await })
+            .await
     }
 }
 

@@ -64,6 +64,7 @@ fn card() -> CardSlip {
         masked_pan: "************4242".into(),
         terminal_id: "PB000123".into(),
         invoice: "000042".into(),
+        ..Default::default()
     }
 }
 
@@ -73,6 +74,7 @@ fn line(name: &str, tax: char, price: i64, qty: i64) -> ReceiptLine {
         tax_group: tax,
         price,
         quantity_milli: qty,
+        discount: 0,
     }
 }
 
@@ -634,9 +636,7 @@ async fn works_over_tcp_too() {
     let cfg = EmulatorConfig::new(Dialect::x_family());
     let (emu, addr, _task) = spawn_tcp(cfg, "127.0.0.1:0").await.unwrap();
     let config = fiscal::DriverConfig {
-        endpoint: Endpoint::Tcp {
-            addr: addr.to_string(),
-        },
+        endpoint: Endpoint::tcp(addr.to_string()),
         dialect: Dialect::x_family(),
         options: quick_options(),
     };

@@ -108,7 +108,7 @@ proptest! {
             let _ = d.pay(&Payment::Cash { amount: 1 }).await;
             let _ = d.z_report().await;
             let _ = d.print_sale(&SaleReceipt {
-                lines: vec![ReceiptLine { name: "x".into(), tax_group: 'A', price: 100, quantity_milli: 1000 }],
+                lines: vec![ReceiptLine { name: "x".into(), tax_group: 'A', price: 100, quantity_milli: 1000, discount: 0 }],
                 payments: vec![Payment::Cash { amount: 100 }],
             }).await;
         });

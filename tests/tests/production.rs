@@ -32,9 +32,7 @@ async fn emulators() -> anyhow::Result<(Settings, fiscal::emulator::EmulatorHand
             ..Default::default()
         }),
         fiscal: Some(FiscalSettings {
-            endpoint: fiscal::Endpoint::Tcp {
-                addr: fiscal_addr.to_string(),
-            },
+            endpoint: fiscal::Endpoint::tcp(fiscal_addr.to_string()),
             ..FiscalSettings::default()
         }),
         ..Settings::default()
@@ -82,9 +80,7 @@ async fn an_unreachable_fiscal_register_refuses_sales_without_charging_a_card() 
     // A port nobody listens on.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
     settings.fiscal = Some(FiscalSettings {
-        endpoint: fiscal::Endpoint::Tcp {
-            addr: closed.to_string(),
-        },
+        endpoint: fiscal::Endpoint::tcp(closed.to_string()),
         ..FiscalSettings::default()
     });
     let running = start(dir.path(), &settings, DemoOptions::default()).await?;
