@@ -114,6 +114,7 @@ fn receipt_50() -> SaleReceipt {
             tax_group: 'А',
             price: 1000 + i,
             quantity_milli: 1250,
+            discount: 0,
         })
         .collect();
     let total: i64 = lines.iter().map(fiscal::line_total).sum();
