@@ -6,33 +6,62 @@ use crate::api::{ApiError, ErrorCode};
 /// Everything that can go wrong in the checkout.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The amount typed or sent is not a valid amount.
+    // ---- what the caller sent ---------------------------------------------
+    /// An amount is not a positive integer of kopiykas in range.
     #[error("invalid amount: {0}")]
     InvalidAmount(String),
-    /// The request is malformed (not JSON, wrong shape).
+    /// The request is malformed (not JSON, wrong shape, a bad value).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
-    /// Another sale is running.
-    #[error("another operation is in progress")]
-    Busy,
-    /// The journal could not be read or written.
-    #[error("journal error: {0}")]
-    Storage(#[from] rusqlite::Error),
-    /// The journal's files could not be created.
-    #[error("journal file error: {0}")]
-    Io(#[from] std::io::Error),
-    /// The card terminal failed (link, protocol, or a refusal of its own).
-    #[error("card terminal: {0}")]
-    Terminal(#[from] terminal::Error),
-    /// The fiscal register failed.
-    #[error("fiscal register: {0}")]
-    Fiscal(#[from] fiscal::Error),
-    /// The settings file is unreadable or invalid.
-    #[error("settings: {0}")]
-    Settings(String),
+    /// The operation is not allowed in the state things are in.
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
+    /// The idempotency key was used before for another request.
+    #[error("the key {0:?} was used before for another request")]
+    KeyReused(String),
     /// No such record.
     #[error("not found: {0}")]
     NotFound(String),
+    /// No such command.
+    #[error("no such command: {0}")]
+    UnknownCommand(String),
+
+    // ---- the engine's own rules -------------------------------------------
+    /// Another operation is running on the devices.
+    #[error("another operation is in progress")]
+    Busy,
+    /// An older operation must be finished before this one starts.
+    #[error("operation {operation} is unresolved ({code})")]
+    Unresolved { operation: i64, code: String },
+
+    // ---- the devices -------------------------------------------------------
+    /// The card terminal failed or refused (link, protocol, its own refusal).
+    #[error("card terminal: {0}")]
+    Terminal(#[from] terminal::Error),
+    /// The fiscal register failed or refused.
+    #[error("fiscal register: {0}")]
+    Fiscal(#[from] fiscal::Error),
+    /// A condition the pre-flight gate found (a stable device code such as
+    /// `fiscal.wrong_password`), before anything was charged.
+    #[error("the devices are not ready: {code}: {message}")]
+    NotReady { code: String, message: String },
+
+    // ---- storage and set-up -----------------------------------------------
+    /// The journal could not be read or written.
+    #[error("journal error: {0}")]
+    Storage(#[from] rusqlite::Error),
+    /// A file could not be created or written.
+    #[error("file error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The settings file is unreadable or invalid.
+    #[error("settings: {0}")]
+    Settings(String),
+    /// The same keyed request was refused before (its answer again).
+    #[error("{}", .0.message)]
+    Again(ApiError),
+    /// A broken invariant; a bug.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// Result alias for the checkout crate.
@@ -44,23 +73,33 @@ impl Error {
         match self {
             Error::InvalidAmount(_) => ErrorCode::InvalidAmount,
             Error::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            Error::NotAllowed(_) => ErrorCode::NotAllowed,
+            Error::KeyReused(_) => ErrorCode::KeyReused,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::UnknownCommand(_) => ErrorCode::UnknownCommand,
             Error::Busy => ErrorCode::Busy,
-            Error::Storage(_) | Error::Io(_) => ErrorCode::Storage,
+            Error::Unresolved { .. } => ErrorCode::Unresolved,
             Error::Terminal(_) => ErrorCode::TerminalError,
             Error::Fiscal(_) => ErrorCode::FiscalError,
-            Error::NotFound(_) => ErrorCode::NotFound,
-            Error::Settings(_) => ErrorCode::Internal,
+            Error::NotReady { code, .. } if code.starts_with("terminal.") => {
+                ErrorCode::TerminalError
+            }
+            Error::NotReady { .. } => ErrorCode::FiscalError,
+            Error::Storage(_) | Error::Io(_) => ErrorCode::Storage,
+            Error::Settings(_) | Error::Internal(_) => ErrorCode::Internal,
+            Error::Again(e) => e.code,
         }
     }
-}
 
-impl Error {
-    /// The device's own stable code, prefixed by the device: `fiscal.paper_out`,
-    /// `terminal.transport.link_lost`.
+    /// The device's own stable code, prefixed by the device:
+    /// `fiscal.paper_out`, `terminal.transport.link_lost`; for an
+    /// unresolved older operation, its problem code.
     pub fn device_code(&self) -> Option<String> {
         match self {
             Error::Terminal(e) => Some(format!("terminal.{}", e.code())),
             Error::Fiscal(e) => Some(format!("fiscal.{}", e.code())),
+            Error::NotReady { code, .. } | Error::Unresolved { code, .. } => Some(code.clone()),
+            Error::Again(e) => e.device_code.clone(),
             _ => None,
         }
     }
@@ -68,10 +107,14 @@ impl Error {
 
 impl From<&Error> for ApiError {
     fn from(e: &Error) -> Self {
+        if let Error::Again(inner) = e {
+            return inner.clone();
+        }
         let details = match e {
             Error::Terminal(inner) => Some(inner.to_string()),
             Error::Fiscal(inner) => Some(inner.to_string()),
             Error::Storage(inner) => Some(inner.to_string()),
+            Error::Unresolved { operation, .. } => Some(format!("operation {operation}")),
             _ => None,
         };
         ApiError {

@@ -1,10 +1,103 @@
-//! Money as integers of minor units (kopiykas), and the one strict parser for
-//! amounts typed by a cashier or sent to the API.
+//! Money as integers of minor units (kopiykas): the strict [`Money`] type the
+//! API reads (an integer, never a fraction or an exponent), the parser for
+//! amounts typed by a cashier, and the cash rounding rule.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use ts_rs::TS;
 
 use crate::Error;
 
-/// The largest amount a single sale may have: 10^9 minor units (10 000 000.00).
+/// The largest amount a single operation may have: 10^9 minor units (10 000 000.00).
 pub const MAX_AMOUNT: i64 = 1_000_000_000;
+
+/// The marker a [`Money`] deserialisation error carries, so the API can
+/// answer `invalid_amount` rather than a generic `invalid_request`.
+pub const AMOUNT_ERROR: &str = "kasa:invalid_amount:";
+
+/// An amount in minor units as the API receives it: a JSON integer. A number
+/// with a fraction or an exponent (`12.5`, `1e3`, `1000.0`) and a string are
+/// refused; the range is checked where the amount is used
+/// ([`Money::positive`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, TS)]
+#[ts(type = "number")]
+pub struct Money(pub i64);
+
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Money;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "an integer number of kopiykas")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Money, E> {
+                Ok(Money(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Money, E> {
+                i64::try_from(v).map(Money).map_err(|_| {
+                    E::custom(format!(
+                        "{AMOUNT_ERROR} {v} is more than the largest amount"
+                    ))
+                })
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Money, E> {
+                Err(E::custom(format!(
+                    "{AMOUNT_ERROR} {v} is not an integer number of kopiykas (send 1250 for 12.50)"
+                )))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Money, E> {
+                let shown: String = v.chars().take(20).collect();
+                Err(E::custom(format!(
+                    "{AMOUNT_ERROR} \"{shown}\" is text, not an integer number of kopiykas"
+                )))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Money, E> {
+                Err(E::custom(format!(
+                    "{AMOUNT_ERROR} an amount is not true or false"
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Money {
+    /// The amount, if it is more than zero and at most [`MAX_AMOUNT`].
+    pub fn positive(self) -> Result<i64, Error> {
+        if self.0 <= 0 {
+            return Err(Error::InvalidAmount(
+                "the amount must be more than zero".into(),
+            ));
+        }
+        if self.0 > MAX_AMOUNT {
+            return Err(Error::InvalidAmount(format!(
+                "the amount is more than {}",
+                format_minor(MAX_AMOUNT)
+            )));
+        }
+        Ok(self.0)
+    }
+
+    /// The amount, if it is zero or more and at most [`MAX_AMOUNT`] (discounts).
+    pub fn non_negative(self) -> Result<i64, Error> {
+        if self.0 == 0 {
+            Ok(0)
+        } else {
+            self.positive()
+        }
+    }
+}
+
+/// A cash total rounded to 10 kopiykas as Ukrainian rules require: 1–4
+/// kopiykas down, 5–9 up. Card payments are never rounded.
+pub fn round_cash(minor: i64) -> i64 {
+    let r = minor.rem_euclid(10);
+    if r >= 5 {
+        minor - r + 10
+    } else {
+        minor - r
+    }
+}
 
 /// Parse an amount such as `12.50`, `12,5` or `7` into minor units.
 ///
@@ -130,6 +223,33 @@ mod tests {
             parse_amount(&long).is_err(),
             "a 3 KB amount must be refused"
         );
+    }
+
+    #[test]
+    fn cash_is_rounded_to_ten_kopiykas() {
+        assert_eq!(round_cash(1234), 1230);
+        assert_eq!(round_cash(1235), 1240);
+        assert_eq!(round_cash(1239), 1240);
+        assert_eq!(round_cash(1240), 1240);
+        assert_eq!(round_cash(4), 0);
+        assert_eq!(round_cash(5), 10);
+    }
+
+    #[test]
+    fn money_is_an_integer_of_kopiykas() {
+        let ok: Money = serde_json::from_str("1250").unwrap();
+        assert_eq!(ok, Money(1250));
+        for bad in ["12.5", "1e3", "1000.0", "\"12.50\"", "true", "[1]", "null"] {
+            let e = serde_json::from_str::<Money>(bad).expect_err(bad);
+            if bad != "[1]" && bad != "null" {
+                assert!(e.to_string().contains(AMOUNT_ERROR), "{bad}: {e}");
+            }
+        }
+        assert!(Money(0).positive().is_err());
+        assert!(Money(-5).positive().is_err());
+        assert!(Money(MAX_AMOUNT + 1).positive().is_err());
+        assert_eq!(Money(MAX_AMOUNT).positive().unwrap(), MAX_AMOUNT);
+        assert!(serde_json::from_str::<Money>("1000000000000000000000").is_err());
     }
 
     #[test]

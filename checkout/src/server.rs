@@ -1,6 +1,8 @@
-//! The HTTP face of `kasa serve`: a JSON API, server-sent events for progress,
-//! and the built UI as static files. Bound to loopback unless configured
-//! otherwise.
+//! The HTTP face of `kasa serve`: every declared command at
+//! `POST /api/cmd/<name>` (from [`crate::commands`]), server-sent events at
+//! `GET /api/events`, and the built UI as static files. Bound to loopback
+//! unless configured otherwise. Every failure under `/api/` is a JSON
+//! `{code, message}`, 404 and 405 and 413 included.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -8,11 +10,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{StatusCode, Uri};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Json;
 pub use axum::Router;
 use futures::Stream;
@@ -20,20 +22,23 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
 use tower_http::services::{ServeDir, ServeFile};
 
-use crate::api::{ApiError, AppInfo, CardSaleRequest, ErrorCode, ReceiptTape};
+use crate::api::{ApiError, ErrorCode};
+use crate::commands::{dispatch, Caller, Role};
 use crate::{Checkout, Error};
 
 /// The largest request body the API reads.
-const MAX_BODY: usize = 16 * 1024;
+pub const MAX_BODY: usize = 64 * 1024;
 
 /// The API and UI as one router.
 pub fn router(checkout: Arc<Checkout>, ui_dir: Option<PathBuf>) -> Router {
     let api = Router::new()
-        .route("/api/info", get(info))
-        .route("/api/sales/card", post(pay_by_card))
-        .route("/api/events", get(events))
-        .route("/api/tape", get(tape))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .route(
+            "/api/cmd/{name}",
+            post(command).fallback(method_not_allowed),
+        )
+        .route("/api/events", get(events).fallback(method_not_allowed))
+        .route("/api/{*rest}", any(no_such_path))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(checkout);
     match ui_dir {
         Some(dir) => {
@@ -76,95 +81,84 @@ impl From<Error> for HttpError {
     }
 }
 
-impl IntoResponse for HttpError {
-    fn into_response(self) -> Response {
-        let status = match self.0.code {
-            ErrorCode::InvalidAmount | ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
-            ErrorCode::Busy => StatusCode::CONFLICT,
-            ErrorCode::NotFound => StatusCode::NOT_FOUND,
-            ErrorCode::TerminalError | ErrorCode::FiscalError => StatusCode::BAD_GATEWAY,
-            ErrorCode::Storage | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        (status, Json(self.0)).into_response()
+/// The HTTP status of an error code.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::InvalidAmount | ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
+        ErrorCode::NotAllowed => StatusCode::FORBIDDEN,
+        ErrorCode::KeyReused | ErrorCode::Busy | ErrorCode::Unresolved => StatusCode::CONFLICT,
+        ErrorCode::NotFound | ErrorCode::UnknownCommand => StatusCode::NOT_FOUND,
+        ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::TerminalError | ErrorCode::FiscalError => StatusCode::BAD_GATEWAY,
+        ErrorCode::Storage | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
-async fn info(State(c): State<Arc<Checkout>>) -> Json<AppInfo> {
-    Json(c.info())
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        (status_of(self.0.code), Json(self.0)).into_response()
+    }
 }
 
-/// Read the sale request leniently enough to explain what is wrong with it:
-/// a number is taken as its decimal text, anything else is refused.
-fn card_sale_request(body: &[u8]) -> Result<CardSaleRequest, Error> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| Error::InvalidRequest(format!("the body is not JSON: {e}")))?;
-    let amount = match value.get("amount") {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(serde_json::Value::Number(n)) => n.to_string(),
-        Some(_) => {
-            return Err(Error::InvalidAmount(
-                "the amount must be text such as \"12.50\"".into(),
-            ))
-        }
-        None => return Err(Error::InvalidAmount("the amount is missing".into())),
-    };
-    Ok(CardSaleRequest { amount })
+fn api_error(code: ErrorCode, message: impl Into<String>) -> HttpError {
+    HttpError(ApiError {
+        code,
+        message: message.into(),
+        details: None,
+        device_code: None,
+    })
 }
 
-async fn pay_by_card(State(c): State<Arc<Checkout>>, body: Bytes) -> Result<Response, HttpError> {
-    let req = card_sale_request(&body)?;
-    let result = c.pay_by_card(&req).await?;
-    Ok(Json(result).into_response())
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct TapeQuery {
-    last: Option<usize>,
-}
-
-async fn tape(
+async fn command(
     State(c): State<Arc<Checkout>>,
-    axum::extract::Query(q): axum::extract::Query<TapeQuery>,
-) -> Json<ReceiptTape> {
-    Json(c.receipt_tape(q.last.unwrap_or(5).min(100)))
+    Path(name): Path<String>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, HttpError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            api_error(
+                ErrorCode::TooLarge,
+                format!("the request is larger than {MAX_BODY} bytes"),
+            )
+        } else {
+            api_error(ErrorCode::InvalidRequest, e.body_text())
+        }
+    })?;
+    let caller = Caller {
+        actor: "http".into(),
+        role: Role::Manager,
+    };
+    let value = dispatch(&c, &caller, &name, &body).await?;
+    Ok(Json(value).into_response())
+}
+
+async fn method_not_allowed() -> Response {
+    let e = ApiError {
+        code: ErrorCode::UnknownCommand,
+        message: "this method is not allowed here: commands are POST, events are GET".into(),
+        details: None,
+        device_code: None,
+    };
+    (StatusCode::METHOD_NOT_ALLOWED, Json(e)).into_response()
+}
+
+async fn no_such_path(uri: Uri) -> HttpError {
+    api_error(
+        ErrorCode::UnknownCommand,
+        format!(
+            "no such API path: {}",
+            uri.path().chars().take(100).collect::<String>()
+        ),
+    )
 }
 
 async fn events(
     State(c): State<Arc<Checkout>>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let stream = BroadcastStream::new(c.subscribe()).filter_map(|ev| {
+    let stream = BroadcastStream::new(c.engine.subscribe()).filter_map(|ev| {
         let ev = ev.ok()?;
         let json = serde_json::to_string(&ev).ok()?;
         Some(Ok(Event::default().data(json)))
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_are_read_as_their_text() {
-        assert_eq!(
-            card_sale_request(br#"{"amount":12.5}"#).unwrap().amount,
-            "12.5"
-        );
-        assert_eq!(
-            card_sale_request(br#"{"amount":"abc"}"#).unwrap().amount,
-            "abc"
-        );
-        assert!(matches!(
-            card_sale_request(b"{}"),
-            Err(Error::InvalidAmount(_))
-        ));
-        assert!(matches!(
-            card_sale_request(b"not json"),
-            Err(Error::InvalidRequest(_))
-        ));
-        assert!(matches!(
-            card_sale_request(br#"{"amount":[1]}"#),
-            Err(Error::InvalidAmount(_))
-        ));
-    }
 }

@@ -19,6 +19,33 @@ pub struct Settings {
     pub fiscal: Option<FiscalSettings>,
     /// How the free-amount line of a receipt is named and taxed.
     pub receipt: ReceiptSettings,
+    /// The shop itself.
+    pub shop: ShopSettings,
+}
+
+/// The shop: where it is in time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShopSettings {
+    /// The shop's time zone (IANA name); its business day is the local date there.
+    pub time_zone: String,
+}
+
+impl Default for ShopSettings {
+    fn default() -> Self {
+        Self {
+            time_zone: crate::clock::DEFAULT_TIME_ZONE.name().to_string(),
+        }
+    }
+}
+
+impl ShopSettings {
+    /// The time zone, checked against the time-zone database.
+    pub fn time_zone(&self) -> Result<chrono_tz::Tz> {
+        self.time_zone
+            .parse()
+            .map_err(|_| Error::Settings(format!("unknown time zone {:?}", self.time_zone)))
+    }
 }
 
 /// Where the fiscal register is and who operates it.
@@ -162,7 +189,7 @@ mod tests {
                 endpoint: fiscal::Endpoint::tcp("127.0.0.1:4999"),
                 ..FiscalSettings::default()
             }),
-            receipt: ReceiptSettings::default(),
+            ..Settings::default()
         };
         s.save(&path).unwrap();
         let back = Settings::load(&path).unwrap();

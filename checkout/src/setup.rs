@@ -10,6 +10,8 @@ use std::time::Duration;
 use fiscal::FiscalRegister;
 use terminal::CardTerminal;
 
+use crate::clock::SystemClock;
+use crate::engine::{Devices, Engine, EngineConfig};
 use crate::journal::Journal;
 use crate::settings::Settings;
 use crate::{Checkout, Result};
@@ -116,14 +118,24 @@ pub async fn start(data_dir: &Path, settings: &Settings, opts: DemoOptions) -> R
     } else {
         "demo"
     };
-    let mut checkout = Checkout::new(journal, terminal, fiscal, mode)
-        .with_receipt_settings(settings.receipt.clone());
+    let config = EngineConfig {
+        receipt: settings.receipt.clone(),
+        time_zone: settings.shop.time_zone()?,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::new(
+        journal,
+        Devices { terminal, fiscal },
+        Arc::new(SystemClock),
+        config,
+    );
+    // Resolve what an earlier run left unfinished before the first sale.
+    if let Err(e) = engine.start().await {
+        tracing::warn!("recovery at start-up failed: {e}");
+    }
+    let mut checkout = Checkout::new(engine, mode);
     if let Some(tape) = tape {
         checkout = checkout.with_virtual_tape(tape);
-    }
-    // Resolve what an earlier run left unfinished before the first sale.
-    if let Err(e) = checkout.recover_unfinished().await {
-        tracing::warn!("recovery at start-up failed: {e}");
     }
     Ok(Running {
         checkout: Arc::new(checkout),

@@ -1,23 +1,21 @@
-//! The Tauri commands: each one line over `checkout`.
+//! The Tauri commands: `rpc` runs any command declared in
+//! `checkout::commands` (the same list `kasa serve` routes), and `ui_ready`
+//! is the desktop smoke test's signal.
 
-use checkout::api::{ApiError, AppInfo, CardSaleRequest, ReceiptTape, SaleResult};
+use checkout::api::ApiError;
+use checkout::commands::{dispatch, Caller};
 use tauri::State;
 
 use crate::desktop::Shell;
 
 #[tauri::command]
-pub fn app_info(shell: State<'_, Shell>) -> AppInfo {
-    shell.checkout.info()
-}
-
-#[tauri::command]
-pub async fn pay_by_card(
+pub async fn rpc(
     shell: State<'_, Shell>,
-    request: CardSaleRequest,
-) -> Result<SaleResult, ApiError> {
-    shell
-        .checkout
-        .pay_by_card(&request)
+    name: String,
+    request: serde_json::Value,
+) -> Result<serde_json::Value, ApiError> {
+    let body = serde_json::to_vec(&request).unwrap_or_default();
+    dispatch(&shell.checkout, &Caller::desktop(), &name, &body)
         .await
         .map_err(ApiError::from)
 }
@@ -25,9 +23,4 @@ pub async fn pay_by_card(
 #[tauri::command]
 pub fn ui_ready(summary: String) {
     crate::desktop::report_ui_ready(&summary);
-}
-
-#[tauri::command]
-pub fn receipt_tape(shell: State<'_, Shell>, last: usize) -> ReceiptTape {
-    shell.checkout.receipt_tape(last.min(100))
 }

@@ -33,7 +33,7 @@ pub fn run(data_dir: PathBuf, settings: Settings, demo: DemoOptions) -> i32 {
         })
         .setup(move |app| {
             let handle = app.handle().clone();
-            let mut events = checkout.subscribe();
+            let mut events = checkout.engine.subscribe();
             tauri::async_runtime::spawn(async move {
                 while let Ok(ev) = events.recv().await {
                     let _ = handle.emit("kasa-event", ev);
@@ -42,10 +42,8 @@ pub fn run(data_dir: PathBuf, settings: Settings, demo: DemoOptions) -> i32 {
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
-            crate::commands::app_info,
-            crate::commands::pay_by_card,
+            crate::commands::rpc,
             crate::commands::ui_ready,
-            crate::commands::receipt_tape,
         ])
         .run(tauri::generate_context!());
     match result {

@@ -1,0 +1,361 @@
+//! Every command the UI can call, declared once: its name, request type,
+//! response type, the role it needs and whether it changes state. From this
+//! one list come the HTTP routes of `kasa serve` (`POST /api/cmd/<name>`),
+//! the Tauri shell's `rpc` command, and the generated TypeScript client in
+//! `ui/src/bindings/commands.ts` ([`typescript_client`]). Nothing keeps a
+//! second list by hand.
+//!
+//! Requests are read strictly ([`parse`]): unknown fields are refused, money
+//! is an integer of kopiykas, and an amount error is answered as
+//! `invalid_amount`.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::api::{
+    ActionRequest, AddPaymentRequest, AppInfo, CashMoveRequest, CashRefundRequest, DeviceHealth,
+    Empty, KeyQuery, KeyRequest, OperationList, OperationQuery, OperationView, ReceiptTape,
+    RefundRequest, ResolveRequest, SaleRequest, TapeQuery, VoidRequest,
+};
+use crate::engine::NewRequest;
+use crate::money::AMOUNT_ERROR;
+use crate::{Checkout, Error, Result};
+
+/// Who may call a command; each role may also do what the ones before it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Cashier,
+    Manager,
+    Installer,
+}
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The name kept in the journal with what they did.
+    pub actor: String,
+    pub role: Role,
+}
+
+impl Caller {
+    /// The local desktop user (the Tauri window).
+    pub fn desktop() -> Self {
+        Caller {
+            actor: "desktop".into(),
+            role: Role::Cashier,
+        }
+    }
+}
+
+/// An operation, or none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct MaybeOperation {
+    pub operation: Option<OperationView>,
+}
+
+/// One declared command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandSpec {
+    pub name: &'static str,
+    pub role: Role,
+    /// Changes state (needs a key; never a GET).
+    pub mutating: bool,
+    pub request: String,
+    pub response: String,
+    pub doc: &'static str,
+}
+
+/// Read a request body strictly.
+pub fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        &b"{}"[..]
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| {
+        let text = e.to_string();
+        match text.find(AMOUNT_ERROR) {
+            Some(i) => Error::InvalidAmount(text[i + AMOUNT_ERROR.len()..].trim().to_string()),
+            None => Error::InvalidRequest(text),
+        }
+    })
+}
+
+macro_rules! commands {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident($req:ty) -> $resp:ty, $role:ident, $mutating:literal;
+    )*) => {
+        /// Every command, in declaration order.
+        pub fn commands() -> Vec<CommandSpec> {
+            vec![$(CommandSpec {
+                name: stringify!($name),
+                role: Role::$role,
+                mutating: $mutating,
+                request: <$req as TS>::name(),
+                response: <$resp as TS>::name(),
+                doc: concat!($($doc),*),
+            }),*]
+        }
+
+        /// Run command `name` with a JSON `body` for `caller`.
+        pub async fn dispatch(
+            c: &Checkout,
+            caller: &Caller,
+            name: &str,
+            body: &[u8],
+        ) -> Result<serde_json::Value> {
+            match name {
+                $(stringify!($name) => {
+                    if caller.role < Role::$role {
+                        return Err(Error::NotAllowed(format!(
+                            "{} needs the {:?} role", stringify!($name), Role::$role
+                        )));
+                    }
+                    let req: $req = parse(body)?;
+                    let resp: $resp = handlers::$name(c, caller, req).await?;
+                    serde_json::to_value(resp).map_err(|e| Error::Internal(e.to_string()))
+                })*
+                other => Err(Error::UnknownCommand(other.chars().take(64).collect())),
+            }
+        }
+
+        /// The request and response types of every command, for the
+        /// TypeScript bindings.
+        pub fn command_types() -> Vec<(String, String)> {
+            fn one<T: TS + 'static>() -> (String, String) {
+                (T::name(), T::export_to_string().unwrap_or_default())
+            }
+            vec![$(one::<$req>(), one::<$resp>()),*]
+        }
+    };
+}
+
+commands! {
+    /// Version and mode of the running Kasa.
+    info(Empty) -> AppInfo, Cashier, false;
+    /// A sale: items or a free amount, by card, cash or both.
+    sale(SaleRequest) -> OperationView, Cashier, true;
+    /// Pay the rest of a sale after a partial approval or a decline.
+    add_payment(AddPaymentRequest) -> OperationView, Cashier, true;
+    /// Cancel: stop a card step waiting for the customer, or give back the
+    /// card payments of a sale awaiting payment or attention.
+    cancel(ActionRequest) -> OperationView, Cashier, true;
+    /// A card refund by RRN, full or partial.
+    refund(RefundRequest) -> OperationView, Cashier, true;
+    /// A void by invoice inside the terminal's open batch.
+    void(VoidRequest) -> OperationView, Cashier, true;
+    /// Money back in cash for a sale.
+    cash_refund(CashRefundRequest) -> OperationView, Cashier, true;
+    /// Cash into the drawer.
+    cash_in(CashMoveRequest) -> OperationView, Cashier, true;
+    /// Cash out of the drawer.
+    cash_out(CashMoveRequest) -> OperationView, Cashier, true;
+    /// The fiscal X report.
+    x_report(KeyRequest) -> OperationView, Cashier, true;
+    /// Print the receipt of an operation that needs attention again, with the same data.
+    print_again(ActionRequest) -> OperationView, Cashier, true;
+    /// Ask the terminal again about a payment it could not account for.
+    retry_lookup(ActionRequest) -> OperationView, Cashier, true;
+    /// Close an operation that needs attention by hand, with a reason.
+    resolve(ResolveRequest) -> OperationView, Manager, true;
+    /// One operation.
+    operation(OperationQuery) -> OperationView, Cashier, false;
+    /// What became of a request key.
+    by_key(KeyQuery) -> MaybeOperation, Cashier, false;
+    /// The newest unfinished operation (a reloaded screen follows it).
+    current(Empty) -> MaybeOperation, Cashier, false;
+    /// The unfinished operations.
+    unresolved(Empty) -> OperationList, Cashier, false;
+    /// Demo mode's virtual receipt tape.
+    receipt_tape(TapeQuery) -> ReceiptTape, Cashier, false;
+    /// What blocks card payments now, and what to fix soon.
+    device_health(Empty) -> DeviceHealth, Cashier, false;
+}
+
+/// The command handlers, one per declared command, each a line or two over
+/// the engine.
+mod handlers {
+    use super::*;
+
+    pub async fn info(c: &Checkout, _: &Caller, _: Empty) -> Result<AppInfo> {
+        Ok(c.info())
+    }
+    pub async fn sale(c: &Checkout, who: &Caller, r: SaleRequest) -> Result<OperationView> {
+        c.engine.submit(&who.actor, NewRequest::Sale(r)).await
+    }
+    pub async fn add_payment(
+        c: &Checkout,
+        who: &Caller,
+        r: AddPaymentRequest,
+    ) -> Result<OperationView> {
+        c.engine.add_payment(&who.actor, r).await
+    }
+    pub async fn cancel(c: &Checkout, who: &Caller, r: ActionRequest) -> Result<OperationView> {
+        c.engine.cancel(&who.actor, r).await
+    }
+    pub async fn refund(c: &Checkout, who: &Caller, r: RefundRequest) -> Result<OperationView> {
+        c.engine.submit(&who.actor, NewRequest::Refund(r)).await
+    }
+    pub async fn void(c: &Checkout, who: &Caller, r: VoidRequest) -> Result<OperationView> {
+        c.engine.submit(&who.actor, NewRequest::Void(r)).await
+    }
+    pub async fn cash_refund(
+        c: &Checkout,
+        who: &Caller,
+        r: CashRefundRequest,
+    ) -> Result<OperationView> {
+        c.engine.submit(&who.actor, NewRequest::CashRefund(r)).await
+    }
+    pub async fn cash_in(c: &Checkout, who: &Caller, r: CashMoveRequest) -> Result<OperationView> {
+        c.engine.submit(&who.actor, NewRequest::CashIn(r)).await
+    }
+    pub async fn cash_out(c: &Checkout, who: &Caller, r: CashMoveRequest) -> Result<OperationView> {
+        c.engine.submit(&who.actor, NewRequest::CashOut(r)).await
+    }
+    pub async fn x_report(c: &Checkout, who: &Caller, r: KeyRequest) -> Result<OperationView> {
+        c.engine.submit(&who.actor, NewRequest::XReport(r)).await
+    }
+    pub async fn print_again(
+        c: &Checkout,
+        who: &Caller,
+        r: ActionRequest,
+    ) -> Result<OperationView> {
+        c.engine.print_again(&who.actor, r).await
+    }
+    pub async fn retry_lookup(
+        c: &Checkout,
+        who: &Caller,
+        r: ActionRequest,
+    ) -> Result<OperationView> {
+        c.engine.retry_lookup(&who.actor, r).await
+    }
+    pub async fn resolve(c: &Checkout, who: &Caller, r: ResolveRequest) -> Result<OperationView> {
+        c.engine.resolve(&who.actor, r).await
+    }
+    pub async fn operation(c: &Checkout, _: &Caller, r: OperationQuery) -> Result<OperationView> {
+        c.engine.operation(r.id)
+    }
+    pub async fn by_key(c: &Checkout, _: &Caller, r: KeyQuery) -> Result<MaybeOperation> {
+        Ok(MaybeOperation {
+            operation: c.engine.by_key(&r.key)?,
+        })
+    }
+    pub async fn current(c: &Checkout, _: &Caller, _: Empty) -> Result<MaybeOperation> {
+        Ok(MaybeOperation {
+            operation: c.engine.current()?,
+        })
+    }
+    pub async fn unresolved(c: &Checkout, _: &Caller, _: Empty) -> Result<OperationList> {
+        Ok(OperationList {
+            operations: c.engine.unresolved()?,
+        })
+    }
+    pub async fn receipt_tape(c: &Checkout, _: &Caller, r: TapeQuery) -> Result<ReceiptTape> {
+        Ok(c.receipt_tape(r.last.unwrap_or(5).min(100) as usize))
+    }
+    pub async fn device_health(c: &Checkout, _: &Caller, _: Empty) -> Result<DeviceHealth> {
+        Ok(c.engine.health().await)
+    }
+}
+
+/// The generated TypeScript client: the command map (request and response
+/// types, role, whether it changes state) and one typed function per
+/// command over a transport-agnostic `call`.
+pub fn typescript_client() -> String {
+    let cmds = commands();
+    let mut types: Vec<String> = cmds
+        .iter()
+        .flat_map(|c| [c.request.clone(), c.response.clone()])
+        .collect();
+    types.push("Role".into());
+    types.sort();
+    types.dedup();
+    let mut out = String::from(
+        "// Generated from checkout/src/commands.rs by `make bindings`; do not edit.\n",
+    );
+    for t in &types {
+        out.push_str(&format!("import type {{ {t} }} from \"./{t}\";\n"));
+    }
+    out.push_str(
+        "\n/** Every command: its request and response types. */\nexport interface Commands {\n",
+    );
+    for c in &cmds {
+        out.push_str(&format!(
+            "  /** {} */\n  {}: {{ request: {}; response: {} }};\n",
+            c.doc.trim(),
+            c.name,
+            c.request,
+            c.response
+        ));
+    }
+    out.push_str("}\n\nexport type CommandName = keyof Commands;\n\n");
+    out.push_str("/** The role each command needs, and whether it changes state. */\n");
+    out.push_str(
+        "export const COMMANDS: { readonly [K in CommandName]: { role: Role; mutating: boolean } } = {\n",
+    );
+    for c in &cmds {
+        let role = serde_json::to_value(c.role)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  {}: {{ role: \"{role}\", mutating: {} }},\n",
+            c.name, c.mutating
+        ));
+    }
+    out.push_str("};\n\n");
+    out.push_str("/** How a command reaches the backend (Tauri or HTTP). */\n");
+    out.push_str("export type Call = <K extends CommandName>(name: K, request: Commands[K][\"request\"]) => Promise<Commands[K][\"response\"]>;\n\n");
+    out.push_str("/** One typed function per command. */\nexport function client(call: Call) {\n  return {\n");
+    for c in &cmds {
+        out.push_str(&format!(
+            "    {}: (request: {}): Promise<{}> => call(\"{}\", request),\n",
+            c.name, c.request, c.response, c.name
+        ));
+    }
+    out.push_str("  };\n}\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_is_declared_once_and_mutations_carry_a_key() {
+        let cmds = commands();
+        let mut names: Vec<_> = cmds.iter().map(|c| c.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), cmds.len(), "a command is declared twice");
+        for c in cmds.iter().filter(|c| c.mutating) {
+            assert!(
+                c.request.ends_with("Request"),
+                "{} changes state: its request type must carry the key",
+                c.name
+            );
+        }
+    }
+
+    #[test]
+    fn requests_are_strict() {
+        let e = parse::<SaleRequest>(br#"{"key":"k","amount":1e3}"#).unwrap_err();
+        assert!(matches!(e, Error::InvalidAmount(_)), "{e}");
+        let e = parse::<SaleRequest>(br#"{"key":"k","amount":12.5}"#).unwrap_err();
+        assert!(matches!(e, Error::InvalidAmount(_)), "{e}");
+        let e = parse::<SaleRequest>(br#"{"key":"k","amount":"12.50"}"#).unwrap_err();
+        assert!(matches!(e, Error::InvalidAmount(_)), "{e}");
+        let e = parse::<SaleRequest>(br#"{"key":"k","amount":100,"tip":5}"#).unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidRequest(_)),
+            "unknown fields are refused: {e}"
+        );
+        let e = parse::<SaleRequest>(b"not json").unwrap_err();
+        assert!(matches!(e, Error::InvalidRequest(_)), "{e}");
+        let ok = parse::<SaleRequest>(br#"{"key":"k","amount":1250}"#).unwrap();
+        assert_eq!(ok.amount, Some(crate::money::Money(1250)));
+        assert_eq!(parse::<Empty>(b"").unwrap(), Empty {});
+    }
+}

@@ -1,0 +1,137 @@
+//! The pre-flight gate before anything new starts, and in full before any
+//! card step: no older operation unresolved, and a fiscal register that can
+//! print the receipt (paper, cover, memory, shift under 24 hours, the
+//! operator password accepted when it was checked). Nothing is written and
+//! nothing is charged when it refuses.
+//!
+//! The operator password is checked once, at start-up (and when the
+//! register was unreachable then, at the first gate after), never again by
+//! itself after a refusal: three wrong passwords lock a Datecs register
+//! until it is power-cycled.
+
+use crate::api::{DeviceHealth, OperationState};
+use crate::{Error, Result};
+
+use super::Engine;
+
+/// What the one password check found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum PasswordCheck {
+    /// Not checked yet (the register did not answer).
+    #[default]
+    Unchecked,
+    Accepted,
+    /// The register has no way to check it without printing.
+    Unsupported,
+    /// Refused: card sales are blocked until the settings change.
+    Refused(String),
+}
+
+impl Engine {
+    /// Check the operator password, once.
+    pub(crate) async fn check_password(&self) {
+        if self.inner.password() != PasswordCheck::Unchecked {
+            return;
+        }
+        let result = match self.inner.devices.fiscal.check_password().await {
+            Ok(()) => PasswordCheck::Accepted,
+            Err(fiscal::Error::WrongPassword) => {
+                PasswordCheck::Refused(fiscal::Error::WrongPassword.to_string())
+            }
+            Err(fiscal::Error::InvalidRequest(_)) => PasswordCheck::Unsupported,
+            Err(e) if e.is_uncertain() => PasswordCheck::Unchecked,
+            Err(e) => PasswordCheck::Refused(e.to_string()),
+        };
+        self.inner.set_password(result);
+    }
+
+    /// Refuse if an older operation is unresolved: `card` also counts
+    /// operations that await a payment or a person.
+    pub(crate) fn gate_unresolved(&self, card: bool, except: Option<i64>) -> Result<()> {
+        for op in self.inner.journal.unresolved()? {
+            if Some(op.id) == except {
+                continue;
+            }
+            if op.state == OperationState::Running || card {
+                return Err(Error::Unresolved {
+                    operation: op.id,
+                    code: op
+                        .error_code
+                        .clone()
+                        .unwrap_or_else(|| format!("operation.{}", op.state.as_str())),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The devices' blocking conditions and warnings, as codes.
+    pub async fn health(&self) -> DeviceHealth {
+        let mut h = DeviceHealth::default();
+        match self.inner.devices.fiscal.status().await {
+            Ok(st) => {
+                for (on, code) in [
+                    (st.paper_out, "fiscal.paper_out"),
+                    (st.cover_open, "fiscal.cover_open"),
+                    (st.fiscal_memory_full, "fiscal.fiscal_memory_full"),
+                    (st.shift_over_24h, "fiscal.shift_over_24h"),
+                ] {
+                    if on {
+                        h.blocking.push(code.into());
+                    }
+                }
+                if st.near_paper_end {
+                    h.warnings.push("fiscal.near_paper_end".into());
+                }
+            }
+            Err(e) => h.blocking.push(format!("fiscal.{}", e.code())),
+        }
+        if let PasswordCheck::Refused(_) = self.inner.password() {
+            h.blocking.push("fiscal.wrong_password".into());
+        }
+        h
+    }
+
+    /// The gate before a card step.
+    pub(crate) async fn preflight_card(&self) -> Result<()> {
+        self.check_password().await;
+        let st = self.inner.devices.fiscal.status().await?;
+        let refusal = [
+            (
+                st.paper_out,
+                "fiscal.paper_out",
+                fiscal::Error::PaperOut.to_string(),
+            ),
+            (
+                st.cover_open,
+                "fiscal.cover_open",
+                fiscal::Error::CoverOpen.to_string(),
+            ),
+            (
+                st.fiscal_memory_full,
+                "fiscal.fiscal_memory_full",
+                fiscal::Error::FiscalMemoryFull.to_string(),
+            ),
+            (
+                st.shift_over_24h,
+                "fiscal.shift_over_24h",
+                fiscal::Error::ShiftOver24h.to_string(),
+            ),
+        ]
+        .into_iter()
+        .find(|(on, _, _)| *on);
+        if let Some((_, code, message)) = refusal {
+            return Err(Error::NotReady {
+                code: code.into(),
+                message,
+            });
+        }
+        if let PasswordCheck::Refused(message) = self.inner.password() {
+            return Err(Error::NotReady {
+                code: "fiscal.wrong_password".into(),
+                message,
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,934 @@
+//! Each kind of step: what it writes ahead (`prepare`: read-only questions to
+//! the devices whose answers recovery needs), its one device call (`run`),
+//! and how it is recovered (`recover`: ask the devices what became of that
+//! call). Every operation kind is made of these steps; none has its own copy
+//! of them.
+//!
+//! - charge / confirm / reverse: the terminal. Written ahead: the
+//!   `PendingOperation` the terminal's lookup matches against. Recovered by
+//!   the lookup; "not charged" only when the terminal can show it.
+//! - open / pay / close: the fiscal receipt. Written ahead: the register's
+//!   last document number before the receipt, and what it had been paid
+//!   before a payment. Recovered by reading the register's state: a stray
+//!   unpaid receipt is cancelled and printed again, a payment the register
+//!   took is not sent twice, and a closed receipt is recognised by reading
+//!   it back from the electronic journal (its RRN and the operation's
+//!   reference line), never by its number alone when the register can be
+//!   read.
+//! - drawer / report: cash in or out and the X report, recovered from the
+//!   register's counters and document number.
+
+// Outcomes are built once per device call and moved, never copied in a
+// loop: their size does not matter, and boxing them would only add noise.
+#![allow(clippy::result_large_err, clippy::large_enum_variant)]
+
+use std::sync::Arc;
+
+use fiscal::{CardOperation, CardSlip, FiscalRegister, Payment, ReceiptKind};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use terminal::{
+    CardOutcome, CardTerminal, CardTransaction, PendingOperation, Recovery, TxnKind, TxnStatus,
+};
+
+use crate::api::{CardAction, CardData, Decline, PaymentMethod, PaymentState};
+use crate::journal::{Loaded, NewDocument, PaymentRecord, PaymentUpdate};
+use crate::operations::{OperationSpec, Step};
+
+/// The devices the steps drive.
+#[derive(Debug, Clone)]
+pub struct Devices {
+    pub terminal: Arc<dyn CardTerminal>,
+    pub fiscal: Arc<dyn FiscalRegister>,
+}
+
+/// How a step ended (or what its recovery found).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Done: record the result and its effects.
+    Done {
+        result: Value,
+        payment: Option<(i64, PaymentUpdate)>,
+        document: Option<NewDocument>,
+    },
+    /// Nothing happened on the device: run the step again (a new attempt).
+    Retry(String),
+    /// The register lost the receipt (power cycle, a cancel by hand): print
+    /// it again from the start, with the same data.
+    RestartReceipt(String),
+    /// The device refused or failed definitely. `attention` when a person
+    /// must act (paper, cover, a charge whose receipt cannot print).
+    Failed {
+        code: String,
+        message: String,
+        payment: Option<(i64, PaymentUpdate)>,
+    },
+    /// The device cannot be reached or cannot tell yet: the step stays
+    /// started and is recovered later.
+    Unresolved { code: String, message: String },
+}
+
+impl Outcome {
+    fn done(result: Value) -> Self {
+        Outcome::Done {
+            result,
+            payment: None,
+            document: None,
+        }
+    }
+
+    fn fiscal_failed(e: &fiscal::Error) -> Self {
+        if e.is_uncertain() {
+            Outcome::Unresolved {
+                code: format!("fiscal.{}", e.code()),
+                message: e.to_string(),
+            }
+        } else {
+            Outcome::Failed {
+                code: format!("fiscal.{}", e.code()),
+                message: e.to_string(),
+                payment: None,
+            }
+        }
+    }
+
+    fn terminal_unreachable(e: &terminal::Error) -> Self {
+        Outcome::Unresolved {
+            code: format!("terminal.{}", e.code()),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// A step's run result: either an outcome, or "uncertain: recover now".
+#[derive(Debug)]
+pub enum RunResult {
+    Ended(Outcome),
+    /// The device call's outcome is unknown (lost reply, time-out): the
+    /// step is recovered at once, as after a crash.
+    Uncertain,
+}
+
+/// What the charge, confirm and reverse steps write ahead.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChargeAhead {
+    pub pending: PendingOperation,
+    /// The RRN a refund gives money back for.
+    #[serde(default)]
+    pub rrn: Option<String>,
+    /// The invoice a void cancels.
+    #[serde(default)]
+    pub invoice: Option<String>,
+}
+
+/// What the open step writes ahead.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReceiptAhead {
+    /// The register's last document number before this receipt.
+    pub before: u64,
+}
+
+/// What a pay step writes ahead.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PayAhead {
+    /// What the open receipt had been paid before this payment.
+    pub paid_before: i64,
+}
+
+/// What the drawer and report steps write ahead.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CountersAhead {
+    pub before: u64,
+    #[serde(default)]
+    pub cash: Option<fiscal::CashTotals>,
+}
+
+/// Everything a step needs besides the devices.
+#[derive(Debug)]
+pub struct StepContext<'a> {
+    pub devices: &'a Devices,
+    pub loaded: &'a Loaded,
+    /// Terminal progress goes here.
+    pub progress: terminal::ProgressSink,
+}
+
+/// The line every receipt of an operation carries, so a read-back can tell
+/// exactly whether a document is this operation's.
+pub fn reference(op: i64) -> String {
+    format!("Kasa #{op:06}")
+}
+
+fn payment(l: &Loaded, id: i64) -> Result<&PaymentRecord, Outcome> {
+    l.payment(id).ok_or_else(|| Outcome::Failed {
+        code: "internal".into(),
+        message: format!("payment {id} is not in operation {}", l.op.id),
+        payment: None,
+    })
+}
+
+fn card_data(tx: &CardTransaction) -> CardData {
+    CardData {
+        rrn: tx.rrn.trim().to_string(),
+        auth_code: tx.auth_code.trim().to_string(),
+        masked_pan: crate::mask::mask_pan(&tx.masked_pan),
+        card_scheme: tx.card_scheme.clone(),
+        terminal_id: tx.terminal_id.clone(),
+        merchant_id: tx.merchant_id.clone(),
+        invoice: tx.invoice.trim().to_string(),
+        batch: tx.batch.clone(),
+        response_code: tx.response_code.clone(),
+        date_time: tx.date_time.clone(),
+        signature_required: false,
+    }
+}
+
+fn txn_kind(action: CardAction) -> TxnKind {
+    match action {
+        CardAction::Refund => TxnKind::Refund,
+        CardAction::Void => TxnKind::Void,
+        _ => TxnKind::Purchase,
+    }
+}
+
+/// What the pending request knew that a lookup may not report: a receipt
+/// printed after a lookup carries the same card data as after a reply.
+fn fill_from(mut tx: CardTransaction, ahead: &ChargeAhead) -> CardTransaction {
+    if tx.request_id.is_empty() {
+        tx.request_id = ahead.pending.request_id.clone();
+    }
+    tx
+}
+
+fn approval(p: &PaymentRecord, tx: &CardTransaction) -> PaymentUpdate {
+    // A void answers with the amount voided or none at all; a purchase may be
+    // approved in part (never for more than asked).
+    let amount = if tx.amount > 0 && tx.amount <= p.requested {
+        tx.amount
+    } else {
+        p.requested
+    };
+    PaymentUpdate::Approved {
+        amount,
+        card: card_data(tx),
+    }
+}
+
+fn outcome_of(p: &PaymentRecord, outcome: CardOutcome, how: &str) -> Outcome {
+    let update = match outcome {
+        CardOutcome::Approved(tx) => approval(p, &tx),
+        CardOutcome::Declined { code, message } => {
+            PaymentUpdate::Declined(Decline { code, message })
+        }
+        CardOutcome::Cancelled => PaymentUpdate::Cancelled(Decline {
+            code: "terminal.cancelled".into(),
+            message: "cancelled on the terminal".into(),
+        }),
+    };
+    Outcome::Done {
+        result: json!({ "how": how }),
+        payment: Some((p.id, update)),
+        document: None,
+    }
+}
+
+// ---- charge ---------------------------------------------------------------
+
+/// The card payment a charge step works on, and the original it refunds.
+fn charge_target<'a>(
+    l: &'a Loaded,
+    id: i64,
+    originals: &'a [PaymentRecord],
+) -> Result<(&'a PaymentRecord, Option<&'a PaymentRecord>), Outcome> {
+    let p = payment(l, id)?;
+    let original = p
+        .refund_of
+        .and_then(|o| originals.iter().find(|r| r.id == o));
+    Ok((p, original))
+}
+
+/// Write-ahead of a charge: what the terminal's lookup will need.
+pub async fn prepare_charge(
+    t: &dyn CardTerminal,
+    p: &PaymentRecord,
+    original: Option<&PaymentRecord>,
+) -> terminal::Result<ChargeAhead> {
+    let pending = t
+        .begin(txn_kind(p.card_action), p.requested, p.merchant)
+        .await?;
+    let card = original.and_then(|o| o.card.as_ref());
+    Ok(ChargeAhead {
+        pending,
+        rrn: card
+            .filter(|_| p.card_action == CardAction::Refund)
+            .map(|c| c.rrn.clone()),
+        invoice: card
+            .filter(|_| p.card_action == CardAction::Void)
+            .map(|c| c.invoice.clone()),
+    })
+}
+
+async fn execute(
+    t: &dyn CardTerminal,
+    ahead: &ChargeAhead,
+    progress: terminal::ProgressSink,
+) -> terminal::Result<CardOutcome> {
+    let p = &ahead.pending;
+    match p.kind {
+        TxnKind::Refund => {
+            let req = terminal::RefundRequest {
+                amount: p.amount,
+                rrn: ahead.rrn.clone().unwrap_or_default(),
+                merchant: p.merchant,
+            };
+            t.refund(req, progress).await
+        }
+        TxnKind::Void => {
+            let req = terminal::VoidRequest {
+                invoice: ahead.invoice.clone().unwrap_or_default(),
+                merchant: p.merchant,
+            };
+            t.void(req, progress).await
+        }
+        _ => t.purchase_as(p, progress).await,
+    }
+}
+
+/// Run a charge (purchase, refund or void of a card payment).
+pub async fn run_charge(ctx: &StepContext<'_>, id: i64, ahead: &ChargeAhead) -> RunResult {
+    let Ok(p) = payment(ctx.loaded, id) else {
+        return RunResult::Ended(Outcome::Retry("no such payment".into()));
+    };
+    match execute(ctx.devices.terminal.as_ref(), ahead, ctx.progress.clone()).await {
+        Ok(outcome) => RunResult::Ended(outcome_of(p, outcome, "reply")),
+        Err(e) if e.outcome_unknown() => RunResult::Uncertain,
+        // A definite refusal (no host link, no paper, busy...): not charged.
+        Err(e) => RunResult::Ended(Outcome::Done {
+            result: json!({ "how": "refused" }),
+            payment: Some((
+                p.id,
+                PaymentUpdate::Declined(Decline {
+                    code: format!("terminal.{}", e.code()),
+                    message: e.to_string(),
+                }),
+            )),
+            document: None,
+        }),
+    }
+}
+
+/// Recover a charge: look it up on the terminal.
+///
+/// "Not charged" is concluded only when the terminal's last transaction is
+/// not newer than the one before the request (or there is none): a newer
+/// transaction that is not ours means the lookup cannot see ours, and the
+/// payment is unknown (a person must look).
+pub async fn recover_charge(ctx: &StepContext<'_>, id: i64, ahead: &ChargeAhead) -> Outcome {
+    let Ok(p) = payment(ctx.loaded, id) else {
+        return Outcome::Retry("no such payment".into());
+    };
+    let t = ctx.devices.terminal.as_ref();
+    let found = match t.recover(&ahead.pending).await {
+        Ok(r) => r,
+        Err(e) => return Outcome::terminal_unreachable(&e),
+    };
+    match found {
+        Recovery::Found(tx) => match tx.status {
+            TxnStatus::Approved => {
+                let tx = fill_from(tx, ahead);
+                Outcome::Done {
+                    result: json!({ "how": "lookup" }),
+                    payment: Some((p.id, approval(p, &tx))),
+                    document: None,
+                }
+            }
+            TxnStatus::Declined => outcome_of(
+                p,
+                CardOutcome::Declined {
+                    code: tx.response_code.clone(),
+                    message: "declined (found by lookup)".into(),
+                },
+                "lookup",
+            ),
+            TxnStatus::Reversed | TxnStatus::Cancelled => {
+                outcome_of(p, CardOutcome::Cancelled, "lookup")
+            }
+            TxnStatus::Unknown => Outcome::Failed {
+                code: "terminal.outcome_unknown".into(),
+                message: "the terminal reports the payment's status as unknown".into(),
+                payment: Some((
+                    p.id,
+                    PaymentUpdate::Unknown(Decline {
+                        code: "terminal.outcome_unknown".into(),
+                        message: "status unknown".into(),
+                    }),
+                )),
+            },
+        },
+        Recovery::NotFound { reason } => {
+            let last = match t.last_transaction().await {
+                Ok(last) => last,
+                Err(e) => return Outcome::terminal_unreachable(&e),
+            };
+            if last.is_some_and(|tx| newer_than_before(&ahead.pending, &tx)) {
+                Outcome::Failed {
+                    code: "terminal.outcome_unknown".into(),
+                    message: format!(
+                        "the terminal's last payment is newer and not this one ({reason})"
+                    ),
+                    payment: Some((
+                        p.id,
+                        PaymentUpdate::Unknown(Decline {
+                            code: "terminal.outcome_unknown".into(),
+                            message: reason,
+                        }),
+                    )),
+                }
+            } else {
+                Outcome::Done {
+                    result: json!({ "how": "lookup: not found" }),
+                    payment: Some((
+                        p.id,
+                        PaymentUpdate::Cancelled(Decline {
+                            code: "terminal.not_sent".into(),
+                            message: format!("the terminal has no such payment: {reason}"),
+                        }),
+                    )),
+                    document: None,
+                }
+            }
+        }
+    }
+}
+
+/// Whether `tx` came after the request `pending` was journalled (or cannot
+/// be placed), judged by the terminal's invoice numbers.
+fn newer_than_before(pending: &PendingOperation, tx: &CardTransaction) -> bool {
+    let number = |s: &str| s.trim().parse::<u64>().ok();
+    match (
+        pending.prior_invoice.as_deref().map(number),
+        number(&tx.invoice),
+    ) {
+        (Some(Some(before)), Some(n)) => n > before,
+        (Some(_), _) => tx.invoice.trim() != pending.prior_invoice.as_deref().unwrap_or("").trim(),
+        (None, _) => true,
+    }
+}
+
+// ---- confirm ----------------------------------------------------------------
+
+/// Confirm an approved payment on a terminal that needs it.
+pub async fn run_confirm(ctx: &StepContext<'_>) -> RunResult {
+    match ctx.devices.terminal.confirm().await {
+        Ok(()) => RunResult::Ended(Outcome::done(json!({}))),
+        Err(e) if e.outcome_unknown() => RunResult::Uncertain,
+        Err(e) => RunResult::Ended(Outcome::terminal_unreachable(&e)),
+    }
+}
+
+/// Recover a confirm: look the payment up; confirm it if the terminal still
+/// holds it approved, record it reversed if the terminal cancelled it.
+pub async fn recover_confirm(ctx: &StepContext<'_>, id: i64, ahead: &ChargeAhead) -> Outcome {
+    let Ok(p) = payment(ctx.loaded, id) else {
+        return Outcome::Retry("no such payment".into());
+    };
+    match ctx.devices.terminal.recover(&ahead.pending).await {
+        Ok(Recovery::Found(tx)) if tx.status == TxnStatus::Approved => {
+            match ctx.devices.terminal.confirm().await {
+                Ok(()) => Outcome::done(json!({ "how": "lookup" })),
+                Err(e) => Outcome::terminal_unreachable(&e),
+            }
+        }
+        Ok(Recovery::Found(_)) | Ok(Recovery::NotFound { .. }) => Outcome::Done {
+            result: json!({ "how": "lookup: cancelled by the terminal" }),
+            payment: Some((p.id, PaymentUpdate::Reversed)),
+            document: None,
+        },
+        Err(e) => Outcome::terminal_unreachable(&e),
+    }
+}
+
+// ---- reverse --------------------------------------------------------------
+
+/// Write-ahead of a reversal: a void of the approved payment.
+pub async fn prepare_reverse(
+    t: &dyn CardTerminal,
+    p: &PaymentRecord,
+) -> terminal::Result<ChargeAhead> {
+    let pending = t.begin(TxnKind::Void, p.approved, p.merchant).await?;
+    Ok(ChargeAhead {
+        pending,
+        rrn: None,
+        invoice: p.card.as_ref().map(|c| c.invoice.clone()),
+    })
+}
+
+/// Give an approved card payment back (the cashier cancelled the sale).
+pub async fn run_reverse(ctx: &StepContext<'_>, id: i64, ahead: &ChargeAhead) -> RunResult {
+    let Ok(p) = payment(ctx.loaded, id) else {
+        return RunResult::Ended(Outcome::Retry("no such payment".into()));
+    };
+    match execute(ctx.devices.terminal.as_ref(), ahead, ctx.progress.clone()).await {
+        Ok(CardOutcome::Approved(_)) => RunResult::Ended(Outcome::Done {
+            result: json!({ "how": "reply" }),
+            payment: Some((p.id, PaymentUpdate::Reversed)),
+            document: None,
+        }),
+        Ok(CardOutcome::Declined { code, message }) => RunResult::Ended(Outcome::Failed {
+            code: "terminal.reverse_refused".into(),
+            message: format!("{code}: {message}"),
+            payment: None,
+        }),
+        Ok(CardOutcome::Cancelled) => RunResult::Ended(Outcome::Failed {
+            code: "terminal.reverse_refused".into(),
+            message: "the void was cancelled on the terminal".into(),
+            payment: None,
+        }),
+        Err(e) if e.outcome_unknown() => RunResult::Uncertain,
+        Err(e) => RunResult::Ended(Outcome::Failed {
+            code: "terminal.reverse_refused".into(),
+            message: e.to_string(),
+            payment: None,
+        }),
+    }
+}
+
+/// Recover a reversal: did the void go through?
+pub async fn recover_reverse(ctx: &StepContext<'_>, id: i64, ahead: &ChargeAhead) -> Outcome {
+    match ctx.devices.terminal.recover(&ahead.pending).await {
+        Ok(Recovery::Found(tx)) if tx.status == TxnStatus::Approved => Outcome::Done {
+            result: json!({ "how": "lookup" }),
+            payment: Some((id, PaymentUpdate::Reversed)),
+            document: None,
+        },
+        Ok(_) => Outcome::Retry("the void was not carried out".into()),
+        Err(e) => Outcome::terminal_unreachable(&e),
+    }
+}
+
+// ---- the fiscal receipt -------------------------------------------------------
+
+/// Clear what someone else left open on the register: an unpaid receipt is
+/// cancelled; a paid one is closed with what it was given (never turned into
+/// another payment). Returns the register's last document number after.
+async fn clear_stray(f: &dyn FiscalRegister) -> Result<u64, Outcome> {
+    let state = f
+        .receipt_state()
+        .await
+        .map_err(|e| Outcome::fiscal_failed(&e))?;
+    if state.open {
+        if state.paid == 0 {
+            f.cancel_receipt()
+                .await
+                .map_err(|e| Outcome::fiscal_failed(&e))?;
+        } else if state.paid >= state.amount {
+            f.close_receipt()
+                .await
+                .map_err(|e| Outcome::fiscal_failed(&e))?;
+        } else {
+            return Err(Outcome::Failed {
+                code: "fiscal.receipt_open".into(),
+                message: format!(
+                    "a receipt paid {} of {} is open on the register",
+                    state.paid, state.amount
+                ),
+                payment: None,
+            });
+        }
+    }
+    f.last_document_number()
+        .await
+        .map_err(|e| Outcome::fiscal_failed(&e))
+}
+
+/// Write-ahead of a receipt: clear a stray receipt, note the last document.
+pub async fn prepare_open(f: &dyn FiscalRegister) -> Result<ReceiptAhead, Outcome> {
+    Ok(ReceiptAhead {
+        before: clear_stray(f).await?,
+    })
+}
+
+/// Open the receipt, print its lines and the operation's reference, and
+/// check the register's subtotal against ours before any payment.
+pub async fn run_open(ctx: &StepContext<'_>) -> RunResult {
+    let f = ctx.devices.fiscal.as_ref();
+    let op = &ctx.loaded.op;
+    let kind = op.spec.receipt_kind();
+    let result: fiscal::Result<Option<i64>> = async {
+        f.open_receipt(kind).await?;
+        for line in op.spec.lines() {
+            f.add_line(line).await?;
+        }
+        f.print_text(&reference(op.id)).await?;
+        let sub = f.subtotal().await?;
+        Ok((sub.amount != op.total).then_some(sub.amount))
+    }
+    .await;
+    match result {
+        Ok(None) => RunResult::Ended(Outcome::done(json!({}))),
+        Ok(Some(theirs)) => {
+            // Never pay a wrong sum: cancel and say so.
+            let _ = f.cancel_receipt().await;
+            RunResult::Ended(Outcome::Failed {
+                code: "fiscal.subtotal_mismatch".into(),
+                message: format!(
+                    "the register's subtotal {theirs} is not the receipt's total {}",
+                    op.total
+                ),
+                payment: None,
+            })
+        }
+        Err(e) if e.is_uncertain() => RunResult::Uncertain,
+        Err(e) => RunResult::Ended(Outcome::fiscal_failed(&e)),
+    }
+}
+
+/// Recover an open step: whatever it left is cancelled and it runs again.
+pub async fn recover_open(ctx: &StepContext<'_>) -> Outcome {
+    let f = ctx.devices.fiscal.as_ref();
+    match f.receipt_state().await {
+        Ok(state) if state.open && state.paid > 0 => Outcome::Failed {
+            code: "fiscal.receipt_open".into(),
+            message: "a paid receipt is open that this operation did not pay".into(),
+            payment: None,
+        },
+        Ok(state) if state.open => match f.cancel_receipt().await {
+            Ok(()) => Outcome::Retry("the unpaid receipt was cancelled".into()),
+            Err(e) => Outcome::fiscal_failed(&e),
+        },
+        Ok(_) => Outcome::Retry("no receipt is open".into()),
+        Err(e) => Outcome::fiscal_failed(&e),
+    }
+}
+
+/// The register payment for a payment of the operation.
+pub fn fiscal_payment(l: &Loaded, p: &PaymentRecord) -> Payment {
+    match p.method {
+        PaymentMethod::Cash => Payment::Cash {
+            amount: p.tendered.unwrap_or(p.requested),
+        },
+        PaymentMethod::Card => {
+            let card = p.card.clone().unwrap_or_default();
+            let operation = match (p.card_action, &l.op.spec) {
+                (CardAction::Refund | CardAction::Void, _) => CardOperation::Refund,
+                _ => CardOperation::Sale,
+            };
+            Payment::Card {
+                amount: p.approved,
+                card: CardSlip {
+                    rrn: card.rrn,
+                    auth_code: card.auth_code,
+                    masked_pan: card.masked_pan,
+                    terminal_id: card.terminal_id,
+                    invoice: card.invoice,
+                    merchant_id: card.merchant_id,
+                    payment_system: card.card_scheme,
+                    operation,
+                    signature_required: card.signature_required,
+                    commission: None,
+                },
+            }
+        }
+    }
+}
+
+/// Write-ahead of a payment: what the receipt had been paid before it.
+pub async fn prepare_pay(f: &dyn FiscalRegister) -> Result<PayAhead, Outcome> {
+    let state = f
+        .receipt_state()
+        .await
+        .map_err(|e| Outcome::fiscal_failed(&e))?;
+    if !state.open {
+        return Err(Outcome::RestartReceipt(
+            "the register has no open receipt to pay".into(),
+        ));
+    }
+    Ok(PayAhead {
+        paid_before: state.paid,
+    })
+}
+
+fn cash_taken(p: &PaymentRecord, change: i64) -> Option<(i64, PaymentUpdate)> {
+    (p.method == PaymentMethod::Cash && p.state == PaymentState::Pending).then(|| {
+        let tendered = p.tendered.unwrap_or(p.requested);
+        (
+            p.id,
+            PaymentUpdate::CashTaken {
+                amount: tendered - change,
+                change,
+            },
+        )
+    })
+}
+
+/// Pay one payment on the open receipt.
+pub async fn run_pay(ctx: &StepContext<'_>, id: i64) -> RunResult {
+    let Ok(p) = payment(ctx.loaded, id) else {
+        return RunResult::Ended(Outcome::Retry("no such payment".into()));
+    };
+    match ctx.devices.fiscal.pay(&fiscal_payment(ctx.loaded, p)).await {
+        Ok(r) => RunResult::Ended(Outcome::Done {
+            result: json!({ "change": r.change, "remaining": r.remaining, "card_data_as_text": r.card_data_as_text }),
+            payment: cash_taken(p, r.change),
+            document: None,
+        }),
+        Err(e) if e.is_uncertain() => RunResult::Uncertain,
+        Err(e) => RunResult::Ended(Outcome::fiscal_failed(&e)),
+    }
+}
+
+/// Recover a payment: did the register take it?
+pub async fn recover_pay(ctx: &StepContext<'_>, id: i64, ahead: &PayAhead) -> Outcome {
+    let Ok(p) = payment(ctx.loaded, id) else {
+        return Outcome::Retry("no such payment".into());
+    };
+    let f = ctx.devices.fiscal.as_ref();
+    let state = match f.receipt_state().await {
+        Ok(s) => s,
+        Err(e) => return Outcome::fiscal_failed(&e),
+    };
+    if !state.open {
+        return Outcome::RestartReceipt("the register no longer has the receipt open".into());
+    }
+    let amount = fiscal_payment(ctx.loaded, p).amount();
+    if state.paid >= ahead.paid_before + amount {
+        let change = (state.paid - state.amount).max(0);
+        Outcome::Done {
+            result: json!({ "how": "register state", "change": change }),
+            payment: cash_taken(p, change),
+            document: None,
+        }
+    } else if state.paid == ahead.paid_before {
+        Outcome::Retry("the register did not take the payment".into())
+    } else {
+        Outcome::Failed {
+            code: "fiscal.payment_mismatch".into(),
+            message: format!(
+                "the register was paid {} (had {}, this payment is {amount})",
+                state.paid, ahead.paid_before
+            ),
+            payment: None,
+        }
+    }
+}
+
+fn document_kind(spec: &OperationSpec) -> &'static str {
+    match spec.receipt_kind() {
+        ReceiptKind::Sale => "sale_receipt",
+        ReceiptKind::Return { .. } => "return_receipt",
+    }
+}
+
+/// Whether a read-back document is this operation's: its reference line,
+/// and the RRN of each card payment.
+fn is_ours(l: &Loaded, lines: &[String]) -> bool {
+    let reference = reference(l.op.id);
+    let has = |needle: &str| lines.iter().any(|line| line.contains(needle));
+    let reference_ok = lines.iter().any(|line| {
+        line.contains(&reference)
+            && !line[line.find(&reference).unwrap_or(0) + reference.len()..]
+                .starts_with(|c: char| c.is_ascii_digit())
+    });
+    reference_ok
+        && l.payments
+            .iter()
+            .filter(|p| p.is_charged())
+            .filter_map(|p| p.card.as_ref())
+            .all(|c| has(&c.rrn))
+}
+
+fn printed(l: &Loaded, number: u64, text: Option<Vec<String>>, how: &str) -> Outcome {
+    let missing: Vec<String> = match &text {
+        Some(lines) => l
+            .payments
+            .iter()
+            .filter(|p| p.is_charged())
+            .filter_map(|p| p.card.as_ref())
+            .flat_map(|c| [c.rrn.clone(), c.auth_code.clone()])
+            .filter(|needle| !needle.is_empty() && !lines.iter().any(|line| line.contains(needle)))
+            .collect(),
+        None => Vec::new(),
+    };
+    Outcome::Done {
+        result: json!({ "how": how, "number": number, "read_back": text.is_some(), "missing": missing }),
+        payment: None,
+        document: Some(NewDocument {
+            kind: document_kind(&l.op.spec),
+            number: i64::try_from(number).ok(),
+            amount: l.op.total,
+            text: text.map(|t| t.join("\n")),
+        }),
+    }
+}
+
+async fn read_back(f: &dyn FiscalRegister, number: u64) -> Option<Vec<String>> {
+    f.read_document(number).await.ok()
+}
+
+/// Close the receipt and read it back.
+pub async fn run_close(ctx: &StepContext<'_>) -> RunResult {
+    let f = ctx.devices.fiscal.as_ref();
+    match f.close_receipt().await {
+        Ok(number) => {
+            let text = read_back(f, number).await;
+            RunResult::Ended(printed(ctx.loaded, number, text, "reply"))
+        }
+        Err(e) if e.is_uncertain() => RunResult::Uncertain,
+        Err(e) => RunResult::Ended(Outcome::fiscal_failed(&e)),
+    }
+}
+
+/// Recover a close: is the register's last document this receipt?
+pub async fn recover_close(ctx: &StepContext<'_>, ahead: &ReceiptAhead) -> Outcome {
+    let f = ctx.devices.fiscal.as_ref();
+    let state = match f.receipt_state().await {
+        Ok(s) => s,
+        Err(e) => return Outcome::fiscal_failed(&e),
+    };
+    if state.open {
+        return Outcome::Retry("the receipt is still open".into());
+    }
+    let last = match f.last_document_number().await {
+        Ok(n) => n,
+        Err(e) => return Outcome::fiscal_failed(&e),
+    };
+    if last <= ahead.before {
+        return Outcome::RestartReceipt("the register printed nothing since".into());
+    }
+    // Newest first: the receipt is normally the last document.
+    for n in (ahead.before + 1..=last).rev().take(8) {
+        match f.read_document(n).await {
+            Ok(lines) if is_ours(ctx.loaded, &lines) => {
+                return printed(ctx.loaded, n, Some(lines), "read back")
+            }
+            Ok(_) => continue,
+            // The register cannot be read back: judge by the number alone.
+            Err(fiscal::Error::InvalidRequest(_)) if last == ahead.before + 1 => {
+                return printed(ctx.loaded, last, None, "document number")
+            }
+            Err(e) if e.is_uncertain() => return Outcome::fiscal_failed(&e),
+            Err(_) => continue,
+        }
+    }
+    Outcome::RestartReceipt("no document since the receipt began is this operation's".into())
+}
+
+// ---- drawer and report ---------------------------------------------------------
+
+/// Write-ahead of a cash move or a report: the document number and counters.
+pub async fn prepare_counters(f: &dyn FiscalRegister) -> Result<CountersAhead, Outcome> {
+    let before = clear_stray(f).await?;
+    let cash = f.cash_totals().await.ok();
+    Ok(CountersAhead { before, cash })
+}
+
+fn cash_amount(l: &Loaded) -> i64 {
+    match l.op.spec {
+        OperationSpec::CashIn { amount } => amount,
+        OperationSpec::CashOut { amount } => -amount,
+        _ => 0,
+    }
+}
+
+async fn document(f: &dyn FiscalRegister, l: &Loaded, kind: &'static str, how: &str) -> Outcome {
+    let number = f.last_document_number().await.ok();
+    let text = match number {
+        Some(n) => read_back(f, n).await,
+        None => None,
+    };
+    Outcome::Done {
+        result: json!({ "how": how, "number": number }),
+        payment: None,
+        document: Some(NewDocument {
+            kind,
+            number: number.and_then(|n| i64::try_from(n).ok()),
+            amount: l.op.total,
+            text: text.map(|t| t.join("\n")),
+        }),
+    }
+}
+
+fn drawer_kind(l: &Loaded) -> &'static str {
+    if cash_amount(l) >= 0 {
+        "cash_in"
+    } else {
+        "cash_out"
+    }
+}
+
+/// Put cash in or take it out.
+pub async fn run_drawer(ctx: &StepContext<'_>) -> RunResult {
+    let f = ctx.devices.fiscal.as_ref();
+    match f.cash_in_out(cash_amount(ctx.loaded)).await {
+        Ok(_) => RunResult::Ended(document(f, ctx.loaded, drawer_kind(ctx.loaded), "reply").await),
+        Err(e) if e.is_uncertain() => RunResult::Uncertain,
+        Err(e) => RunResult::Ended(Outcome::fiscal_failed(&e)),
+    }
+}
+
+/// Recover a cash move: did the register's counters move?
+pub async fn recover_drawer(ctx: &StepContext<'_>, ahead: &CountersAhead) -> Outcome {
+    let f = ctx.devices.fiscal.as_ref();
+    let amount = cash_amount(ctx.loaded);
+    let moved = match (ahead.cash, f.cash_totals().await) {
+        (Some(before), Ok(now)) => {
+            if amount >= 0 {
+                now.cash_in >= before.cash_in + amount
+            } else {
+                now.cash_out >= before.cash_out - amount
+            }
+        }
+        (_, Err(e)) if e.is_uncertain() => return Outcome::fiscal_failed(&e),
+        _ => match f.last_document_number().await {
+            Ok(n) => n > ahead.before,
+            Err(e) => return Outcome::fiscal_failed(&e),
+        },
+    };
+    if moved {
+        document(f, ctx.loaded, drawer_kind(ctx.loaded), "counters").await
+    } else {
+        Outcome::Retry("the register's cash counters did not move".into())
+    }
+}
+
+/// Print the X report.
+pub async fn run_report(ctx: &StepContext<'_>) -> RunResult {
+    let f = ctx.devices.fiscal.as_ref();
+    match f.x_report().await {
+        Ok(_) => RunResult::Ended(document(f, ctx.loaded, "x_report", "reply").await),
+        Err(e) if e.is_uncertain() => RunResult::Uncertain,
+        Err(e) => RunResult::Ended(Outcome::fiscal_failed(&e)),
+    }
+}
+
+/// Recover an X report: printed if the document number moved.
+pub async fn recover_report(ctx: &StepContext<'_>, ahead: &CountersAhead) -> Outcome {
+    let f = ctx.devices.fiscal.as_ref();
+    match f.last_document_number().await {
+        Ok(n) if n > ahead.before => document(f, ctx.loaded, "x_report", "document number").await,
+        Ok(_) => Outcome::Retry("no report was printed".into()),
+        Err(e) => Outcome::fiscal_failed(&e),
+    }
+}
+
+/// The payments a charge step may refer to as originals (refunds, voids).
+pub fn originals(journal: &crate::journal::Journal, l: &Loaded) -> Vec<PaymentRecord> {
+    l.payments
+        .iter()
+        .filter_map(|p| p.refund_of)
+        .filter_map(|id| journal.payment(id).ok().flatten())
+        .collect()
+}
+
+/// The charge target of a step, for the runner.
+pub fn target<'a>(
+    l: &'a Loaded,
+    step: &Step,
+    originals: &'a [PaymentRecord],
+) -> Option<(&'a PaymentRecord, Option<&'a PaymentRecord>)> {
+    match step {
+        Step::Charge(id) | Step::Confirm(id) | Step::Reverse(id) => {
+            charge_target(l, *id, originals).ok()
+        }
+        _ => None,
+    }
+}

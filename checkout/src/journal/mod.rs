@@ -1,0 +1,266 @@
+//! The SQLite journal the engine writes ahead to: operations, their steps,
+//! payments and fiscal documents, each step written (and synced: WAL with
+//! `synchronous=FULL`) before the device call it leads to, so that after a
+//! crash the journal says what must be asked of the devices. Schema changes
+//! are numbered SQL files in `migrations/`.
+//!
+//! Every write is one transaction ([`Journal::write`]); state changes are
+//! guarded (`UPDATE … WHERE state = expected`), and a write that finds the
+//! row elsewhere is refused, never applied over it.
+
+mod documents;
+mod operations;
+mod payments;
+mod steps;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+pub use documents::{insert as insert_document, DocumentRecord, NewDocument};
+pub use operations::{
+    request_cancel, set_problem, set_state as set_operation_state, NewOperation, OperationRecord,
+};
+pub use payments::{
+    insert as payments_insert, set_request_id, update as payments_update, NewPayment,
+    PaymentRecord, PaymentUpdate,
+};
+pub use steps::{finish as finish_step, start as start_step, supersede, StepRecord, StepState};
+
+use crate::{Error, Result};
+
+/// The numbered migrations, applied in order, each once.
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../../migrations/0001_journal.sql")),
+    (2, include_str!("../../migrations/0002_operations.sql")),
+];
+
+/// A handle on the journal file: one connection behind a mutex.
+#[derive(Debug)]
+pub struct Journal {
+    conn: Mutex<Connection>,
+}
+
+/// An operation with everything that belongs to it, as read in one go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    pub op: OperationRecord,
+    /// Oldest first.
+    pub payments: Vec<PaymentRecord>,
+    /// The newest attempt of each step, in the order they were first started.
+    pub steps: Vec<StepRecord>,
+    pub documents: Vec<DocumentRecord>,
+}
+
+impl Loaded {
+    /// The newest attempt of the step called `name`.
+    pub fn step(&self, name: &str) -> Option<&StepRecord> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+
+    /// The payment with id `id`.
+    pub fn payment(&self, id: i64) -> Option<&PaymentRecord> {
+        self.payments.iter().find(|p| p.id == id)
+    }
+}
+
+/// One line of an operation's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub at: String,
+    pub what: String,
+    pub detail: Option<String>,
+}
+
+impl Journal {
+    /// Open (creating if needed) the journal at `path` and bring its schema
+    /// up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let journal = Journal {
+            conn: Mutex::new(conn),
+        };
+        journal.migrate()?;
+        Ok(journal)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written
+        // (each write is one transaction), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Run `f` in one transaction: all of it is written, or none.
+    pub fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Run `f` on the connection for reading.
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        f(&self.lock())
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let mut conn = self.lock();
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+        )?;
+        for (version, sql) in MIGRATIONS {
+            let done: Option<u32> = conn
+                .query_row(
+                    "SELECT version FROM schema_migrations WHERE version = ?1",
+                    [version],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if done.is_some() {
+                continue;
+            }
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                params![version, chrono::Utc::now().to_rfc3339()],
+            )?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The schema version the journal is at.
+    pub fn schema_version(&self) -> Result<u32> {
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT MAX(version) FROM schema_migrations", [], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+    }
+
+    /// A pragma's value on the journal's own connection (tests check that
+    /// `synchronous` is FULL where it matters: on the connection that writes).
+    pub fn pragma(&self, name: &str) -> Result<String> {
+        self.read(|c| {
+            Ok(c.query_row(&format!("PRAGMA {name}"), [], |r| {
+                let v: rusqlite::types::Value = r.get(0)?;
+                Ok(match v {
+                    rusqlite::types::Value::Integer(i) => i.to_string(),
+                    rusqlite::types::Value::Text(t) => t,
+                    other => format!("{other:?}"),
+                })
+            })?)
+        })
+    }
+
+    /// An operation and everything that belongs to it.
+    pub fn load(&self, id: i64) -> Result<Loaded> {
+        self.read(|c| load(c, id))
+    }
+
+    /// The history of an operation, oldest first.
+    pub fn history(&self, id: i64) -> Result<Vec<Event>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT at, what, detail FROM operation_events WHERE operation_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([id], |r| {
+                Ok(Event {
+                    at: r.get(0)?,
+                    what: r.get(1)?,
+                    detail: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+}
+
+/// Read an operation and what belongs to it.
+pub fn load(c: &Connection, id: i64) -> Result<Loaded> {
+    let op = operations::get(c, id)?.ok_or_else(|| Error::NotFound(format!("operation {id}")))?;
+    Ok(Loaded {
+        payments: payments::of_operation(c, id)?,
+        steps: steps::latest_of_operation(c, id)?,
+        documents: documents::of_operation(c, id)?,
+        op,
+    })
+}
+
+/// Append a line to an operation's history.
+pub fn log(
+    tx: &Transaction<'_>,
+    op: i64,
+    at: &str,
+    what: &str,
+    detail: Option<&str>,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO operation_events (operation_id, at, what, detail) VALUES (?1, ?2, ?3, ?4)",
+        params![op, at, what, detail],
+    )?;
+    Ok(())
+}
+
+/// Record what a person did to an operation, under the request's key.
+pub fn record_action(
+    tx: &Transaction<'_>,
+    key: &str,
+    op: i64,
+    action: &str,
+    actor: &str,
+    reason: Option<&str>,
+    at: &str,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO actions (key, operation_id, action, actor, reason, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![key, op, action, actor, reason, at],
+    )?;
+    log(
+        tx,
+        op,
+        at,
+        action,
+        Some(&format!(
+            "by {actor}{}",
+            reason.map(|r| format!(": {r}")).unwrap_or_default()
+        )),
+    )
+}
+
+impl Journal {
+    /// The operation and action an action key was used for.
+    pub fn action_by_key(&self, key: &str) -> Result<Option<(i64, String)>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT operation_id, action FROM actions WHERE key = ?1",
+                [key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+        })
+    }
+}
+
+/// Map "no row changed" onto a refused guarded write.
+fn guarded(changed: usize, what: impl FnOnce() -> String) -> Result<()> {
+    if changed == 0 {
+        return Err(Error::Internal(format!(
+            "guarded write refused: {}",
+            what()
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! Test rigs shared by Kasa's scenario tests, so that no test file builds
+//! its own: [`Rig`] runs the engine in-process against the emulators behind
+//! their real drivers (PrivatBank JSON on loopback TCP, the Datecs register
+//! on a pty) on a fresh journal, and can "restart" it on the same journal;
+//! [`process`] runs Kasa and the emulators as separate processes for the
+//! crash and disconnect tests.
+
+pub mod process;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use checkout::api::{OperationView, SaleRequest, TenderRequest};
+use checkout::clock::SystemClock;
+use checkout::engine::{Devices, Engine, EngineConfig, NewRequest};
+use checkout::journal::Journal;
+use checkout::settings::ReceiptSettings;
+
+/// A fresh idempotency key.
+pub fn key() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "t-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// The engine against both emulators, on a journal in a temporary directory.
+#[derive(Debug)]
+pub struct Rig {
+    pub dir: tempfile::TempDir,
+    pub terminal: terminal::demo::DemoTerminal,
+    pub fiscal: fiscal::demo::DemoRegister,
+    pub engine: Engine,
+}
+
+/// How to build a rig.
+#[derive(Debug, Clone)]
+pub struct RigOptions {
+    /// The terminal emulator's pause between status steps.
+    pub step: Duration,
+    pub faults: fiscal::emulator::Faults,
+    pub dialect: fiscal::Dialect,
+}
+
+impl Default for RigOptions {
+    fn default() -> Self {
+        Self {
+            step: Duration::from_millis(1),
+            faults: fiscal::emulator::Faults::default(),
+            dialect: fiscal::Dialect::ua_fp_t260(),
+        }
+    }
+}
+
+impl Rig {
+    /// A rig with fast emulators and no faults.
+    pub async fn new() -> anyhow::Result<Rig> {
+        Self::with(RigOptions::default()).await
+    }
+
+    /// A rig built as `opts` says.
+    pub async fn with(opts: RigOptions) -> anyhow::Result<Rig> {
+        let dir = tempfile::tempdir()?;
+        let terminal = terminal::demo::start_with(terminal::demo::DemoOptions::fast(
+            u64::try_from(opts.step.as_millis()).unwrap_or(1),
+        ))
+        .await?;
+        let fiscal = fiscal::demo::start_with(dir.path(), opts.dialect, opts.faults).await?;
+        let engine = engine(&dir, &terminal, &fiscal)?;
+        engine.start().await?;
+        Ok(Rig {
+            dir,
+            terminal,
+            fiscal,
+            engine,
+        })
+    }
+
+    /// A new engine on the same journal and devices, as after a restart;
+    /// returns what its start-up recovery resolved.
+    pub async fn restart(&mut self) -> anyhow::Result<Vec<OperationView>> {
+        self.engine = engine(&self.dir, &self.terminal, &self.fiscal)?;
+        Ok(self.engine.start().await?)
+    }
+
+    /// A card sale of `amount` (free amount).
+    pub async fn card_sale(&self, amount: i64) -> checkout::Result<OperationView> {
+        self.engine
+            .submit(
+                "test",
+                NewRequest::Sale(SaleRequest {
+                    key: key(),
+                    items: Vec::new(),
+                    amount: Some(checkout::money::Money(amount)),
+                    payments: vec![TenderRequest::card(amount)],
+                }),
+            )
+            .await
+    }
+
+    /// A sale of `amount` with these payments.
+    pub async fn sale(
+        &self,
+        amount: i64,
+        payments: Vec<TenderRequest>,
+    ) -> checkout::Result<OperationView> {
+        self.engine
+            .submit(
+                "test",
+                NewRequest::Sale(SaleRequest {
+                    key: key(),
+                    items: Vec::new(),
+                    amount: Some(checkout::money::Money(amount)),
+                    payments,
+                }),
+            )
+            .await
+    }
+
+    /// The register's printed documents since the rig started.
+    pub fn tape(&self) -> Vec<String> {
+        self.fiscal.tape()
+    }
+
+    /// The printed documents that are fiscal receipts carrying `needle`
+    /// (an RRN), not cancelled ones.
+    pub fn receipts_with(&self, needle: &str) -> usize {
+        self.tape()
+            .iter()
+            .filter(|d| d.contains(needle) && !d.contains("АНУЛЬОВАНО"))
+            .count()
+    }
+}
+
+fn engine(
+    dir: &tempfile::TempDir,
+    terminal: &terminal::demo::DemoTerminal,
+    fiscal: &fiscal::demo::DemoRegister,
+) -> anyhow::Result<Engine> {
+    let journal = Journal::open(&dir.path().join("journal.sqlite"))?;
+    Ok(Engine::new(
+        journal,
+        Devices {
+            terminal: terminal.terminal(),
+            fiscal: fiscal.register(),
+        },
+        Arc::new(SystemClock),
+        EngineConfig {
+            receipt: ReceiptSettings::default(),
+            retry_every: Duration::from_millis(200),
+            ..EngineConfig::default()
+        },
+    ))
+}

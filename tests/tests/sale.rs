@@ -1,0 +1,64 @@
+//! Sales through the engine against the emulators: a card sale, a cash sale,
+//! a mixed sale with change and cash rounding, a partial approval paid off
+//! in cash; the money checked in the devices' own records (the terminal
+//! emulator's books, the register's counters and printed lines).
+
+use checkout::api::{OperationState, PaymentState, TenderRequest};
+use testkit::Rig;
+
+#[tokio::test]
+async fn a_card_sale_is_charged_once_and_printed_once() -> anyhow::Result<()> {
+    let rig = Rig::new().await?;
+    let op = rig.card_sale(1250).await?;
+    assert_eq!(op.state, OperationState::Done, "{op:#?}");
+    let card = op.payments[0].card.clone().expect("card data");
+    assert_eq!(rig.receipts_with(&card.rrn), 1, "{:#?}", rig.tape());
+    let printed = rig.tape().join("\n");
+    assert!(printed.contains("12.50"), "{printed}");
+    let c = rig.fiscal.emulator().counters();
+    assert_eq!(c.day_paid, [0, 1250], "the register took 12.50 by card");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_mixed_sale_pays_card_exactly_and_rounds_the_cash() -> anyhow::Result<()> {
+    let rig = Rig::new().await?;
+    // 10.03: 6.00 by card, 4.03 due in cash, rounded to 4.00; 5.00 handed over.
+    let op = rig
+        .sale(
+            1003,
+            vec![TenderRequest::card(600), TenderRequest::cash(500)],
+        )
+        .await?;
+    assert_eq!(op.state, OperationState::Done, "{op:#?}");
+    assert_eq!(op.change, 100, "{op:#?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_partial_approval_waits_for_the_rest() -> anyhow::Result<()> {
+    let rig = Rig::new().await?;
+    rig.terminal
+        .script_next(terminal::emulator::Outcome::PartialApproval);
+    let op = rig.card_sale(1000).await?;
+    assert_eq!(op.state, OperationState::AwaitingPayment, "{op:#?}");
+    assert_eq!(op.payments[0].state, PaymentState::Approved);
+    assert!(op.payments[0].partial);
+    assert_eq!(op.payments[0].approved, 500);
+    assert_eq!(op.remaining, 500);
+    let done = rig
+        .engine
+        .add_payment(
+            "test",
+            checkout::api::AddPaymentRequest {
+                key: testkit::key(),
+                operation: op.id,
+                payment: TenderRequest::cash(500),
+            },
+        )
+        .await?;
+    assert_eq!(done.state, OperationState::Done, "{done:#?}");
+    let c = rig.fiscal.emulator().counters();
+    assert_eq!(c.day_paid, [500, 500], "half by card, half in cash");
+    Ok(())
+}

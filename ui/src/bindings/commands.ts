@@ -1,0 +1,116 @@
+// Generated from checkout/src/commands.rs by `make bindings`; do not edit.
+import type { ActionRequest } from "./ActionRequest";
+import type { AddPaymentRequest } from "./AddPaymentRequest";
+import type { AppInfo } from "./AppInfo";
+import type { CashMoveRequest } from "./CashMoveRequest";
+import type { CashRefundRequest } from "./CashRefundRequest";
+import type { DeviceHealth } from "./DeviceHealth";
+import type { Empty } from "./Empty";
+import type { KeyQuery } from "./KeyQuery";
+import type { KeyRequest } from "./KeyRequest";
+import type { MaybeOperation } from "./MaybeOperation";
+import type { OperationList } from "./OperationList";
+import type { OperationQuery } from "./OperationQuery";
+import type { OperationView } from "./OperationView";
+import type { ReceiptTape } from "./ReceiptTape";
+import type { RefundRequest } from "./RefundRequest";
+import type { ResolveRequest } from "./ResolveRequest";
+import type { Role } from "./Role";
+import type { SaleRequest } from "./SaleRequest";
+import type { TapeQuery } from "./TapeQuery";
+import type { VoidRequest } from "./VoidRequest";
+
+/** Every command: its request and response types. */
+export interface Commands {
+  /** Version and mode of the running Kasa. */
+  info: { request: Empty; response: AppInfo };
+  /** A sale: items or a free amount, by card, cash or both. */
+  sale: { request: SaleRequest; response: OperationView };
+  /** Pay the rest of a sale after a partial approval or a decline. */
+  add_payment: { request: AddPaymentRequest; response: OperationView };
+  /** Cancel: stop a card step waiting for the customer, or give back the card payments of a sale awaiting payment or attention. */
+  cancel: { request: ActionRequest; response: OperationView };
+  /** A card refund by RRN, full or partial. */
+  refund: { request: RefundRequest; response: OperationView };
+  /** A void by invoice inside the terminal's open batch. */
+  void: { request: VoidRequest; response: OperationView };
+  /** Money back in cash for a sale. */
+  cash_refund: { request: CashRefundRequest; response: OperationView };
+  /** Cash into the drawer. */
+  cash_in: { request: CashMoveRequest; response: OperationView };
+  /** Cash out of the drawer. */
+  cash_out: { request: CashMoveRequest; response: OperationView };
+  /** The fiscal X report. */
+  x_report: { request: KeyRequest; response: OperationView };
+  /** Print the receipt of an operation that needs attention again, with the same data. */
+  print_again: { request: ActionRequest; response: OperationView };
+  /** Ask the terminal again about a payment it could not account for. */
+  retry_lookup: { request: ActionRequest; response: OperationView };
+  /** Close an operation that needs attention by hand, with a reason. */
+  resolve: { request: ResolveRequest; response: OperationView };
+  /** One operation. */
+  operation: { request: OperationQuery; response: OperationView };
+  /** What became of a request key. */
+  by_key: { request: KeyQuery; response: MaybeOperation };
+  /** The newest unfinished operation (a reloaded screen follows it). */
+  current: { request: Empty; response: MaybeOperation };
+  /** The unfinished operations. */
+  unresolved: { request: Empty; response: OperationList };
+  /** Demo mode's virtual receipt tape. */
+  receipt_tape: { request: TapeQuery; response: ReceiptTape };
+  /** What blocks card payments now, and what to fix soon. */
+  device_health: { request: Empty; response: DeviceHealth };
+}
+
+export type CommandName = keyof Commands;
+
+/** The role each command needs, and whether it changes state. */
+export const COMMANDS: { readonly [K in CommandName]: { role: Role; mutating: boolean } } = {
+  info: { role: "cashier", mutating: false },
+  sale: { role: "cashier", mutating: true },
+  add_payment: { role: "cashier", mutating: true },
+  cancel: { role: "cashier", mutating: true },
+  refund: { role: "cashier", mutating: true },
+  void: { role: "cashier", mutating: true },
+  cash_refund: { role: "cashier", mutating: true },
+  cash_in: { role: "cashier", mutating: true },
+  cash_out: { role: "cashier", mutating: true },
+  x_report: { role: "cashier", mutating: true },
+  print_again: { role: "cashier", mutating: true },
+  retry_lookup: { role: "cashier", mutating: true },
+  resolve: { role: "manager", mutating: true },
+  operation: { role: "cashier", mutating: false },
+  by_key: { role: "cashier", mutating: false },
+  current: { role: "cashier", mutating: false },
+  unresolved: { role: "cashier", mutating: false },
+  receipt_tape: { role: "cashier", mutating: false },
+  device_health: { role: "cashier", mutating: false },
+};
+
+/** How a command reaches the backend (Tauri or HTTP). */
+export type Call = <K extends CommandName>(name: K, request: Commands[K]["request"]) => Promise<Commands[K]["response"]>;
+
+/** One typed function per command. */
+export function client(call: Call) {
+  return {
+    info: (request: Empty): Promise<AppInfo> => call("info", request),
+    sale: (request: SaleRequest): Promise<OperationView> => call("sale", request),
+    add_payment: (request: AddPaymentRequest): Promise<OperationView> => call("add_payment", request),
+    cancel: (request: ActionRequest): Promise<OperationView> => call("cancel", request),
+    refund: (request: RefundRequest): Promise<OperationView> => call("refund", request),
+    void: (request: VoidRequest): Promise<OperationView> => call("void", request),
+    cash_refund: (request: CashRefundRequest): Promise<OperationView> => call("cash_refund", request),
+    cash_in: (request: CashMoveRequest): Promise<OperationView> => call("cash_in", request),
+    cash_out: (request: CashMoveRequest): Promise<OperationView> => call("cash_out", request),
+    x_report: (request: KeyRequest): Promise<OperationView> => call("x_report", request),
+    print_again: (request: ActionRequest): Promise<OperationView> => call("print_again", request),
+    retry_lookup: (request: ActionRequest): Promise<OperationView> => call("retry_lookup", request),
+    resolve: (request: ResolveRequest): Promise<OperationView> => call("resolve", request),
+    operation: (request: OperationQuery): Promise<OperationView> => call("operation", request),
+    by_key: (request: KeyQuery): Promise<MaybeOperation> => call("by_key", request),
+    current: (request: Empty): Promise<MaybeOperation> => call("current", request),
+    unresolved: (request: Empty): Promise<OperationList> => call("unresolved", request),
+    receipt_tape: (request: TapeQuery): Promise<ReceiptTape> => call("receipt_tape", request),
+    device_health: (request: Empty): Promise<DeviceHealth> => call("device_health", request),
+  };
+}
