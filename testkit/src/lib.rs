@@ -120,6 +120,17 @@ impl Rig {
             .await
     }
 
+    /// Serve the engine over HTTP on a free loopback port, as `kasa serve`
+    /// does; returns the base URL (`http://127.0.0.1:PORT`).
+    pub async fn serve(&self) -> anyhow::Result<String> {
+        let checkout = Arc::new(checkout::Checkout::new(self.engine.clone(), "demo"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let app = checkout::server::router(checkout, None);
+        tokio::spawn(checkout::server::serve_on(listener, app));
+        Ok(format!("http://{addr}"))
+    }
+
     /// The register's printed documents since the rig started.
     pub fn tape(&self) -> Vec<String> {
         self.fiscal.tape()

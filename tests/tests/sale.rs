@@ -62,3 +62,48 @@ async fn a_partial_approval_waits_for_the_rest() -> anyhow::Result<()> {
     assert_eq!(c.day_paid, [500, 500], "half by card, half in cash");
     Ok(())
 }
+
+#[tokio::test]
+async fn items_with_quantities_and_discounts_print_as_lines() -> anyhow::Result<()> {
+    let rig = Rig::new().await?;
+    let op = rig
+        .engine
+        .submit(
+            "test",
+            checkout::engine::NewRequest::Sale(checkout::api::SaleRequest {
+                key: testkit::key(),
+                items: vec![
+                    checkout::api::ItemRequest {
+                        name: "Хліб білий".into(),
+                        price: checkout::money::Money(2500),
+                        quantity_milli: Some(2000),
+                        tax_group: Some("А".into()),
+                        discount: Some(checkout::money::Money(200)),
+                    },
+                    checkout::api::ItemRequest {
+                        name: "Вино".into(),
+                        price: checkout::money::Money(15000),
+                        quantity_milli: None,
+                        tax_group: Some("Б".into()),
+                        discount: None,
+                    },
+                ],
+                amount: None,
+                payments: vec![TenderRequest::cash(20000)],
+            }),
+        )
+        .await?;
+    assert_eq!(op.state, OperationState::Done, "{op:#?}");
+    assert_eq!(op.total, 19800);
+    assert_eq!(op.change, 200);
+    let c = rig.fiscal.emulator().counters();
+    assert_eq!(c.day_sales[0], 4800, "group А: 2 × 25.00 − 2.00");
+    assert_eq!(c.day_sales[1], 15000, "group Б");
+    assert_eq!(c.day_paid, [19800, 0]);
+    let printed = rig.tape().join("\n");
+    assert!(
+        printed.contains("Хліб білий") && printed.contains("Вино"),
+        "{printed}"
+    );
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! The emulators' scripted faults against the engine: each ends consistent
+//! (charged once and printed once, or not charged and nothing printed), with
+//! a stable code the UI translates; the money checked in the devices' own
+//! records.
+
+use checkout::api::{ActionRequest, OperationState, PaymentState};
+use fiscal::emulator::Faults;
+use terminal::emulator::Outcome;
+use testkit::{key, Rig, RigOptions};
+
+async fn rig_with(faults: Faults) -> anyhow::Result<Rig> {
+    Rig::with(RigOptions {
+        faults,
+        ..RigOptions::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn declines_and_refusals_charge_nothing_and_print_nothing() -> anyhow::Result<()> {
+    let rig = Rig::new().await?;
+    for (outcome, state, code) in [
+        (
+            Outcome::Decline("05".into()),
+            OperationState::Declined,
+            "05",
+        ),
+        (
+            Outcome::Decline("51".into()),
+            OperationState::Declined,
+            "51",
+        ),
+        (
+            Outcome::Decline("55".into()),
+            OperationState::Declined,
+            "55",
+        ),
+        (
+            Outcome::CustomerCancel,
+            OperationState::Cancelled,
+            "terminal.cancelled",
+        ),
+        (
+            Outcome::NoHostLink,
+            OperationState::Declined,
+            "terminal.device.no_host_link",
+        ),
+        (
+            Outcome::NoPaper,
+            OperationState::Declined,
+            "terminal.device.no_paper",
+        ),
+        (
+            Outcome::Busy,
+            OperationState::Declined,
+            "terminal.device.busy",
+        ),
+    ] {
+        rig.terminal.script_next(outcome.clone());
+        let op = rig.card_sale(1000).await?;
+        assert_eq!(op.state, state, "{outcome:?}: {op:#?}");
+        let problem = op.problem.clone().expect("the reason is kept");
+        assert_eq!(problem.code, code, "{outcome:?}");
+        assert_ne!(op.payments[0].state, PaymentState::Approved);
+    }
+    assert!(rig.tape().is_empty(), "nothing printed: {:#?}", rig.tape());
+    assert_eq!(rig.fiscal.emulator().counters().day_paid, [0, 0]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_reply_lost_after_approval_is_found_by_the_lookup() -> anyhow::Result<()> {
+    let rig = Rig::new().await?;
+    rig.terminal.script_next(Outcome::DropAfterApproval);
+    let op = rig.card_sale(1500).await?;
+    assert_eq!(op.state, OperationState::Done, "{op:#?}");
+    let rrn = op.payments[0].card.clone().unwrap().rrn;
+    assert_eq!(rig.receipts_with(&rrn), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_noisy_register_link_still_prints_exactly_once() -> anyhow::Result<()> {
+    for faults in [
+        Faults {
+            nak_every: 3,
+            ..Faults::default()
+        },
+        Faults {
+            corrupt_every: 3,
+            ..Faults::default()
+        },
+        Faults {
+            drop_reply_every: 4,
+            ..Faults::default()
+        },
+        Faults {
+            syn_ms: 150,
+            ..Faults::default()
+        },
+    ] {
+        let rig = rig_with(faults.clone()).await?;
+        let op = rig.card_sale(2000).await?;
+        assert_eq!(op.state, OperationState::Done, "{faults:?}: {op:#?}");
+        let rrn = op.payments[0].card.clone().unwrap().rrn;
+        assert_eq!(rig.receipts_with(&rrn), 1, "{faults:?}: {:#?}", rig.tape());
+        assert_eq!(
+            rig.fiscal.emulator().counters().day_paid,
+            [0, 2000],
+            "{faults:?}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn paper_out_mid_receipt_then_reloaded_and_printed_again() -> anyhow::Result<()> {
+    let rig = rig_with(Faults {
+        paper_out_at_line: Some(1),
+        ..Faults::default()
+    })
+    .await?;
+    let op = rig.card_sale(3300).await?;
+    assert_eq!(op.state, OperationState::NeedsAttention, "{op:#?}");
+    let problem = op.problem.clone().unwrap();
+    assert_eq!(problem.code, "fiscal.paper_out");
+    assert!(problem
+        .actions
+        .contains(&checkout::api::SafeAction::PrintAgain));
+    assert_eq!(
+        op.payments[0].state,
+        PaymentState::Approved,
+        "the card stays charged"
+    );
+    // A new card sale waits until this one is resolved.
+    let blocked = rig.card_sale(100).await.unwrap_err();
+    assert_eq!(blocked.code(), checkout::api::ErrorCode::Unresolved);
+
+    rig.fiscal.emulator().load_paper();
+    let again = rig
+        .engine
+        .print_again(
+            "test",
+            ActionRequest {
+                key: key(),
+                operation: op.id,
+            },
+        )
+        .await?;
+    assert_eq!(again.state, OperationState::Done, "{again:#?}");
+    let rrn = again.payments[0].card.clone().unwrap().rrn;
+    assert_eq!(rig.receipts_with(&rrn), 1, "{:#?}", rig.tape());
+    assert_eq!(rig.fiscal.emulator().counters().day_paid, [0, 3300]);
+    Ok(())
+}
