@@ -72,7 +72,7 @@ test-desktop: build
 	KASA_BIN=$(KASA_BIN) bash tests/desktop-smoke.sh
 
 bench:
-	$(CARGO) bench -p fiscal -p terminal
+	$(CARGO) bench -p fiscal -p terminal -p kasa-tests
 
 bindings:
 	KASA_UPDATE_BINDINGS=1 $(CARGO) test -p checkout --test bindings

@@ -41,6 +41,19 @@ fn moved_money(l: &Loaded) -> bool {
             .any(|s| s.state == StepState::Done && s.name.starts_with("pay:"))
 }
 
+/// What the runner does after a step's outcome is recorded.
+enum Next {
+    /// Stop driving (settled, or waiting for a device or a person).
+    Stop,
+    /// Go on; a step the same transaction already wrote ahead, if any.
+    Continue(Option<StepRecord>),
+}
+
+fn lookup_again(l: &Loaded, step: &Step) -> bool {
+    matches!(step, Step::Charge(p)
+        if l.payment(*p).is_some_and(|p| p.state == PaymentState::Unknown))
+}
+
 impl Engine {
     /// Drive operation `id` until it is settled (done, declined, awaiting a
     /// payment, needing attention) or a device cannot be reached. The
@@ -53,48 +66,45 @@ impl Engine {
         result
     }
 
+    fn explicit_confirm(&self) -> bool {
+        self.inner.devices.terminal.confirm_mode() == terminal::ConfirmMode::Explicit
+    }
+
     async fn drive_loop(&self, id: i64, retries: &mut u32) -> Result<()> {
+        // A step the previous transaction wrote ahead together with the
+        // end of the step before it; it has not run yet.
+        let mut fresh: Option<StepRecord> = None;
         loop {
             let l = self.inner.journal.load(id)?;
             if l.op.state != OperationState::Running {
                 return Ok(());
             }
-            let confirm =
-                self.inner.devices.terminal.confirm_mode() == terminal::ConfirmMode::Explicit;
-            match plan(&l, confirm) {
-                Plan::Finish(state, why) => {
+            let next = plan(&l, self.explicit_confirm());
+            if let Some(f) = &fresh {
+                if !matches!(&next, Plan::Run(s) if s.name() == f.name) {
+                    // Planned ahead differently from what the journal says
+                    // now: the step never ran; let the plan decide again.
                     let at = self.now();
                     self.inner.journal.write(|tx| {
-                        if state != OperationState::Done {
-                            // Payments never sent end with the operation.
-                            for p in l
-                                .payments
-                                .iter()
-                                .filter(|p| p.state == PaymentState::Pending)
-                            {
-                                if p.method == PaymentMethod::Card {
-                                    journal::payments_update(
-                                        tx,
-                                        p.id,
-                                        &PaymentUpdate::Cancelled(crate::api::Decline {
-                                            code: "cancelled".into(),
-                                            message: "the operation ended first".into(),
-                                        }),
-                                        &at,
-                                    )?;
-                                }
-                            }
-                        }
-                        let why = why.as_ref().map(|(c, m)| (c.as_str(), m.as_str()));
-                        journal::set_operation_state(
+                        journal::finish_step(
                             tx,
-                            id,
-                            &[OperationState::Running],
-                            state,
-                            why,
+                            f.id,
+                            StepState::Failed,
+                            None,
+                            Some("replanned"),
                             &at,
                         )
                     })?;
+                    fresh = None;
+                    continue;
+                }
+            }
+            match next {
+                Plan::Finish(state, why) => {
+                    let at = self.now();
+                    self.inner
+                        .journal
+                        .write(|tx| finish_operation(tx, &l, state, why.as_ref(), &at))?;
                     return Ok(());
                 }
                 Plan::AwaitPayment => {
@@ -114,10 +124,13 @@ impl Engine {
                 Plan::Run(step) => {
                     self.inner.set_step(id, Some(step.point()));
                     self.publish(id);
-                    let outcome = self.step(&l, &step).await?;
-                    let stop = self.apply(&l, &step, outcome, retries)?;
-                    if stop {
-                        return Ok(());
+                    let (outcome, row) = match fresh.take() {
+                        Some(row) => (self.run_started(&l, &step, &row).await, Some(row.id)),
+                        None => self.step(&l, &step).await?,
+                    };
+                    match self.apply(&l, &step, outcome, row, retries).await? {
+                        Next::Stop => return Ok(()),
+                        Next::Continue(f) => fresh = f,
                     }
                 }
             }
@@ -127,39 +140,52 @@ impl Engine {
     /// Run or recover one step; returns its outcome and the started row.
     async fn step(&self, l: &Loaded, step: &Step) -> Result<(Outcome, Option<i64>)> {
         let row = l.step(&step.name()).cloned();
-        let lookup_again = matches!(step, Step::Charge(p)
-            if l.payment(*p).is_some_and(|p| p.state == PaymentState::Unknown));
-        if let Some(row) = row.filter(|r| r.state == StepState::Started || lookup_again) {
+        let again = lookup_again(l, step);
+        if let Some(row) = row.filter(|r| r.state == StepState::Started || again) {
             let started = (row.state == StepState::Started).then_some(row.id);
             return Ok((self.recover(l, step, &row).await, started));
         }
-        // Write ahead: ask the devices what recovery will need, then the row.
+        let ahead = match self.prepare(l, step).await {
+            Ok(a) => a,
+            Err(outcome) => return Ok((outcome, None)),
+        };
+        let at = self.now();
+        let row = self
+            .inner
+            .journal
+            .write(|tx| start(tx, l.op.id, step, ahead, &at))?;
+        let id = row.id;
+        Ok((self.run_started(l, step, &row).await, Some(id)))
+    }
+
+    /// Ask the devices what a step's recovery will need (read-only questions).
+    async fn prepare(
+        &self,
+        l: &Loaded,
+        step: &Step,
+    ) -> std::result::Result<Option<String>, Outcome> {
         let originals = steps::originals(&self.inner.journal, l);
         let d = &self.inner.devices;
-        let ahead: std::result::Result<Option<String>, Outcome> = match step {
+        let unreachable = |e: terminal::Error| Outcome::Unresolved {
+            code: format!("terminal.{}", e.code()),
+            message: e.to_string(),
+        };
+        match step {
             Step::Charge(_) => match steps::target(l, step, &originals) {
-                Some((p, original)) => {
-                    match steps::prepare_charge(d.terminal.as_ref(), p, original).await {
-                        Ok(a) => Ok(json(&a)),
-                        Err(e) => Err(Outcome::Unresolved {
-                            code: format!("terminal.{}", e.code()),
-                            message: e.to_string(),
-                        }),
-                    }
-                }
+                Some((p, original)) => steps::prepare_charge(d.terminal.as_ref(), p, original)
+                    .await
+                    .map(|a| json(&a))
+                    .map_err(unreachable),
                 None => Err(internal("the charge has no payment")),
             },
-            Step::Confirm(_) => Ok(l
-                .step(&Step::Charge(confirm_target(step)).name())
+            Step::Confirm(p) => Ok(l
+                .step(&Step::Charge(*p).name())
                 .and_then(|r| r.recovery.clone())),
             Step::Reverse(_) => match steps::target(l, step, &originals) {
-                Some((p, _)) => match steps::prepare_reverse(d.terminal.as_ref(), p).await {
-                    Ok(a) => Ok(json(&a)),
-                    Err(e) => Err(Outcome::Unresolved {
-                        code: format!("terminal.{}", e.code()),
-                        message: e.to_string(),
-                    }),
-                },
+                Some((p, _)) => steps::prepare_reverse(d.terminal.as_ref(), p)
+                    .await
+                    .map(|a| json(&a))
+                    .map_err(unreachable),
                 None => Err(internal("the reversal has no payment")),
             },
             Step::Open => steps::prepare_open(d.fiscal.as_ref())
@@ -173,40 +199,19 @@ impl Engine {
             Step::Drawer | Step::Report => steps::prepare_counters(d.fiscal.as_ref())
                 .await
                 .map(|a| json(&a)),
-        };
-        let ahead = match ahead {
-            Ok(a) => a,
-            Err(outcome) => return Ok((outcome, None)),
-        };
-        let at = self.now();
-        let name = step.name();
-        let row_id = self.inner.journal.write(|tx| {
-            let row = journal::start_step(tx, l.op.id, &name, ahead.as_deref(), &at)?;
-            if let (Step::Charge(p), Some(a)) = (step, &ahead) {
-                if let Ok(c) = serde_json::from_str::<steps::ChargeAhead>(a) {
-                    journal::set_request_id(tx, *p, &c.pending.request_id)?;
-                }
-            }
-            Ok(row)
-        })?;
-        let row = StepRecord {
-            id: row_id,
-            operation_id: l.op.id,
-            name: name.clone(),
-            attempt: 0,
-            state: StepState::Started,
-            recovery: ahead,
-            result: None,
-            error_code: None,
-        };
+        }
+    }
+
+    /// Run a step whose row is written ahead; an uncertain outcome is
+    /// recovered at once, as after a crash.
+    async fn run_started(&self, l: &Loaded, step: &Step, row: &StepRecord) -> Outcome {
         failpoint::hit(&format!("{}:before", step.point())).await;
-        let result = self.run(l, step, &row).await;
+        let result = self.run(l, step, row).await;
         failpoint::hit(&format!("{}:after", step.point())).await;
-        let outcome = match result {
+        match result {
             RunResult::Ended(o) => o,
-            RunResult::Uncertain => self.recover(l, step, &row).await,
-        };
-        Ok((outcome, Some(row_id)))
+            RunResult::Uncertain => self.recover(l, step, row).await,
+        }
     }
 
     fn step_context<'a>(&'a self, l: &'a Loaded) -> (StepContext<'a>, tokio::task::JoinHandle<()>) {
@@ -293,76 +298,90 @@ impl Engine {
         o
     }
 
-    /// Record a step's outcome and its effects in one transaction; returns
-    /// whether driving stops here.
-    fn apply(
+    /// Record a step's outcome and its effects in one transaction, together
+    /// with what follows: the next step written ahead, or the operation's
+    /// end. Returns what the runner does next.
+    async fn apply(
         &self,
         l: &Loaded,
         step: &Step,
-        (outcome, row): (Outcome, Option<i64>),
+        outcome: Outcome,
+        row: Option<i64>,
         retries: &mut u32,
-    ) -> Result<bool> {
+    ) -> Result<Next> {
         let id = l.op.id;
-        let at = self.now();
         let name = step.name();
         let j = &self.inner.journal;
-        let retry = |retries: &mut u32, why: &str| -> Result<bool> {
-            *retries += 1;
-            if *retries > MAX_RETRIES {
-                self.attention(
-                    l,
-                    row,
-                    "internal.retries",
-                    &format!("{name} ran {MAX_RETRIES} times without an answer: {why}"),
-                )?;
-                return Ok(true);
-            }
-            Ok(false)
-        };
         match outcome {
             Outcome::Done {
                 result,
                 payment,
                 document,
             } => {
-                j.write(|tx| {
+                // Plan on from the operation as it reads once this is written.
+                let after = l.with_step_done(&name, payment.as_ref(), document.as_ref());
+                let next = plan(&after, self.explicit_confirm());
+                let mut ahead = None;
+                if let Plan::Run(s) = &next {
+                    let started = after
+                        .step(&s.name())
+                        .is_some_and(|r| r.state == StepState::Started);
+                    if !started && !lookup_again(&after, s) {
+                        if let Ok(a) = self.prepare(&after, s).await {
+                            ahead = Some((*s, a));
+                        }
+                    }
+                }
+                let at = self.now();
+                let fresh = j.write(|tx| {
                     let row = match row {
                         Some(r) => r,
                         None => journal::start_step(tx, id, &name, None, &at)?,
                     };
-                    journal::finish_step(
-                        tx,
-                        row,
-                        StepState::Done,
-                        Some(&result.to_string()),
-                        None,
-                        &at,
-                    )?;
+                    let text = result.to_string();
+                    journal::finish_step(tx, row, StepState::Done, Some(&text), None, &at)?;
                     if let Some((p, u)) = &payment {
                         journal::payments_update(tx, *p, u, &at)?;
                     }
                     if let Some(d) = &document {
                         journal::insert_document(tx, id, d, &at)?;
                     }
-                    journal::log(
-                        tx,
-                        id,
-                        &at,
-                        &format!("{name} done"),
-                        Some(&result.to_string()),
-                    )?;
-                    clear_problem(tx, id, &at)
+                    journal::log(tx, id, &at, &format!("{name} done"), Some(&text))?;
+                    clear_problem(tx, id, &at)?;
+                    Ok(match (&next, ahead) {
+                        (Plan::Finish(state, why), _) => {
+                            finish_operation(tx, &after, *state, why.as_ref(), &at)?;
+                            None
+                        }
+                        (Plan::AwaitPayment, _) => {
+                            journal::set_operation_state(
+                                tx,
+                                id,
+                                &[OperationState::Running],
+                                OperationState::AwaitingPayment,
+                                None,
+                                &at,
+                            )?;
+                            None
+                        }
+                        (Plan::Run(_), Some((s, a))) => Some(start(tx, id, &s, a, &at)?),
+                        (Plan::Run(_), None) => None,
+                    })
                 })?;
-                Ok(false)
+                Ok(match next {
+                    Plan::Run(_) => Next::Continue(fresh),
+                    _ => Next::Stop,
+                })
             }
             Outcome::Retry(why) => {
+                let at = self.now();
                 if let Some(r) = row {
                     j.write(|tx| {
                         journal::finish_step(tx, r, StepState::Failed, None, Some("retry"), &at)?;
                         journal::log(tx, id, &at, &format!("{name} again"), Some(&why))
                     })?;
                 }
-                retry(retries, &why)
+                self.again(l, retries, &name, &why)
             }
             Outcome::RestartReceipt(why) => {
                 let names: Vec<String> = l
@@ -371,6 +390,7 @@ impl Engine {
                     .map(|s| s.name.clone())
                     .filter(|n| n == "open" || n == "close" || n.starts_with("pay:"))
                     .collect();
+                let at = self.now();
                 j.write(|tx| {
                     if let Some(r) = row {
                         journal::finish_step(tx, r, StepState::Failed, None, Some("restart"), &at)?;
@@ -378,13 +398,14 @@ impl Engine {
                     journal::supersede(tx, id, &names, &at)?;
                     journal::log(tx, id, &at, "receipt_restarted", Some(&why))
                 })?;
-                retry(retries, &why)
+                self.again(l, retries, &name, &why)
             }
             Outcome::Failed {
                 code,
                 message,
                 payment,
             } => {
+                let at = self.now();
                 j.write(|tx| {
                     if let Some(r) = row {
                         journal::finish_step(tx, r, StepState::Failed, None, Some(&code), &at)?;
@@ -395,58 +416,113 @@ impl Engine {
                     Ok(())
                 })?;
                 let l = j.load(id)?;
-                if moved_money(&l) || payment.is_some() {
-                    self.attention(&l, None, &code, &message)?;
+                let to = if moved_money(&l) || payment.is_some() {
+                    OperationState::NeedsAttention
                 } else {
-                    j.write(|tx| {
-                        journal::set_operation_state(
-                            tx,
-                            id,
-                            &[OperationState::Running],
-                            OperationState::Failed,
-                            Some((&code, &message)),
-                            &at,
-                        )
-                    })?;
-                }
-                Ok(true)
+                    OperationState::Failed
+                };
+                j.write(|tx| {
+                    journal::set_operation_state(
+                        tx,
+                        id,
+                        &[OperationState::Running],
+                        to,
+                        Some((&code, &message)),
+                        &at,
+                    )
+                })?;
+                Ok(Next::Stop)
             }
             Outcome::Unresolved { code, message } => {
                 // The step stays started (or was never started): it is
                 // recovered when the device answers again.
+                let at = self.now();
                 j.write(|tx| {
                     journal::set_problem(tx, id, &code, &message, &at)?;
                     journal::log(tx, id, &at, &format!("{name} unresolved"), Some(&message))
                 })?;
                 self.inner.note_unresolved();
-                Ok(true)
+                Ok(Next::Stop)
             }
         }
     }
 
-    fn attention(&self, l: &Loaded, row: Option<i64>, code: &str, message: &str) -> Result<()> {
+    /// A step runs again; after too many tries a person is asked.
+    fn again(&self, l: &Loaded, retries: &mut u32, name: &str, why: &str) -> Result<Next> {
+        *retries += 1;
+        if *retries <= MAX_RETRIES {
+            return Ok(Next::Continue(None));
+        }
         let at = self.now();
+        let message = format!("{name} ran {MAX_RETRIES} times without an answer: {why}");
         self.inner.journal.write(|tx| {
-            if let Some(r) = row {
-                journal::finish_step(tx, r, StepState::Failed, None, Some(code), &at)?;
-            }
             journal::set_operation_state(
                 tx,
                 l.op.id,
                 &[OperationState::Running],
                 OperationState::NeedsAttention,
-                Some((code, message)),
+                Some(("internal.retries", &message)),
                 &at,
             )
-        })
+        })?;
+        Ok(Next::Stop)
     }
 }
 
-fn confirm_target(step: &Step) -> i64 {
-    match step {
-        Step::Confirm(p) => *p,
-        _ => 0,
+/// Write step `step` ahead as started (a charge also records its request id).
+fn start(
+    tx: &rusqlite::Transaction<'_>,
+    op: i64,
+    step: &Step,
+    ahead: Option<String>,
+    at: &str,
+) -> Result<StepRecord> {
+    let name = step.name();
+    let id = journal::start_step(tx, op, &name, ahead.as_deref(), at)?;
+    if let (Step::Charge(p), Some(a)) = (step, &ahead) {
+        if let Ok(c) = serde_json::from_str::<steps::ChargeAhead>(a) {
+            journal::set_request_id(tx, *p, &c.pending.request_id)?;
+        }
     }
+    Ok(StepRecord {
+        id,
+        operation_id: op,
+        name,
+        attempt: 0,
+        state: StepState::Started,
+        recovery: ahead,
+        result: None,
+        error_code: None,
+    })
+}
+
+/// End an operation in `state`: card payments never sent end with it.
+fn finish_operation(
+    tx: &rusqlite::Transaction<'_>,
+    l: &Loaded,
+    state: OperationState,
+    why: Option<&(String, String)>,
+    at: &str,
+) -> Result<()> {
+    if state != OperationState::Done {
+        for p in l
+            .payments
+            .iter()
+            .filter(|p| p.state == PaymentState::Pending && p.method == PaymentMethod::Card)
+        {
+            journal::payments_update(
+                tx,
+                p.id,
+                &PaymentUpdate::Cancelled(crate::api::Decline {
+                    code: "cancelled".into(),
+                    message: "the operation ended first".into(),
+                }),
+                at,
+            )?;
+        }
+    }
+    let why = why.map(|(c, m)| (c.as_str(), m.as_str()));
+    journal::set_operation_state(tx, l.op.id, &[OperationState::Running], state, why, at)
 }
 
 fn internal(message: &str) -> Outcome {

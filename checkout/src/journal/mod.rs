@@ -63,6 +63,45 @@ impl Loaded {
     pub fn payment(&self, id: i64) -> Option<&PaymentRecord> {
         self.payments.iter().find(|p| p.id == id)
     }
+
+    /// The operation as it will read once step `name` is written done with
+    /// these effects (the same changes [`Journal`] makes), so the next step
+    /// can be planned, and written ahead, in the same transaction.
+    pub fn with_step_done(
+        &self,
+        name: &str,
+        payment: Option<&(i64, PaymentUpdate)>,
+        document: Option<&NewDocument>,
+    ) -> Loaded {
+        let mut next = self.clone();
+        match next.steps.iter_mut().find(|s| s.name == name) {
+            Some(s) => s.state = StepState::Done,
+            None => next.steps.push(StepRecord {
+                id: 0,
+                operation_id: self.op.id,
+                name: name.to_string(),
+                attempt: 1,
+                state: StepState::Done,
+                recovery: None,
+                result: None,
+                error_code: None,
+            }),
+        }
+        if let Some((id, u)) = payment {
+            if let Some(p) = next.payments.iter_mut().find(|p| p.id == *id) {
+                p.apply(u);
+            }
+        }
+        if let Some(d) = document {
+            next.documents.push(DocumentRecord {
+                kind: d.kind.to_string(),
+                number: d.number,
+                amount: d.amount,
+                text: d.text.clone(),
+            });
+        }
+        next
+    }
 }
 
 /// One line of an operation's history.

@@ -37,6 +37,39 @@ impl PaymentRecord {
     pub fn is_charged(&self) -> bool {
         self.method == PaymentMethod::Card && self.state == PaymentState::Approved
     }
+
+    /// The change [`update`] writes, made in memory (planning ahead).
+    pub fn apply(&mut self, u: &PaymentUpdate) {
+        match u {
+            PaymentUpdate::Approved { amount, card } => {
+                self.state = PaymentState::Approved;
+                self.approved = *amount;
+                self.card = Some(CardData {
+                    masked_pan: mask_pan(&card.masked_pan),
+                    ..card.clone()
+                });
+                self.decline = None;
+            }
+            PaymentUpdate::CashTaken { amount, change } => {
+                self.state = PaymentState::Approved;
+                self.approved = *amount;
+                self.change = Some(*change);
+            }
+            PaymentUpdate::Declined(d) => {
+                self.state = PaymentState::Declined;
+                self.decline = Some(d.clone());
+            }
+            PaymentUpdate::Cancelled(d) => {
+                self.state = PaymentState::Cancelled;
+                self.decline = Some(d.clone());
+            }
+            PaymentUpdate::Unknown(d) => {
+                self.state = PaymentState::Unknown;
+                self.decline = Some(d.clone());
+            }
+            PaymentUpdate::Reversed => self.state = PaymentState::Reversed,
+        }
+    }
 }
 
 /// A payment to create.

@@ -1,0 +1,67 @@
+//! The journal itself: WAL with `synchronous=FULL` on the connection that
+//! writes (a per-connection setting, so it is read there, not on a new
+//! connection), numbered migrations, and the masked-PAN rule held by the
+//! database on INSERT and on UPDATE, whatever the application does.
+
+use checkout::journal::Journal;
+use rusqlite::params;
+
+#[test]
+fn the_writing_connection_is_wal_with_full_sync() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let j = Journal::open(&dir.path().join("journal.sqlite"))?;
+    assert_eq!(j.pragma("journal_mode")?, "wal");
+    assert_eq!(
+        j.pragma("synchronous")?,
+        "2",
+        "2 is FULL: every commit is synced"
+    );
+    assert_eq!(j.pragma("foreign_keys")?, "1");
+    assert_eq!(j.schema_version()?, 2);
+    Ok(())
+}
+
+#[test]
+fn the_database_refuses_an_unmasked_card_number() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("journal.sqlite");
+    drop(Journal::open(&path)?);
+    let c = rusqlite::Connection::open(&path)?;
+    c.execute_batch(
+        "INSERT INTO operations (key, kind, state, request, request_hash, actor, business_day,
+             total, created_at, updated_at)
+         VALUES ('k', 'sale', 'running', '{}', 'h', 'test', '2026-11-25', 100, 'now', 'now');",
+    )?;
+    let insert = |pan: &str| {
+        c.execute(
+            "INSERT INTO payments (operation_id, key, method, card_action, state, requested,
+                 masked_pan, created_at, updated_at)
+             VALUES (1, ?1, 'card', 'purchase', 'pending', 100, ?2, 'now', 'now')",
+            params![format!("p-{pan}"), pan],
+        )
+    };
+    for bad in [
+        "5168750000001234",
+        "5168 7500 0000 1234",
+        "516875*0****1234",
+        "51687500000012345678",
+        "41111111111",
+    ] {
+        assert!(insert(bad).is_err(), "{bad:?} must be refused on INSERT");
+    }
+    for good in [
+        "516875******1234",
+        "************1234",
+        "4731********9838",
+        "1234",
+        "",
+    ] {
+        insert(good).map_err(|e| anyhow::anyhow!("{good:?}: {e}"))?;
+    }
+    let update = c.execute(
+        "UPDATE payments SET masked_pan = '5168750000001234' WHERE key = 'p-1234'",
+        [],
+    );
+    assert!(update.is_err(), "and on UPDATE");
+    Ok(())
+}
