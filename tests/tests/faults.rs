@@ -153,3 +153,42 @@ async fn paper_out_mid_receipt_then_reloaded_and_printed_again() -> anyhow::Resu
     assert_eq!(rig.fiscal.emulator().counters().day_paid, [0, 3300]);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_register_that_stops_answering_at_the_close_is_resolved_when_it_is_back(
+) -> anyhow::Result<()> {
+    let rig = rig_with(Faults {
+        // The register closes the receipt, then the cable is pulled.
+        mute_after: Some(0x38),
+        ..Faults::default()
+    })
+    .await?;
+    let op = rig.card_sale(2700).await?;
+    assert_eq!(
+        op.state,
+        OperationState::Running,
+        "waiting for the register: {op:#?}"
+    );
+    let problem = op.problem.clone().expect("it says what it waits for");
+    assert!(problem.code.starts_with("fiscal."), "{problem:?}");
+    rig.fiscal.emulator().unmute();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let done = loop {
+        let v = rig.engine.operation(op.id)?;
+        if v.state != OperationState::Running {
+            break v;
+        }
+        assert!(std::time::Instant::now() < end, "not resolved: {v:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(done.state, OperationState::Done, "{done:#?}");
+    let rrn = done.payments[0].card.clone().unwrap().rrn;
+    assert_eq!(
+        rig.receipts_with(&rrn),
+        1,
+        "printed once: {:#?}",
+        rig.tape()
+    );
+    assert_eq!(done.documents.len(), 1);
+    Ok(())
+}
