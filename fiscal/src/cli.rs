@@ -154,7 +154,7 @@ pub async fn emulate(args: Vec<String>) -> i32 {
     };
     if let Some(mode) = &a.card_data {
         match mode.parse::<CardDataMode>() {
-            Ok(m) => dialect.card_data = m,
+            Ok(m) => dialect.settings.card.mode = m,
             Err(e) => {
                 eprintln!("{e}");
                 return 2;
@@ -394,12 +394,12 @@ fn frame_json(f: &Frame, offset: usize, raw: &[u8]) -> Value {
     });
     if let Some(st) = &f.status {
         let status = Status::new(st.clone());
-        let extra: &[crate::frame::StatusBit] = match f.framing {
-            crate::frame::Framing::Old => crate::dialect::UA_EXTRA_BITS,
-            crate::frame::Framing::X => &[],
+        let table = match f.framing {
+            crate::frame::Framing::Old => Dialect::ua_fp_t260(),
+            crate::frame::Framing::X => Dialect::x_family(),
         };
         v["status_hex"] = json!(hex(st));
-        v["status_flags"] = json!(status.flags_with(extra));
+        v["status_flags"] = json!(table.status_flags(&status));
         if f.framing == crate::frame::Framing::X {
             let code = fields.first().and_then(|c| c.trim().parse::<i64>().ok());
             v["error_code"] = json!(code);
