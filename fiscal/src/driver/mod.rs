@@ -198,6 +198,12 @@ impl DatecsDriver {
         self.inner.lock().await.d.settings.clone()
     }
 
+    /// Replaces the dialect settings in force (the field check tries an
+    /// order this way; a caller applies saved settings).
+    pub async fn set_settings(&self, settings: DialectSettings) {
+        self.inner.lock().await.d.settings = settings;
+    }
+
     /// True once the register refused card data in the payment command:
     /// card data now goes as text lines with a plain payment.
     pub async fn card_data_as_text(&self) -> bool {
