@@ -91,6 +91,18 @@ type Wire = Arc<Mutex<Vec<Vec<u8>>>>;
 /// A driver whose peer records each request and answers what a register
 /// would for it (old framing: `R0.00` to a payment, `1,1` to open / close).
 fn scripted(dialect: Dialect) -> (DatecsDriver, Wire) {
+    scripted_with(dialect, |cmd| match cmd {
+        0x35 => b"R0.00".to_vec(),
+        0x30 | 0x55 | 0x38 => b"1,1".to_vec(),
+        _ => Vec::new(),
+    })
+}
+
+/// Like [`scripted`], with the old-framing answer DATA per command given.
+fn scripted_with(
+    dialect: Dialect,
+    answer: impl Fn(u8) -> Vec<u8> + Send + 'static,
+) -> (DatecsDriver, Wire) {
     let framing_x = dialect.framing == fiscal::frame::Framing::X;
     let (a, mut b) = tokio::io::duplex(8192);
     let wire: Wire = Arc::default();
@@ -118,12 +130,7 @@ fn scripted(dialect: Dialect) -> (DatecsDriver, Wire) {
                     x_reply(seq, cmd, data)
                 } else {
                     let (seq, cmd) = (frame[2], frame[3]);
-                    let data: &[u8] = match cmd {
-                        0x35 => b"R0.00",
-                        0x30 | 0x55 | 0x38 => b"1,1",
-                        _ => b"",
-                    };
-                    old_reply(seq, cmd, data, &UA_OPEN)
+                    old_reply(seq, cmd, &answer(cmd), &UA_OPEN)
                 };
                 if b.write_all(&reply).await.is_err() {
                     return;
@@ -322,6 +329,47 @@ async fn long_values_are_cut_or_refused_before_the_wire() {
         "{err:?}"
     );
     assert!(wire.lock().unwrap().is_empty(), "nothing was sent");
+}
+
+/// The register's subtotal differs from ours (a line registered at another
+/// price): the receipt stops before any payment is sent.
+#[tokio::test]
+async fn a_subtotal_that_differs_from_ours_stops_before_paying() {
+    let (drv, wire) = scripted_with(Dialect::ua_fp_t260(), |cmd| match cmd {
+        0x4C => b"0,0,0.00,0.00".to_vec(),
+        0x71 => b"0".to_vec(),
+        0x30 => b"1,1".to_vec(),
+        0x33 => b"1000.00,1000.00".to_vec(),
+        _ => Vec::new(),
+    });
+    let receipt = fiscal::SaleReceipt {
+        lines: vec![fiscal::ReceiptLine {
+            name: "Кава".into(),
+            tax_group: 'А',
+            price: 10_000,
+            quantity_milli: 1000,
+            discount: 0,
+        }],
+        payments: vec![Payment::Card {
+            amount: 10_000,
+            card: card_78(),
+        }],
+    };
+    use fiscal::FiscalRegister;
+    let err = drv.print_sale(&receipt).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            fiscal::Error::SubtotalMismatch {
+                ours: 10_000,
+                register: 100_000
+            }
+        ),
+        "{err:?}"
+    );
+    let cmds: Vec<u8> = wire.lock().unwrap().iter().map(|f| f[3]).collect();
+    assert!(cmds.contains(&0x33), "{cmds:02X?}");
+    assert!(!cmds.contains(&0x35), "nothing paid: {cmds:02X?}");
 }
 
 // ---- the emulator on its own ---------------------------------------------

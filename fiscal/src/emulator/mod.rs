@@ -516,3 +516,93 @@ pub fn load_state_or_default(path: &std::path::Path) -> Result<PersistedState> {
         Ok(PersistedState::default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::NAK;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn dev(d: Dialect) -> Device {
+        Device::new(EmulatorConfig::new(d)).unwrap()
+    }
+
+    fn run(dev: &mut Device, cmd: u16, data: &[u8]) -> Frame {
+        let req = Frame::request(dev.config.dialect.framing, 0x21, cmd, data.to_vec());
+        dev.execute(&req)
+    }
+
+    #[test]
+    fn a_whole_receipt_in_the_old_dialect() {
+        let d = Dialect::ua_fp_t260();
+        let mut e = dev(d.clone());
+        let r = run(&mut e, 0x30, b"1,0000,1");
+        assert_eq!(r.data, b"1,1");
+        assert!(Status::new(r.status.unwrap()).fiscal_receipt_open());
+        let r = run(&mut e, 0x31, &text::to_cp1251("Хліб\tБ12.50*2.000"));
+        assert!(!Status::new(r.status.unwrap()).general_error());
+        let r = run(&mut e, 0x33, b"");
+        assert_eq!(r.data, b"25.00,25.00", "UA subtotal: sum,rounded");
+        let r = run(&mut e, 0x35, b"\tP30.00");
+        assert_eq!(r.data, b"R5.00");
+        let r = run(&mut e, 0x38, b"");
+        assert_eq!(r.data, b"1,1");
+        assert_eq!(e.state.counters.day_sales[1], 2500);
+        assert_eq!(e.state.counters.day_paid[0], 2500);
+        assert!(e.tape[0].contains("Хліб"));
+        let r = run(&mut e, 0x99, b"");
+        assert!(Status::new(r.status.unwrap()).invalid_command());
+    }
+
+    #[test]
+    fn a_return_receipt_sets_the_ua_bit_and_0x2e_is_the_shift() {
+        let mut e = dev(Dialect::ua_fp_t260());
+        assert_eq!(run(&mut e, 0x2E, b"").data, b"Z", "no shift yet");
+        let r = run(&mut e, 0x55, b"1,0000,1");
+        let st = Status::new(r.status.unwrap());
+        assert!(
+            st.bit(1, 3) && st.bit(2, 3),
+            "1.3 return receipt, 2.3 receipt open"
+        );
+        assert_eq!(run(&mut e, 0x2E, b"").data, b"P,0");
+        let r = run(&mut e, 0x7E, b"R,1");
+        assert_eq!(r.data, b"F", "no such document yet");
+    }
+
+    #[tokio::test]
+    async fn corrupt_requests_get_a_nak_and_repeats_a_replay() {
+        let handle = EmulatorHandle::new(EmulatorConfig::new(Dialect::ua_fp_t260())).unwrap();
+        let (mut a, b) = tokio::io::duplex(1024);
+        tokio::spawn(serve(handle.clone(), b));
+        let mut bad = Frame::request(Framing::Old, 0x21, 0x4A, b"".to_vec())
+            .encode()
+            .unwrap();
+        let n = bad.len();
+        bad[n - 2] ^= 0x01;
+        a.write_all(&bad).await.unwrap();
+        let mut got = [0u8; 1];
+        a.read_exact(&mut got).await.unwrap();
+        assert_eq!(got[0], NAK);
+        let good = Frame::request(Framing::Old, 0x22, 0x71, b"".to_vec())
+            .encode()
+            .unwrap();
+        let mut first = vec![0u8; 64];
+        a.write_all(&good).await.unwrap();
+        let n1 = a.read(&mut first).await.unwrap();
+        a.write_all(&good).await.unwrap();
+        let mut second = vec![0u8; 64];
+        let n2 = a.read(&mut second).await.unwrap();
+        assert_eq!(&first[..n1], &second[..n2]);
+        let st = handle.stats();
+        assert_eq!((st.executed, st.replays, st.naks_sent), (1, 1, 1));
+    }
+
+    #[test]
+    fn x_errors_are_codes() {
+        let mut e = dev(Dialect::x_family());
+        let r = run(&mut e, 0x31, b"Bread\t1\t1.00\t1.000\t0\t\t0\t");
+        assert_eq!(r.data, b"-111016\t");
+        let r = run(&mut e, 0x30, b"1\t9999\t1\t\t");
+        assert_eq!(r.data, b"-102002\t");
+    }
+}
