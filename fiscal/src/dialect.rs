@@ -1,6 +1,9 @@
 //! Dialects as tables, not forks: command numbers, field syntax, payment and
-//! tax codes, line widths, error tables and the card-data setting of each
-//! Datecs family. The driver and the emulator both read these tables.
+//! tax codes, line widths, status-bit tables, cash rounding, error tables,
+//! and the installer's [`DialectSettings`] (card data, cash, password check,
+//! clock) of each Datecs family. The driver and the emulator both read these
+//! tables; `tests/literal_bytes.rs` checks each of them against the
+//! reference's bytes on its own, so a wrong entry cannot agree with itself.
 //!
 //! - [`Dialect::ua_fp_t260`] (the default): Ukrainian FP-T260, old framing,
 //!   comma parameters, Cyrillic tax letters. Where no public document gives
