@@ -423,6 +423,16 @@ impl FiscalRegister for DatecsDriver {
     }
 }
 
+/// `None` for a command the register does not know (or whose reply it
+/// shapes otherwise); other errors stay errors.
+fn optional<T>(r: Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(Error::InvalidCommand { .. } | Error::Syntax { .. } | Error::Protocol(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 fn num(fields: &[String], i: usize, what: &str) -> Result<i64> {
     fields
         .get(i)
@@ -572,12 +582,15 @@ impl Session {
     /// Status, shift, modem, clock and the last password check, assessed.
     async fn health(&mut self, now: NaiveDateTime) -> Result<Health> {
         let status = self.status().await?;
+        // A firmware without the shift or modem command answers "invalid
+        // command" or a syntax error: that part is then unknown, not a
+        // failure of the whole check.
         let shift = match self.d.cmd.shift_state {
-            Some(_) => Some(self.shift_state().await?),
+            Some(_) => optional(self.shift_state().await)?,
             None => None,
         };
         let modem = match self.d.cmd.modem_state {
-            Some(_) => Some(self.modem_state().await?),
+            Some(_) => optional(self.modem_state().await)?,
             None => None,
         };
         let register = self.read_datetime().await?;
