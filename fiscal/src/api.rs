@@ -8,6 +8,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::health::{Health, ModemState, ShiftState};
+use crate::readback::ReadbackCheck;
+use crate::settings::DialectSettings;
 use crate::Result;
 
 /// One line of a receipt.
@@ -164,11 +167,36 @@ pub struct CashTotals {
 }
 
 /// What the register returned for a printed document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct PrintedDocument {
     /// The register's document number.
     #[ts(type = "number")]
     pub number: u64,
+    /// The document as the register recorded it in its electronic journal
+    /// (read back with 0x7E after closing); empty when not read. The caller
+    /// stores it.
+    #[serde(default)]
+    pub lines: Vec<String>,
+    /// Whether the read-back found every card payment's RRN and auth code.
+    #[serde(default)]
+    pub readback: ReadbackCheck,
+    /// The register refused the card data in the payment command: it went
+    /// as text lines with a plain payment (see [`PaymentResult`]).
+    #[serde(default)]
+    pub card_data_as_text: bool,
+    /// A non-fiscal merchant copy was printed (the cardholder signs it).
+    #[serde(default)]
+    pub merchant_copy: bool,
+}
+
+impl PrintedDocument {
+    /// A document known only by its number.
+    pub fn numbered(number: u64) -> Self {
+        PrintedDocument {
+            number,
+            ..PrintedDocument::default()
+        }
+    }
 }
 
 /// A return receipt (видатковий чек) that refers to the original sale.
@@ -182,37 +210,81 @@ pub struct ReturnReceipt {
     pub payments: Vec<Payment>,
 }
 
-/// What the register says about itself right now.
+/// What the register says about itself right now (its status bits, read
+/// through the dialect's table).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default)]
 pub struct DeviceStatus {
     /// Names of the status bits that are set (`paper_out`, `cover_open`, ...).
     pub flags: Vec<String>,
     /// The raw status bytes as hex.
     pub raw: String,
+    /// A fiscal receipt (sale or return) is open.
     pub receipt_open: bool,
+    /// The open receipt is a return receipt (UA 1.3).
+    pub return_receipt_open: bool,
+    /// A non-fiscal receipt is open (2.5).
+    pub nonfiscal_receipt_open: bool,
     pub paper_out: bool,
     pub near_paper_end: bool,
     pub cover_open: bool,
+    /// The printing mechanism failed (X 0.4; on UA firmware 0.4 is a SAM bit).
+    pub printer_fault: bool,
     pub fiscal_memory_full: bool,
+    /// Fewer than ~50 fiscal memory records left (4.3).
+    pub fiscal_memory_nearly_full: bool,
+    /// Fiscal memory access error, inoperable, missing or read-only.
+    pub fiscal_memory_error: bool,
     pub shift_over_24h: bool,
     pub fiscalised: bool,
+    /// The clock is not set (0.2).
+    pub clock_not_set: bool,
+    /// The SAM failed (UA 1.4) or belongs to another device (UA 0.4).
+    pub sam_error: bool,
+    /// The electronic journal (КЛЕФ) is full (2.2).
+    pub journal_full: bool,
+    /// The electronic journal is nearly full (UA 2.4: about 2 MB left; X 2.4).
+    pub journal_nearly_full: bool,
+    /// The electronic journal has about 1 MB left: single receipts only
+    /// (UA 2.6).
+    pub journal_single_receipts: bool,
 }
 
 impl DeviceStatus {
-    /// Ready for a sale: paper in, cover closed, memory not full, shift
-    /// under 24 hours.
+    /// Ready for a sale: paper in, cover closed, fiscal memory and journal
+    /// usable, SAM fine, shift under 24 hours.
     pub fn ready(&self) -> bool {
-        !(self.paper_out || self.cover_open || self.fiscal_memory_full || self.shift_over_24h)
+        !(self.paper_out
+            || self.cover_open
+            || self.printer_fault
+            || self.fiscal_memory_full
+            || self.fiscal_memory_error
+            || self.journal_full
+            || self.sam_error
+            || self.shift_over_24h)
     }
 }
 
-/// The register's identity, from the diagnostic command.
+/// The register's identity, from the diagnostic command (0x5A).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default)]
 pub struct DeviceInfo {
     pub model: String,
     pub firmware: String,
+    /// The firmware date as the register gives it (`15Jan25`), if separate.
+    pub firmware_date: String,
     pub serial: String,
     pub fiscal_memory: String,
+    /// The fiscal number (UA: the registration number), if reported.
+    pub fiscal_number: String,
+    /// Country code (Ukraine = 2), if reported.
+    pub country: String,
+    /// UA fiscal-data modem ids: the device, the *information* acquirer (the
+    /// operator that carries register data to the tax service, NOT the card
+    /// acquirer: never print it as the bank's id) and the SAM.
+    pub id_dev: String,
+    pub id_acq: String,
+    pub id_sam: String,
     /// `old` or `x`.
     pub framing: String,
     /// The dialect table in use.
@@ -260,8 +332,9 @@ pub trait FiscalRegister: Send + Sync + std::fmt::Debug {
     async fn info(&self) -> Result<DeviceInfo> {
         unsupported("diagnostic info")
     }
-    /// Put cash in (positive) or take it out (negative), minor units.
-    async fn cash_in_out(&self, _amount: i64) -> Result<()> {
+    /// Put cash in (positive) or take it out (negative), minor units;
+    /// returns the drawer counters after it.
+    async fn cash_in_out(&self, _amount: i64) -> Result<CashTotals> {
         unsupported("cash in and out")
     }
     /// Print an X report (totals, day stays open).
@@ -325,6 +398,37 @@ pub trait FiscalRegister: Send + Sync + std::fmt::Debug {
     /// Print a non-fiscal document (a customer's copy, a test slip).
     async fn print_non_fiscal(&self, _lines: &[String]) -> Result<()> {
         unsupported("non-fiscal documents")
+    }
+
+    // ---- what the register reports, for the pre-flight gate
+
+    /// The fiscal shift (open, minutes, Z report due).
+    async fn shift_state(&self) -> Result<ShiftState> {
+        unsupported("reading the shift state")
+    }
+    /// The fiscal-data modem (sent, unsent data).
+    async fn modem_state(&self) -> Result<ModemState> {
+        unsupported("reading the data modem state")
+    }
+    /// The register's clock (local time).
+    async fn read_clock(&self) -> Result<chrono::NaiveDateTime> {
+        unsupported("reading the clock")
+    }
+    /// Everything the pre-flight gate needs in one call: status, shift,
+    /// modem, the clock against `now` (the system's local time, passed in),
+    /// the last password check; with blocking conditions and warnings.
+    async fn health(&self, _now: chrono::NaiveDateTime) -> Result<Health> {
+        unsupported("the health check")
+    }
+    /// Card cash-out (видача готівки): a document carrying the card data
+    /// with the operation word `видача`, the cash leaving the drawer.
+    async fn card_cash_out(&self, _amount: i64, _card: &CardSlip) -> Result<PrintedDocument> {
+        unsupported("card cash-out")
+    }
+    /// The dialect settings in force, including what the driver learned
+    /// (`card.long_form_refused`), so a caller can persist them.
+    async fn dialect_settings(&self) -> Result<DialectSettings> {
+        unsupported("dialect settings")
     }
 }
 

@@ -6,7 +6,10 @@
 //!   frame gives a non-zero exit and says what is wrong;
 //! - `kasa fiscal detect PORT|--tcp ADDR`: finds a register and reports model,
 //!   firmware, serial, framing and baud;
-//! - `kasa fiscal status|info --port P [--baud N] | --tcp ADDR`.
+//! - `kasa fiscal status|info|health --port P [--baud N] | --tcp ADDR`;
+//! - `kasa fiscal field-check --port P | --tcp ADDR --yes [--save FILE]`:
+//!   the installer's check of how the register takes card data (prints four
+//!   real fiscal documents, so it stops without `--yes`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,8 +18,9 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
 
 use crate::dialect::{CardDataMode, Dialect};
-use crate::emulator::{spawn_pty, spawn_tcp, EmulatorConfig, Faults};
+use crate::emulator::{spawn_pty, spawn_tcp, EmulatorConfig, Faults, LongFormRefusal};
 use crate::frame::{hex, parse_hex, Frame, Status, NAK, PRE, SYN};
+use crate::settings::{DialectSettings, SlotField};
 use crate::transport::Endpoint;
 use crate::{detect, DatecsDriver, DriverConfig, FiscalRegister};
 
@@ -51,6 +55,14 @@ struct EmulateArgs {
     /// Simulated printing time per line, in milliseconds.
     #[arg(long, default_value_t = 0)]
     line_ms: u64,
+    /// The operator password the register takes.
+    #[arg(long, default_value = "0000")]
+    password: String,
+    /// How this register reads the card slots of 0x35, comma separated
+    /// (default: rrn,merchant,terminal_id,payment_system,operation,
+    /// masked_pan,auth_code,commission).
+    #[arg(long, value_delimiter = ',')]
+    slot_order: Vec<String>,
     #[command(flatten)]
     faults: FaultArgs,
 }
@@ -84,6 +96,28 @@ struct FaultArgs {
     /// Answer X frames with comma-separated data (a hybrid device).
     #[arg(long)]
     x_comma_data: bool,
+    /// Refuse card data in the payment command: `syntax` (bit 0.0) or `f`
+    /// (paid code F).
+    #[arg(long)]
+    refuse_long_form: Option<LongFormRefusal>,
+    /// Leave the RRN out of the electronic journal (the paper shows it).
+    #[arg(long)]
+    drop_rrn_from_journal: bool,
+    /// Run the register's clock this many seconds off the system clock.
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    clock_offset_s: i64,
+    /// The data modem reports a failure.
+    #[arg(long)]
+    modem_down: bool,
+    /// The oldest unsent document is this many hours old.
+    #[arg(long, default_value_t = 0)]
+    unsent_hours: u32,
+    /// SAM failure (status 1.4).
+    #[arg(long)]
+    sam_error: bool,
+    /// Electronic journal nearly full (status 2.4).
+    #[arg(long)]
+    ej_nearly_full: bool,
 }
 
 #[derive(Debug, Parser)]
@@ -116,6 +150,25 @@ enum FiscalCmd {
     Status(DeviceArgs),
     /// Read the register's model, firmware and serial number.
     Info(DeviceArgs),
+    /// Everything the pre-flight gate checks (status, shift, modem, clock).
+    Health(DeviceArgs),
+    /// Find out how the register takes card data, and save it as settings.
+    /// Prints four real fiscal documents (0.01 and 0.02, each with its
+    /// return receipt): say --yes to go ahead.
+    FieldCheck {
+        #[command(flatten)]
+        device: DeviceArgs,
+        /// The installer confirms that real fiscal documents are printed.
+        #[arg(long)]
+        yes: bool,
+        /// Where to save the settings found (JSON for kasa.json's fiscal
+        /// section).
+        #[arg(long, default_value = "fiscal-dialect.json")]
+        save: PathBuf,
+        /// Start from these settings (JSON) instead of the defaults.
+        #[arg(long)]
+        settings: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -154,7 +207,7 @@ pub async fn emulate(args: Vec<String>) -> i32 {
     };
     if let Some(mode) = &a.card_data {
         match mode.parse::<CardDataMode>() {
-            Ok(m) => dialect.card_data = m,
+            Ok(m) => dialect.settings.card.mode = m,
             Err(e) => {
                 eprintln!("{e}");
                 return 2;
@@ -166,6 +219,18 @@ pub async fn emulate(args: Vec<String>) -> i32 {
     config.tape_file = a.tape;
     config.baud = a.baud;
     config.line_time = Duration::from_millis(a.line_ms);
+    config.password = a.password;
+    if !a.slot_order.is_empty() {
+        let order: Option<Vec<SlotField>> =
+            a.slot_order.iter().map(|n| SlotField::parse(n)).collect();
+        match order {
+            Some(o) => config.slot_order = o,
+            None => {
+                eprintln!("unknown slot in --slot-order {:?}", a.slot_order);
+                return 2;
+            }
+        }
+    }
     config.faults = Faults {
         nak_every: a.faults.nak_every,
         corrupt_every: a.faults.corrupt_every,
@@ -177,6 +242,13 @@ pub async fn emulate(args: Vec<String>) -> i32 {
         shift_over_24h: a.faults.shift_over_24h,
         fm_full: a.faults.fm_full,
         x_comma_data: a.faults.x_comma_data,
+        refuse_long_form: a.faults.refuse_long_form.unwrap_or_default(),
+        drop_rrn_from_journal: a.faults.drop_rrn_from_journal,
+        clock_offset_s: a.faults.clock_offset_s,
+        modem_down: a.faults.modem_down,
+        unsent_hours: a.faults.unsent_hours,
+        sam_error: a.faults.sam_error,
+        ej_nearly_full: a.faults.ej_nearly_full,
         ..Faults::default()
     };
     let task = if let Some(addr) = a.tcp {
@@ -257,6 +329,24 @@ pub async fn main(args: Vec<String>) -> i32 {
                     .map(|s| serde_json::to_value(s).unwrap_or(Value::Null)),
             )
         }
+        FiscalCmd::Health(d) => {
+            let drv = match connect(&d).await {
+                Ok(drv) => drv,
+                Err(code) => return code,
+            };
+            let now = chrono::Local::now().naive_local();
+            print_result(
+                drv.health(now)
+                    .await
+                    .map(|s| serde_json::to_value(s).unwrap_or(Value::Null)),
+            )
+        }
+        FiscalCmd::FieldCheck {
+            device,
+            yes,
+            save,
+            settings,
+        } => field_check(&device, yes, &save, settings.as_deref()).await,
         FiscalCmd::Info(d) => {
             let drv = match connect(&d).await {
                 Ok(drv) => drv,
@@ -268,6 +358,51 @@ pub async fn main(args: Vec<String>) -> i32 {
                     .map(|s| serde_json::to_value(s).unwrap_or(Value::Null)),
             )
         }
+    }
+}
+
+/// What the installer reads before saying --yes.
+const FIELD_CHECK_WARNING: &str = "The field check prints real fiscal documents on this register: \
+a 0.01 card receipt and its return receipt, then a 0.02 receipt paid by card and cash and its \
+return receipt. They go into the fiscal memory and the electronic journal and cannot be undone. \
+Run it again with --yes to go ahead.";
+
+async fn field_check(
+    d: &DeviceArgs,
+    yes: bool,
+    save: &std::path::Path,
+    base: Option<&std::path::Path>,
+) -> i32 {
+    if !yes {
+        eprintln!("{FIELD_CHECK_WARNING}");
+        return 2;
+    }
+    let base = match base.map(DialectSettings::load).transpose() {
+        Ok(b) => b.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    let drv = match connect(d).await {
+        Ok(drv) => drv,
+        Err(code) => return code,
+    };
+    match crate::field_check::run(&drv, true, base).await {
+        Ok(report) => {
+            if let Err(e) = report.settings.save(save) {
+                println!(
+                    "{}",
+                    json!({"error": {"code": e.code(), "message": e.to_string()}})
+                );
+                return 1;
+            }
+            let mut v = serde_json::to_value(&report).unwrap_or(Value::Null);
+            v["saved"] = json!(save.display().to_string());
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            0
+        }
+        Err(e) => print_result(Err(e)),
     }
 }
 
@@ -321,7 +456,14 @@ async fn connect(d: &DeviceArgs) -> Result<DatecsDriver, i32> {
 pub fn command_name(cmd: u16) -> &'static str {
     match cmd {
         0x2B => "open_return_x",
-        0x2E => "open_return",
+        0x26 => "nonfiscal_open",
+        0x27 => "nonfiscal_close",
+        0x2A => "nonfiscal_text",
+        0x2E => "shift_state_ua",
+        0x55 => "open_return_ua",
+        0x65 => "set_password",
+        0x7A => "modem_state",
+        0x7E => "journal_read",
         0x30 => "open_receipt",
         0x31 => "sale",
         0x33 => "subtotal",
@@ -394,12 +536,12 @@ fn frame_json(f: &Frame, offset: usize, raw: &[u8]) -> Value {
     });
     if let Some(st) = &f.status {
         let status = Status::new(st.clone());
-        let extra: &[crate::frame::StatusBit] = match f.framing {
-            crate::frame::Framing::Old => crate::dialect::UA_EXTRA_BITS,
-            crate::frame::Framing::X => &[],
+        let table = match f.framing {
+            crate::frame::Framing::Old => Dialect::ua_fp_t260(),
+            crate::frame::Framing::X => Dialect::x_family(),
         };
         v["status_hex"] = json!(hex(st));
-        v["status_flags"] = json!(status.flags_with(extra));
+        v["status_flags"] = json!(table.status_flags(&status));
         if f.framing == crate::frame::Framing::X {
             let code = fields.first().and_then(|c| c.trim().parse::<i64>().ok());
             v["error_code"] = json!(code);

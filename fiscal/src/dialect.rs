@@ -1,6 +1,9 @@
 //! Dialects as tables, not forks: command numbers, field syntax, payment and
-//! tax codes, line widths, error tables and the card-data setting of each
-//! Datecs family. The driver and the emulator both read these tables.
+//! tax codes, line widths, status-bit tables, cash rounding, error tables,
+//! and the installer's [`DialectSettings`] (card data, cash, password check,
+//! clock) of each Datecs family. The driver and the emulator both read these
+//! tables; `tests/literal_bytes.rs` checks each of them against the
+//! reference's bytes on its own, so a wrong entry cannot agree with itself.
 //!
 //! - [`Dialect::ua_fp_t260`] (the default): Ukrainian FP-T260, old framing,
 //!   comma parameters, Cyrillic tax letters. Where no public document gives
@@ -12,7 +15,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::frame::{BitKind, Framing, StatusBit};
+use crate::frame::{BitKind, Framing, Status, StatusBit, STATUS_BITS};
+pub use crate::settings::CardDataMode;
+use crate::settings::DialectSettings;
 use crate::text;
 use crate::Error;
 
@@ -24,34 +29,6 @@ pub enum Syntax {
     Comma,
     /// X protocol: every parameter followed by a TAB.
     Tab,
-}
-
-/// Where the card transaction's data goes on the fiscal receipt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CardDataMode {
-    /// In the payment command's own text (old syntax: `Line1 LF Line2 TAB
-    /// code amount`). The FP-T260 default; unconfirmed against a device.
-    PaymentText,
-    /// As fiscal text lines (command 0x36) inside the receipt, before the
-    /// payment. Works on any firmware that prints fiscal text.
-    TextLines,
-    /// Both of the above.
-    Both,
-}
-
-impl std::str::FromStr for CardDataMode {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        match s {
-            "payment-text" | "payment_text" => Ok(CardDataMode::PaymentText),
-            "text-lines" | "text_lines" => Ok(CardDataMode::TextLines),
-            "both" => Ok(CardDataMode::Both),
-            _ => Err(Error::InvalidRequest(format!(
-                "unknown card data mode {s:?}"
-            ))),
-        }
-    }
 }
 
 /// Command numbers of a dialect.
@@ -73,6 +50,20 @@ pub struct Commands {
     pub receipt_state: u16,
     pub diagnostic: u16,
     pub last_document: u16,
+    /// "Set operator password" (0x65); with the same old and new password it
+    /// checks the password without printing.
+    pub set_password: u16,
+    /// Non-fiscal receipt: open, text, close.
+    pub nonfiscal_open: u16,
+    pub nonfiscal_text: u16,
+    pub nonfiscal_close: u16,
+    /// Shift state (UA 0x2E: `Z`, `P,<min>`, `F,<min>`); `None` where the
+    /// number means something else (0x2E is a storno on BG firmware).
+    pub shift_state: Option<u16>,
+    /// Fiscal-data modem state (UA 0x7A).
+    pub modem_state: Option<u16>,
+    /// Electronic journal (КЛЕФ) read (UA 0x7E: `R,<n>` then `N`).
+    pub journal_read: Option<u16>,
 }
 
 /// The generic Datecs command numbers (both families share them).
@@ -93,6 +84,24 @@ pub const DATECS_COMMANDS: Commands = Commands {
     receipt_state: 0x4C,
     diagnostic: 0x5A,
     last_document: 0x71,
+    set_password: 0x65,
+    nonfiscal_open: 0x26,
+    nonfiscal_text: 0x2A,
+    nonfiscal_close: 0x27,
+    shift_state: None,
+    modem_state: None,
+    journal_read: None,
+};
+
+/// The Ukrainian FP-700 command numbers (reference §7.3, §7.4): a return
+/// receipt is 0x55 (0x2E is the shift state there), the shift state, the
+/// data modem and the electronic journal have commands of their own.
+pub const UA_COMMANDS: Commands = Commands {
+    open_return: 0x55,
+    shift_state: Some(0x2E),
+    modem_state: Some(0x7A),
+    journal_read: Some(0x7E),
+    ..DATECS_COMMANDS
 };
 
 /// What an X error code means.
@@ -112,6 +121,8 @@ pub enum ErrorKind {
     Syntax,
     InvalidCommand,
     Overflow,
+    /// The register locked itself (three wrong passwords) until a power cycle.
+    Locked,
 }
 
 /// X error codes (reference §3) and what they mean.
@@ -157,6 +168,7 @@ pub fn x_error_code(kind: ErrorKind) -> i64 {
         ErrorKind::Syntax => -111002,
         ErrorKind::InvalidCommand => -150002,
         ErrorKind::Overflow => -111001,
+        ErrorKind::Locked => -102003,
     }
 }
 
@@ -178,6 +190,7 @@ impl ErrorKind {
             ErrorKind::Syntax => Error::Syntax { cmd },
             ErrorKind::InvalidCommand => Error::InvalidCommand { cmd },
             ErrorKind::Overflow => Error::Overflow,
+            ErrorKind::Locked => Error::NotPermitted { cmd },
         }
     }
 }
@@ -228,18 +241,72 @@ pub struct Dialect {
     pub item_name_lines: usize,
     /// Characters per fiscal text line (0x36).
     pub text_width: usize,
-    /// Where card data goes; see [`CardDataMode`].
-    pub card_data: CardDataMode,
     /// Report command parameters for Z and X, `{pwd}` is replaced.
     pub report_z: &'static str,
     pub report_x: &'static str,
-    /// Status bits beyond the common table (dialect-specific meanings).
-    pub extra_status_bits: &'static [StatusBit],
+    /// DATA of the diagnostic command (UA: none; BG/X: `1`).
+    pub diagnostic_param: &'static str,
+    /// Every status bit this family documents: byte, bit, name, kind. The
+    /// same name may sit on two bits (UA cover open: 0.6 and 1.5).
+    pub status_bits: &'static [StatusBit],
+    /// The status bytes of an idle, fiscalised register of this family.
+    pub idle_status: &'static [u8],
+    /// The register rounds the cash part to 0.10 (Ukraine).
+    pub cash_rounding: bool,
+    /// The field of the 0x33 reply that holds the rounded subtotal
+    /// (UA `sum,rounded`), if the family reports one.
+    pub subtotal_rounded_field: Option<usize>,
+    /// Card cash-out (видача готівки) as 0x46 `-<amount>&` plus the slots.
+    pub card_cash_out: bool,
+    /// The installer's settings: card data, cash, password check, clock.
+    pub settings: DialectSettings,
 }
 
-/// The FP-T260 table's extra status bit: "shift over 24 hours" in byte 3.
-/// Unconfirmed (the generic old protocol leaves byte 3 unused).
-pub const UA_EXTRA_BITS: &[StatusBit] = &[(3, 0, "shift_over_24h", BitKind::Error)];
+/// The Ukrainian status bits (reference §1.4 with the UA column and §7.5).
+/// 3.0 "shift over 24 hours" is unconfirmed (the generic old protocol leaves
+/// byte 3 unused); 0.4 is "SAM not from this device" here, not a printer
+/// fault; 4.1 is "fiscal memory inoperable", not "tax number set".
+pub const UA_STATUS_BITS: &[StatusBit] = &[
+    (0, 0, "syntax_error", BitKind::Error),
+    (0, 1, "invalid_command", BitKind::Error),
+    (0, 2, "clock_not_set", BitKind::Error),
+    (0, 4, "sam_foreign", BitKind::Error),
+    (0, 5, "general_error", BitKind::Error),
+    (0, 6, "cover_open", BitKind::Error),
+    (1, 0, "overflow", BitKind::Error),
+    (1, 1, "not_permitted", BitKind::Error),
+    (1, 3, "return_receipt_open", BitKind::State),
+    (1, 4, "sam_error", BitKind::Error),
+    (1, 5, "cover_open", BitKind::Error),
+    (1, 6, "personalised", BitKind::State),
+    (2, 0, "paper_out", BitKind::Error),
+    (2, 1, "near_paper_end", BitKind::Warning),
+    (2, 2, "ej_full", BitKind::Error),
+    (2, 3, "fiscal_receipt_open", BitKind::State),
+    (2, 4, "ej_nearly_full", BitKind::Warning),
+    (2, 5, "nonfiscal_receipt_open", BitKind::State),
+    (2, 6, "ej_single_receipts", BitKind::Warning),
+    (3, 0, "shift_over_24h", BitKind::Error),
+    (4, 0, "fm_access_error", BitKind::Error),
+    (4, 1, "fm_inoperable", BitKind::Error),
+    (4, 2, "fm_missing", BitKind::Error),
+    (4, 3, "fm_nearly_full", BitKind::Warning),
+    (4, 4, "fm_full", BitKind::Error),
+    (5, 0, "fm_read_only", BitKind::Error),
+    (5, 1, "fm_formatted", BitKind::State),
+    (5, 2, "fm_close_failed", BitKind::Error),
+    (5, 3, "fiscalised", BitKind::State),
+    (5, 4, "serial_number_set", BitKind::State),
+    (5, 5, "fiscal_number_set", BitKind::State),
+    (5, 6, "tax_number_set", BitKind::State),
+];
+
+/// An idle, personalised, fiscalised Ukrainian register: 1.6; 5.1, 5.3, 5.4,
+/// 5.5, 5.6.
+pub const UA_IDLE_STATUS: &[u8] = &[0x80, 0xC0, 0x80, 0x80, 0x80, 0xFA];
+
+/// An idle, fiscalised X-family register (from a device log, reference §6).
+pub const X_IDLE_STATUS: &[u8] = &[0x80, 0x80, 0x80, 0x80, 0x86, 0x9A, 0x80, 0x80];
 
 impl Dialect {
     /// Ukrainian FP-T260 (v4.00 assumed), the default.
@@ -249,7 +316,7 @@ impl Dialect {
             model: "FP-T260",
             framing: Framing::Old,
             syntax: Syntax::Comma,
-            cmd: DATECS_COMMANDS,
+            cmd: UA_COMMANDS,
             cash_code: "P",
             card_code: "D",
             tax_codes: ["А", "Б", "В", "Г", "Д"],
@@ -257,15 +324,23 @@ impl Dialect {
             item_name_width: 36,
             item_name_lines: 2,
             text_width: 34,
-            card_data: CardDataMode::PaymentText,
             report_z: "{pwd},0",
             report_x: "{pwd},2",
-            extra_status_bits: UA_EXTRA_BITS,
+            diagnostic_param: "",
+            status_bits: UA_STATUS_BITS,
+            idle_status: UA_IDLE_STATUS,
+            cash_rounding: true,
+            subtotal_rounded_field: Some(1),
+            card_cash_out: true,
+            settings: DialectSettings::default(),
         }
     }
 
     /// The X family (FP-700X and relatives).
     pub fn x_family() -> Self {
+        let mut settings = DialectSettings::default();
+        // Its payment command has no text: card data as fiscal text lines.
+        settings.card.mode = CardDataMode::TextLines;
         Dialect {
             name: "x",
             model: "FP-700X",
@@ -282,21 +357,93 @@ impl Dialect {
             item_name_width: 72,
             item_name_lines: 1,
             text_width: 42,
-            card_data: CardDataMode::TextLines,
             report_z: "Z",
             report_x: "X",
-            extra_status_bits: &[],
+            diagnostic_param: "1",
+            status_bits: STATUS_BITS,
+            idle_status: X_IDLE_STATUS,
+            cash_rounding: false,
+            subtotal_rounded_field: None,
+            card_cash_out: false,
+            settings,
         }
     }
 
     /// A dialect by name: `ua-fp-t260` (also `ua`, `fp-t260`) or `x`
-    /// (also `fp-700x`).
+    /// (also `fp-700x`), with its default settings.
     pub fn by_name(name: &str) -> Option<Self> {
         match name.to_ascii_lowercase().as_str() {
             "ua-fp-t260" | "ua" | "fp-t260" | "old" => Some(Self::ua_fp_t260()),
             "x" | "fp-700x" | "x-family" => Some(Self::x_family()),
             _ => None,
         }
+    }
+
+    /// The same dialect with the installer's settings.
+    pub fn with_settings(mut self, settings: DialectSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// How card data goes on the receipt in this dialect: the X payment
+    /// command has no text and no slots, so there it is always text lines.
+    pub fn card_mode(&self) -> CardDataMode {
+        match (self.syntax, self.settings.card.mode) {
+            (Syntax::Tab, _) => CardDataMode::TextLines,
+            (Syntax::Comma, m) => m,
+        }
+    }
+
+    /// The card payment letter (settings first, else the table's).
+    pub fn card_letter(&self) -> &str {
+        self.settings
+            .card
+            .code
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .unwrap_or(self.card_code)
+    }
+
+    /// The cash payment letter (settings first, else the table's).
+    pub fn cash_letter(&self) -> &str {
+        self.settings
+            .cash
+            .code
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .unwrap_or(self.cash_code)
+    }
+
+    /// True when the named status bit is set (any bit of that name).
+    pub fn status_has(&self, st: &Status, name: &str) -> bool {
+        self.status_bits
+            .iter()
+            .any(|(byte, bit, n, _)| *n == name && st.bit(*byte, *bit))
+    }
+
+    /// Sets or clears every bit of that name.
+    pub fn set_status(&self, st: &mut Status, name: &str, on: bool) {
+        for (byte, bit, n, _) in self.status_bits {
+            if *n == name {
+                st.set(*byte, *bit, on);
+            }
+        }
+    }
+
+    /// Names of the set bits (each name once).
+    pub fn status_flags(&self, st: &Status) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        for (byte, bit, n, _) in self.status_bits {
+            if st.bit(*byte, *bit) && !out.contains(n) {
+                out.push(n);
+            }
+        }
+        out
+    }
+
+    /// The idle status of this family.
+    pub fn idle(&self) -> Status {
+        Status::new(self.idle_status.to_vec())
     }
 
     /// Joins parameters in this dialect's syntax.
@@ -353,7 +500,7 @@ impl Dialect {
 
     /// The shift-over-24h status bit, if the dialect has one.
     pub fn shift_bit(&self) -> Option<(usize, u8)> {
-        self.extra_status_bits
+        self.status_bits
             .iter()
             .find(|(_, _, n, _)| *n == "shift_over_24h")
             .map(|(b, i, _, _)| (*b, *i))
@@ -379,34 +526,6 @@ pub fn split_fields(data: &[u8]) -> Vec<String> {
     } else {
         s.split(',').map(str::to_string).collect()
     }
-}
-
-/// The card data as receipt text lines (Ukrainian labels), each cut to
-/// `width`.
-pub fn card_text_lines(card: &crate::CardSlip, width: usize) -> Vec<String> {
-    [
-        format!("RRN: {}", card.rrn),
-        format!("КОД АВТ.: {}", card.auth_code),
-        format!("КАРТКА: {}", card.masked_pan),
-        format!("ТЕРМІНАЛ: {}", card.terminal_id),
-        format!("ЧЕК: {}", card.invoice),
-    ]
-    .into_iter()
-    .map(|l| text::cut(&text::sanitize(&l, false), width))
-    .collect()
-}
-
-/// The card data as the two text lines of an old-syntax payment command.
-pub fn card_payment_text(card: &crate::CardSlip, width: usize) -> [String; 2] {
-    let l1 = format!("RRN {} КОД {}", card.rrn, card.auth_code);
-    let l2 = format!(
-        "{} Т{} Ч{}",
-        card.masked_pan, card.terminal_id, card.invoice
-    );
-    [
-        text::cut(&text::sanitize(&l1, true), width),
-        text::cut(&text::sanitize(&l2, true), width),
-    ]
 }
 
 #[cfg(test)]
@@ -466,26 +585,5 @@ mod tests {
         assert_eq!(ua.shift_bit(), Some((3, 0)));
         assert_eq!(ua.report_param(true, "0000"), "0000,0");
         assert_eq!(x.report_param(false, "0000"), "X");
-    }
-
-    #[test]
-    fn card_lines_fit() {
-        let card = crate::CardSlip {
-            rrn: "123456789012".into(),
-            auth_code: "A1B2C3".into(),
-            masked_pan: "************1234".into(),
-            terminal_id: "T0000001".into(),
-            invoice: "000123".into(),
-            ..Default::default()
-        };
-        for l in card_text_lines(&card, 20) {
-            assert!(l.chars().count() <= 20);
-        }
-        let [a, b] = card_payment_text(&card, 36);
-        assert!(a.contains("123456789012") && a.contains("A1B2C3"));
-        assert!(
-            b.contains("1234") && b.contains("T0000001") && b.contains("000123"),
-            "{b}"
-        );
     }
 }

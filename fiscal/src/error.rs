@@ -73,11 +73,32 @@ pub enum Error {
     /// An amount or counter would overflow.
     #[error("amount overflow on the fiscal register")]
     Overflow,
+    /// The SAM (the fiscal-data security module) failed or belongs to
+    /// another device (UA status 1.4 / 0.4).
+    #[error("the fiscal register's SAM module failed or is not its own")]
+    SamError,
+    /// The electronic journal (КЛЕФ) is full (UA status 2.2).
+    #[error("the electronic journal is full")]
+    JournalFull,
+    /// The register's subtotal differs from ours: nothing was paid, the
+    /// receipt stays open (a person looks at it; the card data is kept).
+    #[error("the register's subtotal {register} differs from ours {ours} (minor units)")]
+    SubtotalMismatch { ours: i64, register: i64 },
     /// Any other condition the register reported (e.g. an X error code).
     #[error("fiscal register reported {code}: {message}")]
     Device { code: String, message: String },
 
     // ---- our side --------------------------------------------------------
+    /// A card data field (or the whole command) cannot fit what the
+    /// register takes: `field` is the slot name, or `data` for the 213-byte
+    /// limit of the command; `len` and `max` are in characters (bytes for
+    /// `data`). Nothing was sent.
+    #[error("card data {field} is {len} long, the register takes at most {max}")]
+    CardDataTooLong {
+        field: String,
+        len: usize,
+        max: usize,
+    },
     /// The request itself is invalid (empty receipt, bad amount, ...).
     #[error("invalid receipt: {0}")]
     InvalidRequest(String),
@@ -107,7 +128,11 @@ impl Error {
             Error::Syntax { .. } => "syntax",
             Error::InvalidCommand { .. } => "invalid_command",
             Error::Overflow => "overflow",
+            Error::SamError => "sam_error",
+            Error::JournalFull => "journal_full",
+            Error::SubtotalMismatch { .. } => "subtotal_mismatch",
             Error::Device { .. } => "device",
+            Error::CardDataTooLong { .. } => "card_data_too_long",
             Error::InvalidRequest(_) => "invalid_request",
         }
     }
@@ -133,6 +158,9 @@ impl Error {
                 | Error::FiscalMemory(_)
                 | Error::ShiftOver24h
                 | Error::ClockNotSet
+                | Error::SamError
+                | Error::JournalFull
+                | Error::SubtotalMismatch { .. }
         )
     }
 }
@@ -152,5 +180,24 @@ mod tests {
         assert!(Error::Timeout(1).is_uncertain());
         assert!(!Error::PaperOut.is_uncertain());
         assert!(Error::CoverOpen.needs_attention());
+        assert_eq!(
+            Error::CardDataTooLong {
+                field: "data".into(),
+                len: 214,
+                max: 213
+            }
+            .code(),
+            "card_data_too_long"
+        );
+        assert_eq!(
+            Error::SubtotalMismatch {
+                ours: 1,
+                register: 10
+            }
+            .code(),
+            "subtotal_mismatch"
+        );
+        assert_eq!(Error::SamError.code(), "sam_error");
+        assert_eq!(Error::JournalFull.code(), "journal_full");
     }
 }

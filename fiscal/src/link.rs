@@ -108,6 +108,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         self.seq
     }
 
+    /// Makes the next command use `seq` (0x20..=0x7F).
+    pub fn set_next_seq(&mut self, seq: u8) {
+        self.seq = if seq <= 0x20 { 0x7F } else { seq - 1 };
+    }
+
     /// Gives back the stream (e.g. to probe it with another framing).
     pub fn into_inner(self) -> S {
         self.framed.into_inner()

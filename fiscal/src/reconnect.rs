@@ -1,21 +1,26 @@
 //! A register that connects when first used and again after the link fails,
 //! so that Kasa starts (and says what is wrong) while the register is off or
-//! unplugged, instead of refusing to start.
+//! unplugged, instead of refusing to start. What a driver learned (the
+//! register refused the long card form) carries over to the next connection.
 
 use async_trait::async_trait;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
+use crate::health::{Health, ModemState, ShiftState};
+use crate::settings::DialectSettings;
 use crate::{
-    CashTotals, DatecsDriver, DeviceInfo, DeviceStatus, DriverConfig, Error, FiscalRegister,
-    Payment, PaymentResult, PrintedDocument, ReceiptKind, ReceiptLine, ReceiptState, ReportTotals,
-    Result, ReturnReceipt, SaleReceipt, Subtotal,
+    CardSlip, CashTotals, DatecsDriver, DeviceInfo, DeviceStatus, DriverConfig, Error,
+    FiscalRegister, Payment, PaymentResult, PrintedDocument, ReceiptKind, ReceiptLine,
+    ReceiptState, ReportTotals, Result, ReturnReceipt, SaleReceipt, Subtotal,
 };
 
 /// A [`DatecsDriver`] behind a connection that is opened on demand.
 #[derive(Debug)]
 pub struct ReconnectingRegister {
-    config: DriverConfig,
+    /// The configuration; its dialect settings take what a driver learned
+    /// before the link dropped.
+    config: Mutex<DriverConfig>,
     driver: Mutex<Option<Arc<DatecsDriver>>>,
 }
 
@@ -23,7 +28,7 @@ impl ReconnectingRegister {
     /// No I/O happens until the first command.
     pub fn new(config: DriverConfig) -> Self {
         Self {
-            config,
+            config: Mutex::new(config),
             driver: Mutex::new(None),
         }
     }
@@ -33,7 +38,8 @@ impl ReconnectingRegister {
         if let Some(d) = slot.as_ref() {
             return Ok(Arc::clone(d));
         }
-        let d = Arc::new(DatecsDriver::connect(&self.config).await?);
+        let config = self.config.lock().await.clone();
+        let d = Arc::new(DatecsDriver::connect(&config).await?);
         *slot = Some(Arc::clone(&d));
         Ok(d)
     }
@@ -46,7 +52,13 @@ impl ReconnectingRegister {
         Fut: std::future::Future<Output = Result<T>>,
     {
         let result = match self.driver().await {
-            Ok(d) => op(d).await,
+            Ok(d) => {
+                let r = op(Arc::clone(&d)).await;
+                // Keep what the driver learned for the next connection.
+                let learned = d.settings().await;
+                self.config.lock().await.dialect.settings = learned;
+                r
+            }
             Err(e) => Err(e),
         };
         if let Err(Error::Transport(_) | Error::Timeout(_)) = &result {
@@ -81,7 +93,7 @@ impl FiscalRegister for ReconnectingRegister {
         self.with(|d| async move { d.info().await }).await
     }
 
-    async fn cash_in_out(&self, amount: i64) -> Result<()> {
+    async fn cash_in_out(&self, amount: i64) -> Result<CashTotals> {
         self.with(|d| async move { d.cash_in_out(amount).await })
             .await
     }
@@ -152,6 +164,35 @@ impl FiscalRegister for ReconnectingRegister {
     async fn print_non_fiscal(&self, lines: &[String]) -> Result<()> {
         self.with(|d| async move { FiscalRegister::print_non_fiscal(&*d, lines).await })
             .await
+    }
+
+    async fn shift_state(&self) -> Result<ShiftState> {
+        self.with(|d| async move { FiscalRegister::shift_state(&*d).await })
+            .await
+    }
+
+    async fn modem_state(&self) -> Result<ModemState> {
+        self.with(|d| async move { FiscalRegister::modem_state(&*d).await })
+            .await
+    }
+
+    async fn read_clock(&self) -> Result<chrono::NaiveDateTime> {
+        self.with(|d| async move { FiscalRegister::read_clock(&*d).await })
+            .await
+    }
+
+    async fn health(&self, now: chrono::NaiveDateTime) -> Result<Health> {
+        self.with(|d| async move { FiscalRegister::health(&*d, now).await })
+            .await
+    }
+
+    async fn card_cash_out(&self, amount: i64, card: &CardSlip) -> Result<PrintedDocument> {
+        self.with(|d| async move { FiscalRegister::card_cash_out(&*d, amount, card).await })
+            .await
+    }
+
+    async fn dialect_settings(&self) -> Result<DialectSettings> {
+        Ok(self.config.lock().await.dialect.settings.clone())
     }
 }
 

@@ -73,9 +73,7 @@ impl FiscalRegister for SimRegister {
             }
         }
         st.tape.push(text);
-        Ok(PrintedDocument {
-            number: st.last_number,
-        })
+        Ok(PrintedDocument::numbered(st.last_number))
     }
 
     async fn last_document_number(&self) -> Result<u64> {

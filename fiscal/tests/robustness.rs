@@ -107,6 +107,13 @@ proptest! {
             }).await;
             let _ = d.pay(&Payment::Cash { amount: 1 }).await;
             let _ = d.z_report().await;
+            let _ = d.read_document(1).await;
+            let _ = d.check_password().await;
+            let _ = d.cash_totals().await;
+            let _ = d.shift_state().await;
+            let _ = d.modem_state().await;
+            let _ = d.health(chrono::Local::now().naive_local()).await;
+            let _ = d.print_non_fiscal(&["x".to_string()]).await;
             let _ = d.print_sale(&SaleReceipt {
                 lines: vec![ReceiptLine { name: "x".into(), tax_group: 'A', price: 100, quantity_milli: 1000, discount: 0 }],
                 payments: vec![Payment::Cash { amount: 100 }],

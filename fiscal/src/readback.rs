@@ -1,0 +1,182 @@
+//! The read-back: what the register recorded in its electronic journal
+//! (КЛЕФ, read with 0x7E) checked against what the receipt had to carry.
+//!
+//! After each receipt closes, the driver reads it back and looks for every
+//! card payment's RRN and auth code; the checkout uses [`find`] on the same
+//! lines to answer "is the register's last document this sale's receipt?"
+//! during recovery. A needle matches as a whole token only (bounded by
+//! characters that are not letters or digits), so an RRN never matches
+//! inside a longer number, and a document number alone never decides.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::{CardSlip, Payment};
+
+/// Something a document must contain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Needle {
+    /// A card transaction's RRN.
+    Rrn(String),
+    /// A card transaction's auth code.
+    AuthCode(String),
+    /// Any other text the caller printed (a reference, a marker).
+    Text(String),
+}
+
+impl Needle {
+    /// The text looked for.
+    pub fn value(&self) -> &str {
+        match self {
+            Needle::Rrn(v) | Needle::AuthCode(v) | Needle::Text(v) => v,
+        }
+    }
+
+    /// A stable name for reports: `rrn`, `auth_code` or `text`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Needle::Rrn(_) => "rrn",
+            Needle::AuthCode(_) => "auth_code",
+            Needle::Text(_) => "text",
+        }
+    }
+}
+
+/// The outcome of a read-back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadbackStatus {
+    /// Not read (the dialect has no journal read, or it is switched off).
+    #[default]
+    NotChecked,
+    /// Every needle was found.
+    Verified,
+    /// At least one needle is missing from the recorded document.
+    Missing,
+    /// The journal could not be read (see `error`); the receipt is printed.
+    Unavailable,
+}
+
+/// What the read-back found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ReadbackCheck {
+    pub status: ReadbackStatus,
+    /// The needles that were not found.
+    pub missing: Vec<Needle>,
+    /// The error code when the journal could not be read.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+impl ReadbackCheck {
+    /// True when every needle was found.
+    pub fn verified(&self) -> bool {
+        self.status == ReadbackStatus::Verified
+    }
+}
+
+/// Looks for every needle in the document's lines.
+pub fn find(lines: &[String], needles: &[Needle]) -> ReadbackCheck {
+    let missing: Vec<Needle> = needles
+        .iter()
+        .filter(|n| !n.value().is_empty() && !lines.iter().any(|l| has_token(l, n.value())))
+        .cloned()
+        .collect();
+    ReadbackCheck {
+        status: if missing.is_empty() {
+            ReadbackStatus::Verified
+        } else {
+            ReadbackStatus::Missing
+        },
+        missing,
+        error: None,
+    }
+}
+
+/// True when `needle` occurs in `line` bounded by non-alphanumerics (or the
+/// line's ends).
+pub fn has_token(line: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return false;
+    }
+    let mut from = 0;
+    while let Some(i) = line[from..].find(needle) {
+        let at = from + i;
+        let before = line[..at].chars().next_back();
+        let after = line[at + needle.len()..].chars().next();
+        let bounded = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
+        if bounded(before) && bounded(after) {
+            return true;
+        }
+        from = at + needle.len().max(1);
+        if from >= line.len() {
+            break;
+        }
+    }
+    false
+}
+
+/// The needles of one card slip: its RRN and auth code (empty ones are
+/// left out).
+pub fn card_needles(card: &CardSlip) -> Vec<Needle> {
+    let mut out = Vec::new();
+    if !card.rrn.trim().is_empty() {
+        out.push(Needle::Rrn(card.rrn.trim().to_string()));
+    }
+    if !card.auth_code.trim().is_empty() {
+        out.push(Needle::AuthCode(card.auth_code.trim().to_string()));
+    }
+    out
+}
+
+/// The needles of a receipt's payments: every card payment's RRN and auth
+/// code, plus `reference` if the caller printed one on the receipt.
+pub fn needles_for(payments: &[Payment], reference: Option<&str>) -> Vec<Needle> {
+    let mut out: Vec<Needle> = payments
+        .iter()
+        .filter_map(|p| match p {
+            Payment::Card { card, .. } => Some(card_needles(card)),
+            Payment::Cash { .. } => None,
+        })
+        .flatten()
+        .collect();
+    if let Some(r) = reference.filter(|r| !r.trim().is_empty()) {
+        out.push(Needle::Text(r.trim().to_string()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn tokens_match_whole_only() {
+        assert!(has_token("RRN: 123456789012", "123456789012"));
+        assert!(!has_token("RRN: 1234567890123", "123456789012"));
+        assert!(!has_token("RRN: 0123456789012", "123456789012"));
+        assert!(has_token("КОД АВТ.: A1B2C3", "A1B2C3"));
+        assert!(has_token("x 12 y 123", "123"));
+        assert!(!has_token("", "1"));
+    }
+
+    #[test]
+    fn missing_needles_are_named() {
+        let doc = lines(&["ЕПЗ: ****4242", "КОД АВТ.: 654321"]);
+        let want = [
+            Needle::Rrn("123456789012".into()),
+            Needle::AuthCode("654321".into()),
+        ];
+        let r = find(&doc, &want);
+        assert_eq!(r.status, ReadbackStatus::Missing);
+        assert_eq!(r.missing, vec![Needle::Rrn("123456789012".into())]);
+        let doc = lines(&["RRN: 123456789012", "КОД АВТ.: 654321"]);
+        assert!(find(&doc, &want).verified());
+        assert!(find(&doc, &[]).verified());
+    }
+}
