@@ -59,6 +59,9 @@ pub struct FiscalSettings {
     pub operator: String,
     pub password: String,
     pub till: String,
+    /// How this register takes card data, cash and the password check
+    /// (`fiscal::DialectSettings`; what `kasa fiscal field-check` saves).
+    pub dialect_settings: fiscal::DialectSettings,
 }
 
 impl Default for FiscalSettings {
@@ -73,6 +76,7 @@ impl Default for FiscalSettings {
             operator: d.operator,
             password: d.password,
             till: d.till,
+            dialect_settings: fiscal::DialectSettings::default(),
         }
     }
 }
@@ -84,7 +88,7 @@ impl FiscalSettings {
             .ok_or_else(|| Error::Settings(format!("unknown fiscal dialect {:?}", self.dialect)))?;
         Ok(fiscal::DriverConfig {
             endpoint: self.endpoint.clone(),
-            dialect,
+            dialect: dialect.with_settings(self.dialect_settings.clone()),
             options: fiscal::DriverOptions {
                 operator: self.operator.clone(),
                 password: self.password.clone(),

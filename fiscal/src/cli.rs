@@ -334,7 +334,7 @@ pub async fn main(args: Vec<String>) -> i32 {
                 Ok(drv) => drv,
                 Err(code) => return code,
             };
-            let now = chrono::Local::now().naive_local();
+            let now = crate::emulator::register_local_now();
             print_result(
                 drv.health(now)
                     .await

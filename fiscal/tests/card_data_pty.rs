@@ -339,7 +339,7 @@ async fn three_wrong_passwords_lock_until_a_power_cycle_and_are_never_retried() 
     drop(wrong);
     let right = open(&path, options()).await;
     assert!(right.check_password().await.is_err(), "locked");
-    let now = chrono::Local::now().naive_local();
+    let now = fiscal::emulator::register_local_now();
     assert!(right
         .health(now)
         .await
@@ -439,7 +439,7 @@ async fn health_says_what_blocks_and_what_warns() {
         (info.firmware.as_str(), info.firmware_date.as_str()),
         ("4.00UA", "15Jan25")
     );
-    let now = chrono::Local::now().naive_local();
+    let now = fiscal::emulator::register_local_now();
     let h = r.drv.health(now).await.unwrap();
     assert_eq!(h.blocking, vec!["clock_drift"], "{h:#?}");
     for w in ["journal_nearly_full", "modem_down", "modem_unsent"] {
@@ -460,7 +460,7 @@ async fn health_says_what_blocks_and_what_warns() {
         .unwrap();
     let h = r
         .drv
-        .health(chrono::Local::now().naive_local())
+        .health(fiscal::emulator::register_local_now())
         .await
         .unwrap();
     assert!(h.ready(), "{h:#?}");
@@ -472,7 +472,7 @@ async fn health_says_what_blocks_and_what_warns() {
     });
     let h = r
         .drv
-        .health(chrono::Local::now().naive_local())
+        .health(fiscal::emulator::register_local_now())
         .await
         .unwrap();
     assert!(h.blocking.contains(&"sam_error".to_string()), "{h:#?}");

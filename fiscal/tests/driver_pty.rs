@@ -235,7 +235,10 @@ async fn every_command_in_the_x_dialect() {
     let st = d.read_status().await.unwrap();
     assert!(st.fiscalised && !st.receipt_open);
     // No shift or modem command in this family: health says what it can.
-    let h = d.health(chrono::Local::now().naive_local()).await.unwrap();
+    let h = d
+        .health(fiscal::emulator::register_local_now())
+        .await
+        .unwrap();
     assert!(h.ready() && h.shift.is_none() && h.modem.is_none(), "{h:?}");
     let info = d.diagnostic().await.unwrap();
     assert_eq!(

@@ -112,7 +112,7 @@ proptest! {
             let _ = d.cash_totals().await;
             let _ = d.shift_state().await;
             let _ = d.modem_state().await;
-            let _ = d.health(chrono::Local::now().naive_local()).await;
+            let _ = d.health(fiscal::emulator::register_local_now()).await;
             let _ = d.print_non_fiscal(&["x".to_string()]).await;
             let _ = d.print_sale(&SaleReceipt {
                 lines: vec![ReceiptLine { name: "x".into(), tax_group: 'A', price: 100, quantity_milli: 1000, discount: 0 }],

@@ -65,73 +65,73 @@ impl Engine {
         Ok(())
     }
 
-    /// The devices' blocking conditions and warnings, as codes.
+    /// The devices' blocking conditions and warnings, as codes: the
+    /// register's own health check where it has one (status, shift, data
+    /// modem, clock), else its status bits; and the password check.
     pub async fn health(&self) -> DeviceHealth {
         let mut h = DeviceHealth::default();
-        match self.inner.devices.fiscal.status().await {
-            Ok(st) => {
-                for (on, code) in [
-                    (st.paper_out, "fiscal.paper_out"),
-                    (st.cover_open, "fiscal.cover_open"),
-                    (st.fiscal_memory_full, "fiscal.fiscal_memory_full"),
-                    (st.shift_over_24h, "fiscal.shift_over_24h"),
-                ] {
-                    if on {
-                        h.blocking.push(code.into());
+        let f = &self.inner.devices.fiscal;
+        let now = self
+            .inner
+            .clock
+            .now()
+            .with_timezone(&self.inner.config.time_zone)
+            .naive_local();
+        match f.health(now).await {
+            Ok(report) => {
+                h.blocking = report
+                    .blocking
+                    .iter()
+                    .map(|c| format!("fiscal.{c}"))
+                    .collect();
+                h.warnings = report
+                    .warnings
+                    .iter()
+                    .map(|c| format!("fiscal.{c}"))
+                    .collect();
+            }
+            Err(fiscal::Error::InvalidRequest(_)) => match f.status().await {
+                Ok(st) => {
+                    for (on, code) in [
+                        (st.paper_out, "fiscal.paper_out"),
+                        (st.cover_open, "fiscal.cover_open"),
+                        (st.fiscal_memory_full, "fiscal.fiscal_memory_full"),
+                        (st.shift_over_24h, "fiscal.shift_over_24h"),
+                    ] {
+                        if on {
+                            h.blocking.push(code.into());
+                        }
+                    }
+                    if st.near_paper_end {
+                        h.warnings.push("fiscal.near_paper_end".into());
                     }
                 }
-                if st.near_paper_end {
-                    h.warnings.push("fiscal.near_paper_end".into());
-                }
-            }
+                Err(e) => h.blocking.push(format!("fiscal.{}", e.code())),
+            },
             Err(e) => h.blocking.push(format!("fiscal.{}", e.code())),
         }
         if let PasswordCheck::Refused(_) = self.inner.password() {
-            h.blocking.push("fiscal.wrong_password".into());
+            if !h.blocking.iter().any(|c| c == "fiscal.wrong_password") {
+                h.blocking.push("fiscal.wrong_password".into());
+            }
         }
         h
     }
 
-    /// The gate before a card step.
+    /// The gate before a card step: nothing is charged for a sale the
+    /// register could not print.
     pub(crate) async fn preflight_card(&self) -> Result<()> {
         self.check_password().await;
-        let st = self.inner.devices.fiscal.status().await?;
-        let refusal = [
-            (
-                st.paper_out,
-                "fiscal.paper_out",
-                fiscal::Error::PaperOut.to_string(),
-            ),
-            (
-                st.cover_open,
-                "fiscal.cover_open",
-                fiscal::Error::CoverOpen.to_string(),
-            ),
-            (
-                st.fiscal_memory_full,
-                "fiscal.fiscal_memory_full",
-                fiscal::Error::FiscalMemoryFull.to_string(),
-            ),
-            (
-                st.shift_over_24h,
-                "fiscal.shift_over_24h",
-                fiscal::Error::ShiftOver24h.to_string(),
-            ),
-        ]
-        .into_iter()
-        .find(|(on, _, _)| *on);
-        if let Some((_, code, message)) = refusal {
-            return Err(Error::NotReady {
-                code: code.into(),
-                message,
-            });
+        let h = self.health().await;
+        match h.blocking.first() {
+            Some(code) => Err(Error::NotReady {
+                code: code.clone(),
+                message: format!(
+                    "the register cannot print a receipt now ({})",
+                    h.blocking.join(", ")
+                ),
+            }),
+            None => Ok(()),
         }
-        if let PasswordCheck::Refused(message) = self.inner.password() {
-            return Err(Error::NotReady {
-                code: "fiscal.wrong_password".into(),
-                message,
-            });
-        }
-        Ok(())
     }
 }

@@ -24,6 +24,7 @@
 
 use std::sync::Arc;
 
+use fiscal::readback::{self, Needle};
 use fiscal::{CardOperation, CardSlip, FiscalRegister, Payment, ReceiptKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -718,33 +719,30 @@ fn document_kind(spec: &OperationSpec) -> &'static str {
     }
 }
 
-/// Whether a read-back document is this operation's: its reference line,
-/// and the RRN of each card payment.
+/// What a document of this operation must carry: its reference line, and
+/// the RRN and auth code of each card payment.
+fn needles(l: &Loaded) -> Vec<Needle> {
+    let payments: Vec<Payment> = l
+        .payments
+        .iter()
+        .filter(|p| p.is_charged())
+        .map(|p| fiscal_payment(l, p))
+        .collect();
+    readback::needles_for(&payments, Some(&reference(l.op.id)))
+}
+
+/// Whether a read-back document is this operation's, exactly: every needle
+/// found as a whole token.
 fn is_ours(l: &Loaded, lines: &[String]) -> bool {
-    let reference = reference(l.op.id);
-    let has = |needle: &str| lines.iter().any(|line| line.contains(needle));
-    let reference_ok = lines.iter().any(|line| {
-        line.contains(&reference)
-            && !line[line.find(&reference).unwrap_or(0) + reference.len()..]
-                .starts_with(|c: char| c.is_ascii_digit())
-    });
-    reference_ok
-        && l.payments
-            .iter()
-            .filter(|p| p.is_charged())
-            .filter_map(|p| p.card.as_ref())
-            .all(|c| has(&c.rrn))
+    readback::find(lines, &needles(l)).verified()
 }
 
 fn printed(l: &Loaded, number: u64, text: Option<Vec<String>>, how: &str) -> Outcome {
     let missing: Vec<String> = match &text {
-        Some(lines) => l
-            .payments
+        Some(lines) => readback::find(lines, &needles(l))
+            .missing
             .iter()
-            .filter(|p| p.is_charged())
-            .filter_map(|p| p.card.as_ref())
-            .flat_map(|c| [c.rrn.clone(), c.auth_code.clone()])
-            .filter(|needle| !needle.is_empty() && !lines.iter().any(|line| line.contains(needle)))
+            .map(|n| format!("{}:{}", n.kind(), n.value()))
             .collect(),
         None => Vec::new(),
     };
@@ -761,7 +759,7 @@ fn printed(l: &Loaded, number: u64, text: Option<Vec<String>>, how: &str) -> Out
 }
 
 async fn read_back(f: &dyn FiscalRegister, number: u64) -> Option<Vec<String>> {
-    f.read_document(number).await.ok()
+    f.read_document(number).await.ok().filter(|l| !l.is_empty())
 }
 
 /// Close the receipt and read it back.

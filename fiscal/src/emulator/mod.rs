@@ -26,7 +26,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{Duration as ChronoDuration, Local, NaiveDateTime};
+use chrono::{Duration as ChronoDuration, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::dialect::{x_error_code, Dialect, ErrorKind, Syntax};
@@ -248,7 +248,7 @@ impl Device {
     /// The register's clock: the system's, plus what the host set, plus the
     /// clock fault.
     pub fn now(&self) -> NaiveDateTime {
-        Local::now().naive_local()
+        register_local_now()
             + ChronoDuration::seconds(
                 self.state.counters.clock_offset_s + self.config.faults.clock_offset_s,
             )
@@ -448,7 +448,7 @@ impl Device {
             x if x == c.set_datetime => {
                 let t = p.first().and_then(|s| crate::driver::parse_datetime(s));
                 let t = t.ok_or(ErrorKind::Syntax)?;
-                let local = Local::now().naive_local();
+                let local = register_local_now();
                 self.state.counters.clock_offset_s =
                     (t - local).num_seconds() - self.config.faults.clock_offset_s;
                 self.save();
@@ -505,6 +505,15 @@ impl Device {
         }
         Err(ErrorKind::WrongPassword)
     }
+}
+
+/// The emulated register's clock runs on Ukrainian time, as a register
+/// sold in Ukraine is set, whatever the machine's own time zone.
+pub const REGISTER_TIME_ZONE: chrono_tz::Tz = chrono_tz::Europe::Kyiv;
+
+/// Now on the register's time zone.
+pub fn register_local_now() -> NaiveDateTime {
+    Utc::now().with_timezone(&REGISTER_TIME_ZONE).naive_local()
 }
 
 /// Reads a state file's counters and journal; an absent file is an empty
