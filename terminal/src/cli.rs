@@ -70,6 +70,11 @@ pub struct EmulateArgs {
     /// which the integration guide does not have).
     #[arg(long)]
     pub ocan: bool,
+    /// Print each status step and every record made or changed on stderr
+    /// (`privatbank status 1`, `bpos1 recorded Purchase invoice 3 ...`), so a
+    /// test can act at an exact step of the terminal.
+    #[arg(long)]
+    pub trace: bool,
 }
 
 fn parse_outcomes(args: &EmulateArgs) -> Result<(Vec<Outcome>, Outcome), String> {
@@ -193,6 +198,7 @@ async fn run_privatbank(
             step_delay: step,
             merchants: args.merchants,
             card_wait: Duration::from_millis(args.card_wait_ms),
+            trace: args.trace,
             ..EmulatorConfig::default()
         },
         bank,
@@ -226,6 +232,7 @@ async fn run_ingenico(
             step_delay: step,
             card_wait: Duration::from_millis(args.card_wait_ms),
             ocan: args.ocan,
+            trace: args.trace,
         },
         bank,
     );
@@ -265,6 +272,7 @@ async fn run_bpos1(
             confirm_timeout: Duration::from_millis(args.confirm_timeout_ms),
             merchants: args.merchants,
             card_wait: Duration::from_millis(args.card_wait_ms),
+            trace: args.trace,
         },
         std::sync::Arc::new(std::sync::Mutex::new(bank)),
     );

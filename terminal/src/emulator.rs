@@ -445,6 +445,8 @@ pub struct Bank {
     books: Books,
     /// The state file, written after every change.
     store: Option<PathBuf>,
+    /// Print every record made or changed on stderr.
+    trace: bool,
 }
 
 impl Default for Bank {
@@ -459,6 +461,7 @@ impl Bank {
         Self {
             books: Books::new(merchants),
             store: None,
+            trace: false,
         }
     }
 
@@ -477,6 +480,20 @@ impl Bank {
         self.store = Some(path);
         self.save()?;
         Ok(self)
+    }
+
+    /// Print every record made or changed on stderr (`--trace`).
+    pub fn set_trace(&mut self, on: bool) {
+        self.trace = on;
+    }
+
+    fn trace(&self, what: &str, r: &Record) {
+        if self.trace {
+            eprintln!(
+                "{} {what} {:?} invoice {} {:?} {} rrn {}",
+                self.books.protocol, r.kind, r.invoice, r.status, r.amount, r.rrn
+            );
+        }
     }
 
     /// Name the protocol in the books.
@@ -636,6 +653,7 @@ impl Bank {
     }
 
     fn push(&mut self, record: Record) -> Record {
+        self.trace("recorded", &record);
         self.books.last_invoice = Some(record.invoice);
         self.books.records.push(record.clone());
         self.changed();
@@ -758,6 +776,8 @@ impl Bank {
     pub fn update(&mut self, invoice: u64, change: impl FnOnce(&mut Record)) {
         if let Some(r) = self.books.records.iter_mut().find(|r| r.invoice == invoice) {
             change(r);
+            let r = r.clone();
+            self.trace("changed", &r);
             self.changed();
         }
     }

@@ -42,6 +42,8 @@ pub struct Bpos1EmulatorConfig {
     pub merchants: u8,
     /// How long the terminal waits for a card that does not come.
     pub card_wait: Duration,
+    /// Print each status step on stderr (`bpos1 status 1`).
+    pub trace: bool,
 }
 
 impl Default for Bpos1EmulatorConfig {
@@ -51,6 +53,7 @@ impl Default for Bpos1EmulatorConfig {
             confirm_timeout: Duration::from_secs(30),
             merchants: 2,
             card_wait: Duration::from_secs(60),
+            trace: false,
         }
     }
 }
@@ -198,6 +201,9 @@ impl Bpos1Emulator {
             if b.books().protocol.is_empty() {
                 b.set_protocol("bpos1");
             }
+            if cfg.trace {
+                b.set_trace(true);
+            }
         }
         Self {
             cfg,
@@ -274,10 +280,17 @@ impl Bpos1Emulator {
             _ => {}
         }
         if step < TIMELINE.len() {
-            self.stat = TIMELINE[step];
+            self.set_stat(TIMELINE[step]);
             return;
         }
         self.finish();
+    }
+
+    fn set_stat(&mut self, code: i64) {
+        if self.cfg.trace && code != self.stat {
+            eprintln!("bpos1 status {code}");
+        }
+        self.stat = code;
     }
 
     fn finish_error(&mut self, rc: i64, text: &str) {
@@ -392,7 +405,8 @@ impl Bpos1Emulator {
             cancelled: false,
         });
         self.last_result = 2;
-        self.stat = 9;
+        self.stat = 0;
+        self.set_stat(9);
     }
 
     fn set_totals(&mut self, t: BatchTotals) {

@@ -44,6 +44,8 @@ pub struct IngenicoEmulatorConfig {
     /// Answer `ocan` (the Techcombank variant's cancel); off by default, as
     /// the integration guide has no such command.
     pub ocan: bool,
+    /// Print each status step on stderr (`ingenico-web status 1`).
+    pub trace: bool,
 }
 
 impl Default for IngenicoEmulatorConfig {
@@ -52,6 +54,7 @@ impl Default for IngenicoEmulatorConfig {
             step_delay: Duration::from_millis(300),
             card_wait: Duration::from_secs(60),
             ocan: false,
+            trace: false,
         }
     }
 }
@@ -74,6 +77,9 @@ pub struct IngenicoEmulator {
     busy: Arc<tokio::sync::Mutex<()>>,
     /// Bumped by `ocan` to stop the sale in progress.
     cancel: Arc<watch::Sender<u64>>,
+    /// Where the running sale is, in `LastStatMsgCode` terms (9 waiting for
+    /// card, 1 card read, 6 PIN, 3 authorising; 0 idle).
+    status: Arc<watch::Sender<u8>>,
 }
 
 /// Resolves once the ECR's link has gone (never, when it cannot tell).
@@ -100,11 +106,29 @@ impl IngenicoEmulator {
         if bank.books().protocol.is_empty() {
             bank.set_protocol("ingenico-web");
         }
+        if cfg.trace {
+            bank.set_trace(true);
+        }
         Self {
             bank: Arc::new(Mutex::new(bank)),
             cfg,
             busy: Arc::new(tokio::sync::Mutex::new(())),
             cancel: Arc::new(watch::channel(0).0),
+            status: Arc::new(watch::channel(0).0),
+        }
+    }
+
+    /// Wait until the running sale reaches `code` (9 waiting for card, 1 card
+    /// read, 6 PIN, 3 authorising, 0 idle): for tests that act at a step.
+    pub async fn wait_for_status(&self, code: u8) {
+        let mut rx = self.status.subscribe();
+        let _ = rx.wait_for(|c| *c == code).await;
+    }
+
+    fn set_status(&self, code: u8) {
+        self.status.send_replace(code);
+        if self.cfg.trace {
+            eprintln!("ingenico-web status {code}");
         }
     }
 
@@ -350,6 +374,8 @@ impl IngenicoEmulator {
         } else {
             self.cfg.step_delay
         };
+        self.set_status(9);
+        let _idle = Idle(&self.status);
         tokio::select! {
             _ = tokio::time::sleep(wait) => {
                 if outcome == Outcome::Timeout {
@@ -365,7 +391,8 @@ impl IngenicoEmulator {
             _ => {}
         }
         // Card read, PIN, authorising: the sale goes on whatever the link does.
-        for _ in 0..3 {
+        for code in [1, 6, 3] {
+            self.set_status(code);
             tokio::time::sleep(self.cfg.step_delay).await;
         }
         if outcome == Outcome::NoHostLink {
@@ -386,6 +413,15 @@ impl IngenicoEmulator {
             return Answer::Drop;
         }
         Answer::Json(echo("DONE", Some(info(&record))))
+    }
+}
+
+/// Sets the status back to idle when a sale ends, however it ends.
+struct Idle<'a>(&'a watch::Sender<u8>);
+
+impl Drop for Idle<'_> {
+    fn drop(&mut self) {
+        self.0.send_replace(0);
     }
 }
 

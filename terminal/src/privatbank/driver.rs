@@ -457,6 +457,21 @@ impl CardTerminal for PrivatbankTerminal {
     async fn recover(&self, pending: &PendingOperation) -> Result<Recovery> {
         // A terminal still busy with the lost operation answers deviceBusy: wait.
         let last = self.last_when_free().await?;
-        self.resolve(pending, last).await
+        // A pending operation from an older journal may lack the ids: what
+        // this driver knows now (the mask list of the handshake) fills them.
+        let (tid, mid) = self.known_ids(pending.merchant);
+        let pending = pending.clone().with_ids(
+            if pending.terminal_id.is_empty() {
+                &tid
+            } else {
+                ""
+            },
+            if pending.merchant_id.is_empty() {
+                &mid
+            } else {
+                ""
+            },
+        );
+        self.resolve(&pending, last).await
     }
 }

@@ -52,6 +52,8 @@ pub struct EmulatorConfig {
     /// read the current one (besides the step delay), so that a driver sees
     /// every step whatever the machine's load: for timeline tests.
     pub lockstep: bool,
+    /// Print each status step on stderr (`privatbank status 1`).
+    pub trace: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -64,6 +66,7 @@ impl Default for EmulatorConfig {
             merchants: 3,
             card_wait: Duration::from_secs(60),
             lockstep: false,
+            trace: false,
         }
     }
 }
@@ -110,6 +113,9 @@ impl PrivatbankEmulator {
     pub fn from_bank(cfg: EmulatorConfig, mut bank: Bank) -> Self {
         if bank.books().protocol.is_empty() {
             bank.set_protocol("privatbank");
+        }
+        if cfg.trace {
+            bank.set_trace(true);
         }
         let shared = Shared {
             cfg,
@@ -382,6 +388,9 @@ impl PrivatbankEmulator {
     /// Walk one status step; `false` when interrupted.
     async fn step(&self, code: u8, stop: &mut watch::Receiver<bool>) -> bool {
         self.shared.stat.send_replace(Stat { code, seen: false });
+        if self.shared.cfg.trace {
+            eprintln!("privatbank status {code} {}", stat_description(code));
+        }
         if *stop.borrow() {
             return false;
         }
