@@ -375,7 +375,7 @@ impl IngenicoEmulator {
             self.cfg.step_delay
         };
         self.set_status(9);
-        let _idle = Idle(&self.status);
+        let _idle = Idle(self);
         tokio::select! {
             _ = tokio::time::sleep(wait) => {
                 if outcome == Outcome::Timeout {
@@ -417,11 +417,11 @@ impl IngenicoEmulator {
 }
 
 /// Sets the status back to idle when a sale ends, however it ends.
-struct Idle<'a>(&'a watch::Sender<u8>);
+struct Idle<'a>(&'a IngenicoEmulator);
 
 impl Drop for Idle<'_> {
     fn drop(&mut self) {
-        self.0.send_replace(0);
+        self.0.set_status(0);
     }
 }
 
