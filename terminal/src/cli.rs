@@ -140,6 +140,7 @@ pub async fn emulate_with(args: Vec<String>, announce: impl FnOnce(String) + Sen
 /// with the default outcome and the scripted ones queued.
 fn books(
     args: &EmulateArgs,
+    protocol: &str,
     merchants: u8,
     default: Outcome,
     scripted: Vec<Outcome>,
@@ -150,7 +151,15 @@ fn books(
         bank = bank
             .with_store(path)
             .map_err(|e| format!("{}: {e}", path.display()))?;
+        let kept = &bank.books().protocol;
+        if !kept.is_empty() && kept != protocol {
+            return Err(format!(
+                "{}: the books of a {kept} terminal, not {protocol}",
+                path.display()
+            ));
+        }
     }
+    bank.set_protocol(protocol);
     if fresh {
         bank.set_default(default);
         for o in scripted {
@@ -191,8 +200,7 @@ async fn run_privatbank(
     announce: impl FnOnce(String),
 ) -> Result<(), String> {
     use crate::privatbank::{EmulatorConfig, PrivatbankEmulator};
-    let mut bank = books(args, args.merchants, default, scripted)?;
-    bank.set_protocol("privatbank");
+    let bank = books(args, "privatbank", args.merchants, default, scripted)?;
     let emu = PrivatbankEmulator::from_bank(
         EmulatorConfig {
             step_delay: step,
@@ -225,8 +233,7 @@ async fn run_ingenico(
 ) -> Result<(), String> {
     use crate::ingenico::emulator::IngenicoEmulatorConfig;
     use crate::ingenico::IngenicoEmulator;
-    let mut bank = books(args, 1, default, scripted)?;
-    bank.set_protocol("ingenico-web");
+    let bank = books(args, "ingenico-web", 1, default, scripted)?;
     let emu = IngenicoEmulator::with_config(
         IngenicoEmulatorConfig {
             step_delay: step,
@@ -264,8 +271,7 @@ async fn run_bpos1(
                 .into(),
         );
     }
-    let mut bank = books(args, args.merchants, default, scripted)?;
-    bank.set_protocol("bpos1");
+    let bank = books(args, "bpos1", args.merchants, default, scripted)?;
     let emu = Bpos1Emulator::with_bank(
         Bpos1EmulatorConfig {
             step_delay: step,

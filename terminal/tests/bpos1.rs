@@ -507,3 +507,24 @@ fn bridge_answers_bad_lines_with_typed_errors() {
     let a = answer(&mut emu, r#"{"op":"get","name":"LastResult"}"#);
     assert_eq!(a, r#"{"ok":true,"value":0}"#);
 }
+
+/// A cancel that comes after the host approved never undoes the approval:
+/// the driver sends `Cancel` only while the operation itself runs, never
+/// during `Confirm`.
+#[tokio::test]
+async fn a_cancel_after_the_approval_keeps_it() {
+    let (bank, drv) = rig(0, 60_000, true);
+    let t = approved(drv.purchase(buy(640), discard_progress()).await.unwrap());
+    assert!(t.needs_confirm);
+    drv.cancel().await.unwrap(); // the cashier, a moment too late
+    drv.confirm().await.unwrap();
+    let r = record(&bank, &t.invoice);
+    assert_eq!(
+        (r.status, r.reversal, r.confirm_by),
+        (TxnStatus::Approved, None, None)
+    );
+    // And the next operation is not cancelled by the stale request either.
+    let next = approved(drv.purchase(buy(1), discard_progress()).await.unwrap());
+    drv.confirm().await.unwrap();
+    assert_eq!(record(&bank, &next.invoice).status, TxnStatus::Approved);
+}

@@ -269,6 +269,14 @@ async fn http_reply_lost_after_approval_is_matched_by_request_id() {
     let tx = r.approved().expect("ours").clone();
     assert_eq!(tx.request_id, pending.request_id);
     assert_ne!(tx.rrn, older.rrn);
+    let books = emu.bank().books().clone();
+    assert_eq!(
+        books
+            .by_request_id(&pending.request_id)
+            .map(|r| r.rrn.clone()),
+        Some(tx.rrn.clone())
+    );
+    assert_eq!(books.approved_charges().len(), 2);
     // A request that never reached the terminal: the last one is someone else's.
     let other = drv.begin(TxnKind::Purchase, 5_000, 1).await.unwrap();
     let r = drv.recover(&other).await.unwrap();

@@ -99,7 +99,7 @@ async fn approve_carries_the_fiscal_fields_and_progress() {
 
 #[tokio::test]
 async fn invoices_increase_and_lookups_match_what_was_processed() {
-    let (_emu, drv) = rig().await;
+    let (emu, drv) = rig().await;
     let mut invoices = Vec::new();
     for amount in [100, 200, 300] {
         let CardOutcome::Approved(t) = drv.purchase(buy(amount), discard_progress()).await.unwrap()
@@ -132,6 +132,18 @@ async fn invoices_increase_and_lookups_match_what_was_processed() {
         (invoices[1].rrn.as_str(), 200)
     );
     assert!(drv.find_by_invoice("999999").await.unwrap().is_none());
+    let books: Vec<(i64, String)> = emu
+        .bank()
+        .books()
+        .approved_charges()
+        .iter()
+        .map(|r| (r.amount, r.rrn.clone()))
+        .collect();
+    let replies: Vec<(i64, String)> = invoices.iter().map(|t| (t.amount, t.rrn.clone())).collect();
+    assert_eq!(
+        books, replies,
+        "the books hold exactly what the replies said"
+    );
 }
 
 #[tokio::test]
@@ -171,6 +183,9 @@ async fn customer_cancel_no_host_no_paper_busy() {
         drv.purchase(buy(10), discard_progress()).await.unwrap(),
         CardOutcome::Approved(_)
     ));
+    let books = emu.bank().books().clone();
+    assert_eq!(books.records.len(), 1, "only the last one reached the host");
+    assert_eq!(books.approved_charges()[0].amount, 10);
 }
 
 #[tokio::test]
@@ -276,6 +291,16 @@ async fn time_out_interrupts_and_a_late_reply_is_never_taken_for_the_next() {
         panic!("{out:?}")
     };
     assert_eq!(t.amount, 800);
+    let books = emu.bank().books().clone();
+    assert_eq!(
+        books.records.len(),
+        1,
+        "the timed-out one never reached the host"
+    );
+    assert_eq!(
+        (books.records[0].amount, books.records[0].rrn.as_str()),
+        (800, t.rrn.as_str())
+    );
 }
 
 #[tokio::test]
@@ -511,6 +536,15 @@ async fn over_a_pty_with_the_direct_scheme() {
         drv.last_transaction().await.unwrap().unwrap().status,
         TxnStatus::Declined
     );
+    let books = emu.bank().books().clone();
+    assert_eq!(
+        (
+            books.approved_charges().len(),
+            books.approved_charges()[0].rrn.as_str()
+        ),
+        (1, t.rrn.as_str())
+    );
+    assert_eq!(books.declines()[0].host_code, "51");
     drop(slave);
 }
 
@@ -662,6 +696,13 @@ async fn a_terminal_busy_with_another_operation_answers_device_busy() {
         b.purchase(buy(200), discard_progress()).await.unwrap(),
         CardOutcome::Approved(_)
     ));
+    let books = emu.bank().books().clone();
+    let charged: Vec<i64> = books.approved_charges().iter().map(|r| r.amount).collect();
+    assert_eq!(
+        charged,
+        vec![200],
+        "the cancelled one and the refused one cost nothing"
+    );
 }
 
 /// Issue 14, point 3: garbage and undecodable frames go to the emulator on the

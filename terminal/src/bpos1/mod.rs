@@ -184,6 +184,8 @@ impl Bpos1Terminal {
         self.run(move |api, w| {
             api.call(method, &args)?;
             wait(api, w, Some(&progress))?;
+            // A cancel that comes now is too late: the operation is over.
+            w.cancel.store(false, Ordering::SeqCst);
             let mut outcome = outcome(api, requested)?;
             if let CardOutcome::Approved(tx) = &mut outcome {
                 if needs_confirm && !explicit {
@@ -326,9 +328,13 @@ impl Bpos1Api for Dead {
     }
 }
 
-/// Poll `LastResult` until it is not 2, reporting status changes, cancelling
-/// on request or when the status has not changed for the operation time-out.
+/// Poll `LastResult` until it is not 2. For the financial operation itself
+/// (`progress` given): report status changes, and send `Cancel` on the
+/// cashier's request or when the status has not changed for the operation
+/// time-out. Any other wait (`Confirm`, lookups, totals) is never cancelled:
+/// a `Cancel` sent while `Confirm` runs could undo an approval.
 fn wait(api: &mut dyn Bpos1Api, w: &Worker, progress: Option<&ProgressSink>) -> Result<i64> {
+    let financial = progress.is_some();
     let poll = Duration::from_millis(w.t.poll_ms.clamp(1, 1000));
     let limit = Duration::from_millis(w.t.operation_ms);
     let mut last_change = Instant::now();
@@ -349,12 +355,14 @@ fn wait(api: &mut dyn Bpos1Api, w: &Worker, progress: Option<&ProgressSink>) -> 
                 }
             }
         }
-        if !cancel_sent && w.cancel.swap(false, Ordering::SeqCst) {
+        if financial && !cancel_sent && w.cancel.swap(false, Ordering::SeqCst) {
             api.call("Cancel", &[])?;
             cancel_sent = true;
         }
         if last_change.elapsed() > limit {
-            let _ = api.call("Cancel", &[]);
+            if financial {
+                let _ = api.call("Cancel", &[]);
+            }
             return Err(Error::Timeout(crate::transport::millis(limit)));
         }
         std::thread::sleep(poll);
