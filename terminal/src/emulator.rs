@@ -737,6 +737,12 @@ impl Bank {
 
     /// Void a transaction of the open batch by invoice number.
     pub fn void(&mut self, invoice: u64, request_id: &str) -> Result<Record> {
+        self.void_as(invoice, request_id, &Outcome::Approve)
+    }
+
+    /// Void with the host's answer the scripted `outcome` implies: a decline
+    /// is recorded as a declined void and the original stands.
+    pub fn void_as(&mut self, invoice: u64, request_id: &str, outcome: &Outcome) -> Result<Record> {
         let Some(i) = self
             .books
             .records
@@ -745,10 +751,17 @@ impl Bank {
         else {
             return Err(Error::device("1000", "Чек не знайдено в пакеті"));
         };
-        self.books.records[i].voided = true;
+        let declined = matches!(outcome, Outcome::Decline(_));
+        if !declined {
+            self.books.records[i].voided = true;
+        }
         let orig = self.books.records[i].clone();
-        let mut record =
-            self.new_record(TxnKind::Void, orig.merchant, orig.amount, &Outcome::Approve);
+        let answer = if declined {
+            outcome.clone()
+        } else {
+            Outcome::Approve
+        };
+        let mut record = self.new_record(TxnKind::Void, orig.merchant, orig.amount, &answer);
         record.pan = orig.pan.clone();
         record.scheme = orig.scheme.clone();
         record.issuer = orig.issuer.clone();
@@ -789,8 +802,8 @@ impl Bank {
 
     /// B-POS1 `Confirm`: confirm the approval waiting for it. `Ok(invoice)`
     /// when one was confirmed; `Err(code)` otherwise: `1008` when the last
-    /// approval is already confirmed (already complete), `1000` when there is
-    /// none to confirm (cancelled, or nothing approved).
+    /// operation is approved and needs nothing more (already complete),
+    /// `1000` when there is none to confirm (cancelled, or nothing approved).
     pub fn confirm(&mut self) -> std::result::Result<u64, u32> {
         let waiting = self
             .books
@@ -803,11 +816,7 @@ impl Bank {
             self.update(invoice, |r| r.confirm_by = None);
             return Ok(invoice);
         }
-        let last = self
-            .books
-            .last_invoice
-            .and_then(|i| self.books.record(i))
-            .filter(|r| matches!(r.kind, TxnKind::Purchase | TxnKind::Refund));
+        let last = self.books.last_invoice.and_then(|i| self.books.record(i));
         match last {
             Some(r) if r.status == TxnStatus::Approved => Err(1008),
             _ => Err(1000),

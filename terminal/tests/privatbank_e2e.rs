@@ -1030,3 +1030,31 @@ async fn a_cancel_after_the_host_approved_never_loses_the_approval() {
         Some(TxnStatus::Approved)
     );
 }
+
+#[tokio::test]
+async fn a_declined_void_leaves_the_charge_standing() {
+    let (emu, drv) = rig().await;
+    let CardOutcome::Approved(sale) = drv.purchase(buy(1_500), discard_progress()).await.unwrap()
+    else {
+        panic!()
+    };
+    emu.script_next(Outcome::Decline("12".into()));
+    let void = drv
+        .begin(TxnKind::Void, 1_500, 1)
+        .await
+        .unwrap()
+        .voiding(&sale.invoice);
+    let out = drv.execute(&void, discard_progress()).await.unwrap();
+    assert!(
+        matches!(&out, CardOutcome::Declined { code, .. } if code == "12"),
+        "{out:?}"
+    );
+    let found = drv.recover(&void).await.unwrap();
+    let Recovery::Found(tx) = &found else {
+        panic!("{found:?}")
+    };
+    assert_eq!((tx.kind, tx.status), (TxnKind::Void, TxnStatus::Declined));
+    let books = emu.bank().books().clone();
+    assert_eq!(books.standing_charges().len(), 1, "the charge stands");
+    assert!(books.voids().is_empty());
+}

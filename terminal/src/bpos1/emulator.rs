@@ -313,7 +313,7 @@ impl Bpos1Emulator {
         let record = {
             let mut bank = self.bank();
             match run.kind {
-                TxnKind::Void => bank.void(run.invoice, ""),
+                TxnKind::Void => bank.void_as(run.invoice, "", &run.outcome),
                 TxnKind::Refund => {
                     bank.refund_as(run.merchant, run.amount, &run.rrn, &run.outcome, "")
                 }

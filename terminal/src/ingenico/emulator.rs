@@ -330,8 +330,8 @@ impl IngenicoEmulator {
                 let outcome = self.bank().next_outcome();
                 let invoice: u64 = receipt.parse().unwrap_or(0);
                 let rid2 = rid.clone();
-                self.financial("void", outcome, &rid, &cid, closed, move |bank, _| {
-                    bank.void(invoice, &rid2).ok()
+                self.financial("void", outcome, &rid, &cid, closed, move |bank, o| {
+                    bank.void_as(invoice, &rid2, o).ok()
                 })
                 .await
             }

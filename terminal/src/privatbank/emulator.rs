@@ -495,7 +495,7 @@ impl PrivatbankEmulator {
             match kind {
                 TxnKind::Void => {
                     let invoice: u64 = msg.text("invoiceNumber").parse().unwrap_or(0);
-                    match bank.void(invoice, "") {
+                    match bank.void_as(invoice, "", &outcome) {
                         Ok(r) => r,
                         Err(e) => return Some(device_error(method, &e)),
                     }
