@@ -16,6 +16,8 @@
 //! receipt printed after a lookup carries the same ids as one after a reply.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -136,17 +138,16 @@ impl PrivatbankTerminal {
         let mut deadline = tokio::time::Instant::now() + limit;
         let mut next_poll = tokio::time::Instant::now() + every;
         let mut last_code = None;
+        // The status poll in flight, if any. Polled before the reply: when
+        // both are in, the status read first (it came first on the wire) is
+        // reported first; a poll that hangs never holds the reply back.
+        let mut poll: Option<Pin<Box<dyn Future<Output = Result<Message>> + Send + '_>>> = None;
         tokio::pin!(rx);
         let reply = loop {
             tokio::select! {
-                r = &mut rx => break r.map_err(|_| Error::LinkLost("session ended".into()))?,
-                _ = tokio::time::sleep_until(next_poll) => {
-                    // Awaited here, not in a task of its own: a status read
-                    // before the reply is reported before the reply.
-                    let polled = self
-                        .session
-                        .service(Message::service("getLastStatMsgCode"), ms(self.t.service_ms))
-                        .await;
+                biased;
+                polled = async { poll.as_mut().expect("guarded").await }, if poll.is_some() => {
+                    poll = None;
                     let code = polled.ok().and_then(|reply| {
                         reply.param("LastStatMsgCode").and_then(|c| c.parse::<u8>().ok())
                     });
@@ -159,6 +160,11 @@ impl PrivatbankTerminal {
                         }
                     }
                     next_poll = tokio::time::Instant::now() + every;
+                }
+                r = &mut rx => break r.map_err(|_| Error::LinkLost("session ended".into()))?,
+                _ = tokio::time::sleep_until(next_poll), if poll.is_none() => {
+                    let msg = Message::service("getLastStatMsgCode");
+                    poll = Some(Box::pin(self.session.service(msg, ms(self.t.service_ms))));
                 }
                 _ = tokio::time::sleep_until(deadline) => {
                     let _ = progress.send(TerminalProgress::new(TerminalStatus::Cancelling));
