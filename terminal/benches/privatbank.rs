@@ -1,7 +1,9 @@
 //! Benchmarks: the PrivatBank driver's overhead per purchase against a
-//! zero-delay emulator over loopback TCP, and frames parsed per second.
+//! zero-delay emulator over loopback TCP, the first purchase after `open()`
+//! against the later ones (and against a first purchase without `open()`,
+//! which pays for the handshake and its pause), and frames parsed per second.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -89,5 +91,86 @@ fn frames(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, purchase_overhead, frames);
+/// The pause after the handshake in the session benchmarks: the spec's 1 s
+/// cut to 50 ms, enough to show where it is paid.
+const AFTER_HANDSHAKE_MS: u64 = 50;
+
+/// A fresh zero-delay emulator and a driver for it (nothing connected yet).
+async fn fresh_terminal() -> PrivatbankTerminal {
+    let emu = PrivatbankEmulator::new(EmulatorConfig {
+        step_delay: Duration::ZERO,
+        ..EmulatorConfig::default()
+    });
+    let addr = emu.spawn_tcp("127.0.0.1:0").await.expect("bind");
+    let t = PrivatbankTimeouts {
+        after_handshake_ms: AFTER_HANDSHAKE_MS,
+        poll_ms: 100,
+        ..PrivatbankTimeouts::default()
+    };
+    PrivatbankTerminal::new(Endpoint::tcp(addr.to_string()), t, ConnectScheme::Reference)
+}
+
+async fn one_purchase(drv: &PrivatbankTerminal) {
+    let out = drv
+        .purchase(
+            PurchaseRequest {
+                amount: 100,
+                merchant: 1,
+            },
+            discard_progress(),
+        )
+        .await
+        .expect("purchase");
+    assert!(matches!(out, CardOutcome::Approved(_)));
+}
+
+/// The session opened at start-up: the first purchase after `open()` costs
+/// what the later ones cost; without `open()` it pays for the handshake.
+fn first_purchase(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut g = c.benchmark_group("privatbank_session");
+    g.sample_size(20);
+    g.bench_function("first_purchase_after_open", |b| {
+        b.to_async(&rt).iter_custom(|iters| async move {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iters {
+                let drv = fresh_terminal().await;
+                drv.open().await.expect("open");
+                let start = Instant::now();
+                one_purchase(&drv).await;
+                spent += start.elapsed();
+            }
+            spent
+        })
+    });
+    g.bench_function("later_purchases_after_open", |b| {
+        let drv = rt.block_on(async {
+            let drv = fresh_terminal().await;
+            drv.open().await.expect("open");
+            one_purchase(&drv).await;
+            drv
+        });
+        b.to_async(&rt).iter(|| one_purchase(&drv))
+    });
+    g.sample_size(10);
+    g.bench_function("first_purchase_without_open", |b| {
+        b.to_async(&rt).iter_custom(|iters| async move {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iters {
+                let drv = fresh_terminal().await;
+                let start = Instant::now();
+                one_purchase(&drv).await;
+                spent += start.elapsed();
+            }
+            spent
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, purchase_overhead, first_purchase, frames);
 criterion_main!(benches);

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::recovery::{self, PendingOperation, Recovery};
+
 use crate::{Error, Result};
 
 /// A user-interface language for status and error texts.
@@ -197,21 +198,31 @@ pub enum TxnStatus {
 }
 
 /// The data of a card transaction that goes onto the fiscal receipt.
+///
+/// Everything here is what the terminal reported (on a reply or on a lookup);
+/// nothing is made up by the driver. A receipt printed after a lookup carries
+/// the same fields as one printed after a reply: where a protocol's lookup
+/// lacks the terminal or merchant id, recovery fills them from what the
+/// request knew ([`PendingOperation`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 pub struct CardTransaction {
     /// Retrieval reference number, 12 characters.
     pub rrn: String,
     /// Approval code, up to 6 characters.
     pub auth_code: String,
-    /// Masked card number, e.g. `516875******1234`.
+    /// The card number exactly as the terminal reported it: normally masked
+    /// (`516875******1234`, `9704 XXXX XXXX 6163`), but drivers pass on
+    /// whatever the terminal sent, spaces and all, and the checkout normalises
+    /// and masks it before it is stored or printed.
     pub masked_pan: String,
-    /// Card scheme as the terminal names it (VISA, MASTERCARD, ...).
+    /// Payment system (VISA, MASTERCARD, ПРОСТІР...) as the terminal names it.
     pub card_scheme: String,
     pub terminal_id: String,
     pub merchant_id: String,
     /// The terminal's receipt number inside its batch (used for void).
     pub invoice: String,
-    /// Amount actually approved, in minor units (may be less on partial approval).
+    /// Amount actually approved, in minor units (less than asked on a partial
+    /// approval; for a void, the amount voided).
     #[ts(type = "number")]
     pub amount: i64,
     /// The terminal's batch (settlement day) number, empty where the protocol has none.
@@ -234,12 +245,53 @@ pub struct CardTransaction {
     /// The request id the terminal echoed back, where the protocol has one.
     #[serde(default)]
     pub request_id: String,
+    /// The card issuer (bank) where the terminal names it apart from the
+    /// payment system (PrivatBank `issuerName`, B-POS1 `IssuerName`).
+    #[serde(default)]
+    pub issuer: String,
+    /// The cardholder must sign the slip (PrivatBank `signVerif`, B-POS1
+    /// `SignVerif` = 1). Per the B-POS1 notes a failed signature check is
+    /// answered with a void.
+    #[serde(default)]
+    pub signature_required: bool,
+    /// The terminal holds this approval until the ECR confirms it (B-POS1):
+    /// call [`CardTerminal::confirm`] before printing the receipt; until then
+    /// the terminal cancels it by itself once its confirm time-out passes.
+    /// Recovery sets it on every approved B-POS1 purchase or refund it finds,
+    /// because the terminal does not tell a confirmed approval from one still
+    /// waiting, and `confirm()` on an already confirmed one is harmless.
+    #[serde(default)]
+    pub needs_confirm: bool,
+    /// What was asked, in minor units, where the driver knows it (0 when not):
+    /// an approval for less is partial whatever the response code says.
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub requested_amount: i64,
 }
 
 impl CardTransaction {
-    /// `true` when the terminal approved less than was asked (PrivatBank RC 0010).
+    /// `true` when the terminal approved less than was asked: response code
+    /// `0010` (PrivatBank JSON and B-POS1 `10`), or an approved amount below
+    /// [`CardTransaction::requested_amount`] (the Ingenico web service has no
+    /// partial-approval code).
     pub fn is_partial(&self) -> bool {
-        self.response_code.trim() == "0010" || self.response_code.trim() == "10"
+        let rc = self.response_code.trim();
+        rc == "0010"
+            || rc == "10"
+            || (self.requested_amount > 0 && self.amount < self.requested_amount)
+    }
+
+    /// Fill what the terminal left empty from what the request knew.
+    pub fn fill_from(&mut self, pending: &PendingOperation) {
+        if self.terminal_id.trim().is_empty() {
+            self.terminal_id = pending.terminal_id.clone();
+        }
+        if self.merchant_id.trim().is_empty() {
+            self.merchant_id = pending.merchant_id.clone();
+        }
+        if self.requested_amount == 0 {
+            self.requested_amount = pending.amount;
+        }
     }
 }
 
@@ -337,12 +389,35 @@ pub enum ConfirmMode {
 ///
 /// Only `purchase` and `last_transaction` are required; the other operations
 /// answer [`Error::Unsupported`] unless a driver provides them.
+///
+/// # A financial operation the journalling way
+///
+/// 1. `open()` once at start-up: the link and the protocol's handshake.
+/// 2. `begin(kind, amount, merchant)` snapshots what recovery needs (prior
+///    invoice, time, a fresh request id, the terminal and merchant ids known);
+///    for a refund add [`PendingOperation::refund_of`] (the original RRN), for
+///    a void [`PendingOperation::voiding`] (the invoice; `amount` is the amount
+///    being voided). Write it to the journal.
+/// 3. `execute(&pending, progress)` runs it.
+/// 4. An approval with [`CardTransaction::needs_confirm`]: journal it, then
+///    `confirm()`; print only after that.
+/// 5. After a crash, a time-out or a lost reply (`Error::outcome_unknown`):
+///    `recover(&pending)`; a [`Recovery::Found`] approval with `needs_confirm`
+///    goes through step 4 again.
 #[async_trait]
 pub trait CardTerminal: Send + Sync + std::fmt::Debug {
     /// Charge a card.
     async fn purchase(&self, req: PurchaseRequest, progress: ProgressSink) -> Result<CardOutcome>;
     /// The terminal's last transaction, for recovery after a lost reply.
     async fn last_transaction(&self) -> Result<Option<CardTransaction>>;
+
+    /// Open the link and do the protocol's handshake now, and keep the link
+    /// (PrivatBank: handshake, identify, merchant list and the pause after the
+    /// handshake), so that the first operation is as fast as the next ones.
+    /// Operations still open the link themselves when it is down.
+    async fn open(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// Refund by RRN (allowed outside the current batch).
     async fn refund(&self, req: RefundRequest, progress: ProgressSink) -> Result<CardOutcome> {
@@ -356,7 +431,9 @@ pub trait CardTerminal: Send + Sync + std::fmt::Debug {
     }
     /// Ask the terminal to stop the running operation (while it waits for the
     /// card or PIN). The running call then ends with [`CardOutcome::Cancelled`],
-    /// unless the host had already approved it.
+    /// unless the host had already approved it: then it ends with the approval
+    /// (or, where the protocol reverses it, as cancelled with the reversal on
+    /// the terminal's books), never with a lost approval.
     async fn cancel(&self) -> Result<()> {
         Err(Error::Unsupported("cancel".into()))
     }
@@ -388,14 +465,18 @@ pub trait CardTerminal: Send + Sync + std::fmt::Debug {
     fn confirm_mode(&self) -> ConfirmMode {
         ConfirmMode::Automatic
     }
-    /// Confirm the last approved operation (only for [`ConfirmMode::Explicit`]).
+    /// Confirm the last approved operation, the one whose
+    /// [`CardTransaction::needs_confirm`] is set. Harmless on an approval that
+    /// is already confirmed (and on protocols that confirm by themselves).
+    /// [`Error::ConfirmExpired`] when the terminal had already cancelled it
+    /// for want of a confirm: the card was not charged.
     async fn confirm(&self) -> Result<()> {
         Ok(())
     }
 
     /// Snapshot what recovery will need before a financial request is sent:
     /// the time, the last invoice number, and a fresh request id. The checkout
-    /// writes it to its journal, then calls [`CardTerminal::purchase_as`].
+    /// writes it to its journal, then calls [`CardTerminal::execute`].
     async fn begin(&self, kind: TxnKind, amount: i64, merchant: u8) -> Result<PendingOperation> {
         let last = self.last_transaction().await?;
         Ok(PendingOperation::new(
@@ -405,6 +486,39 @@ pub trait CardTerminal: Send + Sync + std::fmt::Debug {
             last.map(|t| t.invoice),
         ))
     }
+
+    /// Run the operation `pending` describes (purchase, refund of
+    /// `original_rrn`, void of `original_invoice`), under its request id where
+    /// the protocol echoes one. The approval carries `requested_amount` and the
+    /// ids the request knew where the terminal left them empty.
+    async fn execute(
+        &self,
+        pending: &PendingOperation,
+        progress: ProgressSink,
+    ) -> Result<CardOutcome> {
+        pending.validate()?;
+        let outcome = match pending.kind {
+            TxnKind::Purchase => self.purchase_as(pending, progress).await,
+            TxnKind::Refund => {
+                let req = RefundRequest {
+                    amount: pending.amount,
+                    rrn: pending.original_rrn.clone().unwrap_or_default(),
+                    merchant: pending.merchant,
+                };
+                self.refund(req, progress).await
+            }
+            TxnKind::Void => {
+                let req = VoidRequest {
+                    invoice: pending.original_invoice.clone().unwrap_or_default(),
+                    merchant: pending.merchant,
+                };
+                self.void(req, progress).await
+            }
+            TxnKind::Other => Err(Error::Unsupported("operation kind other".into())),
+        }?;
+        Ok(complete(outcome, pending))
+    }
+
     /// A purchase that carries the request id of `pending`, where the protocol
     /// echoes one; others run a plain [`CardTerminal::purchase`].
     async fn purchase_as(
@@ -416,13 +530,60 @@ pub trait CardTerminal: Send + Sync + std::fmt::Debug {
             amount: pending.amount,
             merchant: pending.merchant,
         };
-        self.purchase(req, progress).await
+        let outcome = self.purchase(req, progress).await?;
+        Ok(complete(outcome, pending))
     }
+
     /// After a lost reply or a crash: look the operation up on the terminal and
-    /// decide whether the found transaction is ours.
+    /// decide whether the found transaction is ours (see [`recovery`]).
     async fn recover(&self, pending: &PendingOperation) -> Result<Recovery> {
         let last = self.last_transaction().await?;
-        Ok(recovery::judge(pending, last))
+        self.resolve(pending, last).await
+    }
+
+    /// The matching half of [`CardTerminal::recover`], for drivers that fetch
+    /// the last transaction their own way: judge `last`; when it is newer than
+    /// the prior invoice but not ours, look the invoices in between up one by
+    /// one (where the protocol can look up by invoice), so that an operation
+    /// the terminal did after ours does not hide it.
+    async fn resolve(
+        &self,
+        pending: &PendingOperation,
+        last: Option<CardTransaction>,
+    ) -> Result<Recovery> {
+        let candidates = last
+            .as_ref()
+            .map(|tx| recovery::between(pending, tx))
+            .unwrap_or_default();
+        let verdict = recovery::judge(pending, last);
+        if matches!(verdict, Recovery::Found(_)) || candidates.is_empty() {
+            return Ok(verdict);
+        }
+        for invoice in candidates {
+            match self.find_by_invoice(&invoice.to_string()).await {
+                Ok(Some(tx)) => {
+                    if let found @ Recovery::Found(_) = recovery::judge(pending, Some(tx)) {
+                        return Ok(found);
+                    }
+                }
+                Ok(None) => {}
+                Err(Error::Unsupported(_)) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(verdict)
+    }
+}
+
+/// An approval as `execute` hands it on: what was asked, and the ids the
+/// request knew where the terminal left them empty.
+fn complete(outcome: CardOutcome, pending: &PendingOperation) -> CardOutcome {
+    match outcome {
+        CardOutcome::Approved(mut tx) => {
+            tx.fill_from(pending);
+            CardOutcome::Approved(tx)
+        }
+        other => other,
     }
 }
 

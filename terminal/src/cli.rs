@@ -1,5 +1,10 @@
 //! Command lines: `kasa emulate terminal ...` runs an emulator on a real
 //! transport, and `kasa terminal ...` talks to a configured terminal.
+//!
+//! An emulator run as a process of its own keeps its books in `--state FILE`
+//! (JSON, rewritten atomically after every change, read back at start when
+//! it exists; [`crate::emulator::load_books`] reads it), so a test can judge
+//! the money from the terminal's side whatever happened to Kasa.
 
 use std::time::Duration;
 
@@ -31,8 +36,12 @@ pub struct EmulateArgs {
     /// Open a pseudo-terminal and print the path a driver opens as its serial port.
     #[arg(long)]
     pub pty: bool,
-    /// Outcomes of the next operations, in order (approve, decline:05, decline:51,
-    /// decline:55, cancel, no-host, no-paper, partial, timeout, drop, busy).
+    /// Outcomes of the next operations, in order: approve, decline[:NN] (host
+    /// code, default 05), cancel (customer), no-host, no-paper, partial (half
+    /// approved, RC 0010), timeout (no card until interrupted), drop (link
+    /// dropped after approval), busy, raw-pan[:PAN] (approved, the PAN sent
+    /// unmasked with spaces, default 5168 7500 0000 1234), signature (approved,
+    /// signature required).
     #[arg(long = "outcome", value_name = "OUTCOME")]
     pub outcomes: Vec<String>,
     /// Outcome once the scripted ones are used up.
@@ -44,6 +53,28 @@ pub struct EmulateArgs {
     /// Merchants configured on the terminal.
     #[arg(long, default_value_t = 3)]
     pub merchants: u8,
+    /// Keep the books in this JSON file: written after every change, read back
+    /// at start when it exists (then its records, counters, script and default
+    /// outcome stand, and --outcome / --default-outcome / --merchants apply only
+    /// to a new file).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<std::path::PathBuf>,
+    /// B-POS1: how long an approval waits for Confirm before the terminal
+    /// cancels it, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    pub confirm_timeout_ms: u64,
+    /// How long the terminal waits for a card that does not come, in milliseconds.
+    #[arg(long, default_value_t = 60_000)]
+    pub card_wait_ms: u64,
+    /// Ingenico web: also answer `ocan` (the Techcombank variant's cancel,
+    /// which the integration guide does not have).
+    #[arg(long)]
+    pub ocan: bool,
+    /// Print each status step and every record made or changed on stderr
+    /// (`privatbank status 1`, `bpos1 recorded Purchase invoice 3 ...`), so a
+    /// test can act at an exact step of the terminal.
+    #[arg(long)]
+    pub trace: bool,
 }
 
 fn parse_outcomes(args: &EmulateArgs) -> Result<(Vec<Outcome>, Outcome), String> {
@@ -105,12 +136,37 @@ pub async fn emulate_with(args: Vec<String>, announce: impl FnOnce(String) + Sen
     }
 }
 
-/// Set the emulator's default outcome and queue the scripted ones.
-fn script(bank: &mut crate::emulator::Bank, default: Outcome, scripted: Vec<Outcome>) {
-    bank.set_default(default);
-    for o in scripted {
-        bank.script_next(o);
+/// The emulator's books: from the state file when it exists, else new ones
+/// with the default outcome and the scripted ones queued.
+fn books(
+    args: &EmulateArgs,
+    protocol: &str,
+    merchants: u8,
+    default: Outcome,
+    scripted: Vec<Outcome>,
+) -> Result<crate::emulator::Bank, String> {
+    let fresh = args.state.as_ref().is_none_or(|p| !p.exists());
+    let mut bank = crate::emulator::Bank::new(merchants);
+    if let Some(path) = &args.state {
+        bank = bank
+            .with_store(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let kept = &bank.books().protocol;
+        if !kept.is_empty() && kept != protocol {
+            return Err(format!(
+                "{}: the books of a {kept} terminal, not {protocol}",
+                path.display()
+            ));
+        }
     }
+    bank.set_protocol(protocol);
+    if fresh {
+        bank.set_default(default);
+        for o in scripted {
+            bank.script_next(o);
+        }
+    }
+    Ok(bank)
 }
 
 /// Serve an emulator on a fresh pty pair, announcing the path the driver opens.
@@ -144,12 +200,17 @@ async fn run_privatbank(
     announce: impl FnOnce(String),
 ) -> Result<(), String> {
     use crate::privatbank::{EmulatorConfig, PrivatbankEmulator};
-    let emu = PrivatbankEmulator::new(EmulatorConfig {
-        step_delay: step,
-        merchants: args.merchants,
-        ..EmulatorConfig::default()
-    });
-    script(&mut emu.bank(), default, scripted);
+    let bank = books(args, "privatbank", args.merchants, default, scripted)?;
+    let emu = PrivatbankEmulator::from_bank(
+        EmulatorConfig {
+            step_delay: step,
+            merchants: args.merchants,
+            card_wait: Duration::from_millis(args.card_wait_ms),
+            trace: args.trace,
+            ..EmulatorConfig::default()
+        },
+        bank,
+    );
     if args.pty {
         return on_pty(announce, |master| emu.serve(master)).await;
     }
@@ -170,9 +231,18 @@ async fn run_ingenico(
     default: Outcome,
     announce: impl FnOnce(String),
 ) -> Result<(), String> {
+    use crate::ingenico::emulator::IngenicoEmulatorConfig;
     use crate::ingenico::IngenicoEmulator;
-    let emu = IngenicoEmulator::new(step);
-    script(&mut emu.bank(), default, scripted);
+    let bank = books(args, "ingenico-web", 1, default, scripted)?;
+    let emu = IngenicoEmulator::with_config(
+        IngenicoEmulatorConfig {
+            step_delay: step,
+            card_wait: Duration::from_millis(args.card_wait_ms),
+            ocan: args.ocan,
+            trace: args.trace,
+        },
+        bank,
+    );
     if args.pty {
         return on_pty(announce, |master| emu.serve_serial(master)).await;
     }
@@ -201,21 +271,17 @@ async fn run_bpos1(
                 .into(),
         );
     }
-    let emu = Bpos1Emulator::new(Bpos1EmulatorConfig {
-        step_delay: step,
-        merchants: args.merchants,
-        ..Bpos1EmulatorConfig::default()
-    });
-    {
-        let bank = emu.bank_handle();
-        let mut bank = bank
-            .lock()
-            .map_err(|_| "emulator state poisoned".to_string())?;
-        bank.set_default(default);
-        for o in scripted {
-            bank.script_next(o);
-        }
-    }
+    let bank = books(args, "bpos1", args.merchants, default, scripted)?;
+    let emu = Bpos1Emulator::with_bank(
+        Bpos1EmulatorConfig {
+            step_delay: step,
+            confirm_timeout: Duration::from_millis(args.confirm_timeout_ms),
+            merchants: args.merchants,
+            card_wait: Duration::from_millis(args.card_wait_ms),
+            trace: args.trace,
+        },
+        std::sync::Arc::new(std::sync::Mutex::new(bank)),
+    );
     let addr = args.tcp.clone().unwrap_or_else(|| "127.0.0.1:2050".into());
     let listener = tokio::net::TcpListener::bind(&addr)
         .await

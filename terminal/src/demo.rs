@@ -21,6 +21,9 @@ pub struct DemoOptions {
     pub poll: Duration,
     /// Merchants configured on the emulated terminal.
     pub merchants: u8,
+    /// The emulator moves to its next status step only once the driver's
+    /// poll has read the current one: every step is seen, whatever the load.
+    pub lockstep: bool,
 }
 
 impl Default for DemoOptions {
@@ -29,6 +32,7 @@ impl Default for DemoOptions {
             step_delay: Duration::from_millis(300),
             poll: Duration::from_millis(100),
             merchants: 3,
+            lockstep: false,
         }
     }
 }
@@ -40,6 +44,7 @@ impl DemoOptions {
             step_delay: Duration::from_millis(ms),
             poll: Duration::from_millis(5),
             merchants: 3,
+            lockstep: false,
         }
     }
 }
@@ -62,6 +67,7 @@ pub async fn start_with(opts: DemoOptions) -> Result<DemoTerminal> {
     let emulator = PrivatbankEmulator::new(EmulatorConfig {
         step_delay: opts.step_delay,
         merchants: opts.merchants,
+        lockstep: opts.lockstep,
         ..EmulatorConfig::default()
     });
     let address = emulator.spawn_tcp("127.0.0.1:0").await?;

@@ -47,6 +47,11 @@ pub enum Error {
     /// host link, journal full...). `code` is the terminal's code, e.g. `1005`.
     #[error("terminal reported {code}: {message}")]
     Device { code: String, message: String },
+    /// `confirm()` came too late: the terminal had already cancelled the
+    /// approval with this invoice for want of a confirm (B-POS1), so the card
+    /// was not charged.
+    #[error("the terminal cancelled the unconfirmed approval {invoice}")]
+    ConfirmExpired { invoice: String },
 
     // ---- request ---------------------------------------------------------
     /// The request itself is invalid (amount out of range, missing RRN, ...).
@@ -60,7 +65,7 @@ impl Error {
         match self {
             Error::Transport(_) | Error::LinkLost(_) | Error::Timeout(_) => Layer::Transport,
             Error::Protocol(_) | Error::Unsupported(_) => Layer::Protocol,
-            Error::Busy | Error::Device { .. } => Layer::Device,
+            Error::Busy | Error::Device { .. } | Error::ConfirmExpired { .. } => Layer::Device,
             Error::InvalidRequest(_) => Layer::Request,
         }
     }
@@ -75,6 +80,7 @@ impl Error {
             Error::Unsupported(_) => "protocol.unsupported",
             Error::Busy => "device.busy",
             Error::Device { code, .. } => device_code_name(code),
+            Error::ConfirmExpired { .. } => "device.confirm_expired",
             Error::InvalidRequest(_) => "request.invalid",
         }
     }
@@ -215,6 +221,13 @@ mod tests {
         assert_eq!(Error::device("1004", "x").layer(), Layer::Device);
         assert_eq!(Error::Timeout(5).code(), "transport.timeout");
         assert!(Error::LinkLost("x".into()).outcome_unknown());
+        let late = Error::ConfirmExpired {
+            invoice: "42".into(),
+        };
+        assert_eq!(
+            (late.code(), late.layer(), late.outcome_unknown()),
+            ("device.confirm_expired", Layer::Device, false)
+        );
         assert_eq!(response_text("0051", Lang::En), "Insufficient funds");
         assert_eq!(response_text("55", Lang::Uk), "Невірний PIN");
     }

@@ -1,27 +1,38 @@
 //! Recovery after a lost reply: what to record before a financial request, and
-//! the rule that decides whether the terminal's last transaction is ours.
+//! the rule that decides whether a looked-up transaction is ours.
 //!
 //! Where the protocol echoes a request id (Ingenico web service) the match is
-//! exact. Otherwise (PrivatBank JSON, B-POS1) the found transaction must agree on
-//! the operation type, the amount (or a partial approval of it), an invoice
-//! number newer than the one known before the request, and a time inside the
-//! request's window. Anything else is not ours, and the operation is taken as
-//! not done.
+//! exact: the found transaction must carry our id. Otherwise (PrivatBank JSON,
+//! B-POS1) it must agree on the operation type, the amount (or a partial
+//! approval of it), an invoice number newer than the one known before the
+//! request, and a time inside the request's window. The type is checked
+//! first, always: a purchase is never taken for a void or a refund. Anything
+//! else is not ours, and the operation is taken as not done.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{Duration, Local, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
-use crate::{CardTransaction, TxnKind, TxnStatus};
+use crate::{CardTransaction, Error, Result, TxnKind, TxnStatus};
 
 /// The format of [`CardTransaction::date_time`] and [`PendingOperation::started_at`].
 pub const DATE_TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
 
-/// What the checkout writes to its journal before it sends a financial request.
+/// How many invoices between the prior one and the terminal's last one
+/// recovery looks up one by one before giving up.
+pub const MAX_SCAN: u64 = 50;
+
+/// What the checkout writes to its journal before it sends a financial
+/// request: everything [`crate::CardTerminal::execute`] needs to run it and
+/// [`crate::CardTerminal::recover`] needs to find it again. Stored as JSON;
+/// fields added later default when an older journal row is read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingOperation {
+    /// Purchase, refund or void.
     pub kind: TxnKind,
+    /// Minor units: the amount to charge or refund, or for a void the amount
+    /// of the transaction being voided (what a lookup of the void shows).
     pub amount: i64,
     pub merchant: u8,
     /// The terminal's last invoice number before the request, if known.
@@ -34,6 +45,19 @@ pub struct PendingOperation {
     pub window_secs: i64,
     /// How far the terminal's clock may be behind ours, in seconds.
     pub clock_skew_secs: i64,
+    /// Refund: the RRN of the purchase being refunded.
+    #[serde(default)]
+    pub original_rrn: Option<String>,
+    /// Void: the invoice number of the transaction being voided.
+    #[serde(default)]
+    pub original_invoice: Option<String>,
+    /// The terminal id this merchant's transactions carry, as known when the
+    /// request was made (filled into a lookup that lacks it).
+    #[serde(default)]
+    pub terminal_id: String,
+    /// The merchant id, likewise.
+    #[serde(default)]
+    pub merchant_id: String,
 }
 
 impl PendingOperation {
@@ -51,6 +75,55 @@ impl PendingOperation {
             request_id: new_request_id(),
             window_secs: 900,
             clock_skew_secs: 300,
+            original_rrn: None,
+            original_invoice: None,
+            terminal_id: String::new(),
+            merchant_id: String::new(),
+        }
+    }
+
+    /// A refund of the purchase with `rrn`.
+    pub fn refund_of(mut self, rrn: impl Into<String>) -> Self {
+        self.original_rrn = Some(rrn.into().trim().to_string());
+        self
+    }
+
+    /// A void of the transaction with `invoice` (`amount` is its amount).
+    pub fn voiding(mut self, invoice: impl Into<String>) -> Self {
+        self.original_invoice = Some(invoice.into().trim().to_string());
+        self
+    }
+
+    /// The terminal and merchant ids the request knows (empty ones are kept
+    /// as they were).
+    pub fn with_ids(mut self, terminal_id: &str, merchant_id: &str) -> Self {
+        if !terminal_id.trim().is_empty() {
+            self.terminal_id = terminal_id.trim().to_string();
+        }
+        if !merchant_id.trim().is_empty() {
+            self.merchant_id = merchant_id.trim().to_string();
+        }
+        self
+    }
+
+    /// Check that the operation can be run: a positive amount, the RRN of a
+    /// refund, the invoice of a void.
+    pub fn validate(&self) -> Result<()> {
+        if self.amount <= 0 {
+            return Err(Error::InvalidRequest(format!(
+                "amount {} must be positive (for a void: the amount voided)",
+                self.amount
+            )));
+        }
+        let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
+        match self.kind {
+            TxnKind::Refund if blank(&self.original_rrn) => Err(Error::InvalidRequest(
+                "a refund needs the RRN of the original purchase".into(),
+            )),
+            TxnKind::Void if blank(&self.original_invoice) => Err(Error::InvalidRequest(
+                "a void needs the invoice number of the transaction".into(),
+            )),
+            _ => Ok(()),
         }
     }
 }
@@ -60,7 +133,9 @@ impl PendingOperation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Recovery {
     /// The terminal's transaction is ours; its `status` says whether it was
-    /// approved (print the receipt) or not (mark the payment as not done).
+    /// approved (print the receipt, after `confirm()` when its
+    /// `needs_confirm` is set) or not (declined, reversed, or cancelled by the
+    /// terminal for want of a confirm: the card was not charged).
     Found(CardTransaction),
     /// No transaction of ours on the terminal: the request was not carried out.
     NotFound {
@@ -79,17 +154,62 @@ impl Recovery {
     }
 }
 
-/// Decide whether `last` (the terminal's last transaction) is the pending one.
+/// Decide whether `last` (the terminal's last transaction) is the pending
+/// one; a found one gets the ids the request knew where it lacks them.
 pub fn judge(pending: &PendingOperation, last: Option<CardTransaction>) -> Recovery {
+    decide(pending, last, mismatch)
+}
+
+/// [`judge`] for protocols that echo the request id: only a transaction
+/// carrying exactly our id (and of our type) is ours.
+pub fn judge_by_request_id(pending: &PendingOperation, last: Option<CardTransaction>) -> Recovery {
+    decide(pending, last, |p, tx| {
+        if tx.kind != p.kind {
+            return Some(format!("type {:?} is not {:?}", tx.kind, p.kind));
+        }
+        if p.request_id.trim().is_empty() || tx.request_id.trim() != p.request_id.trim() {
+            return Some(format!(
+                "request id {:?} is not {:?}",
+                tx.request_id, p.request_id
+            ));
+        }
+        None
+    })
+}
+
+fn decide(
+    pending: &PendingOperation,
+    last: Option<CardTransaction>,
+    rule: impl Fn(&PendingOperation, &CardTransaction) -> Option<String>,
+) -> Recovery {
     match last {
         None => Recovery::NotFound {
             reason: "the terminal has no transaction".into(),
         },
-        Some(tx) => match mismatch(pending, &tx) {
-            None => Recovery::Found(tx),
+        Some(mut tx) => match rule(pending, &tx) {
+            None => {
+                tx.fill_from(pending);
+                Recovery::Found(tx)
+            }
             Some(reason) => Recovery::NotFound { reason },
         },
     }
+}
+
+/// The invoices strictly between the prior one and `last`, newest first, when
+/// `last` is newer than the prior one and at most [`MAX_SCAN`] away: where an
+/// operation of ours could hide behind a later one.
+pub fn between(pending: &PendingOperation, last: &CardTransaction) -> Vec<u64> {
+    let (Some(prior), Some(last)) = (
+        pending.prior_invoice.as_deref().and_then(invoice_number),
+        invoice_number(&last.invoice),
+    ) else {
+        return Vec::new();
+    };
+    if last <= prior + 1 || last - prior > MAX_SCAN {
+        return Vec::new();
+    }
+    (prior + 1..last).rev().collect()
 }
 
 /// `None` when `tx` is the pending operation, or the first reason it is not.

@@ -53,6 +53,17 @@ async fn terminal_commands_against_the_emulator() {
     assert_eq!(cli::main(args(&["--config", path, "ping"])).await, 0);
     assert!(emu.bank().journal().is_empty(), "settled");
     assert_eq!(emu.bank().lookup(0).map(|r| r.amount), Some(1234));
+    let books = emu.bank().books().clone();
+    let charged = books.approved_charges();
+    assert_eq!(
+        (
+            charged.len(),
+            charged[0].amount,
+            charged[0].merchant,
+            charged[0].settled
+        ),
+        (1, 1234, 2, true)
+    );
 }
 
 #[tokio::test]
@@ -82,6 +93,43 @@ async fn emulate_argument_errors() {
         2
     );
     assert_eq!(cli::emulate(args(&["--tcp", "not an address"])).await, 1);
+    assert_eq!(cli::emulate(args(&["--outcome", "raw-pan:12ab"])).await, 2);
+    assert_eq!(
+        cli::emulate(args(&["--confirm-timeout-ms", "soon"])).await,
+        2
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let not_books = dir.path().join("x.json");
+    std::fs::write(&not_books, "[1,2]").unwrap();
+    assert_eq!(
+        cli::emulate(args(&[
+            "--tcp",
+            "127.0.0.1:0",
+            "--state",
+            not_books.to_str().unwrap()
+        ]))
+        .await,
+        1,
+        "a state file that is not emulator books is refused"
+    );
+    let books = dir.path().join("privatbank.json");
+    terminal::emulator::Bank::new(1)
+        .with_store(&books)
+        .unwrap()
+        .set_protocol("privatbank");
+    assert_eq!(
+        cli::emulate(args(&[
+            "--protocol",
+            "bpos1",
+            "--tcp",
+            "127.0.0.1:0",
+            "--state",
+            books.to_str().unwrap()
+        ]))
+        .await,
+        1,
+        "another terminal's books are refused"
+    );
 }
 
 async fn start_emulator(list: &[&str]) -> String {
@@ -97,15 +145,18 @@ async fn start_emulator(list: &[&str]) -> String {
 }
 
 #[tokio::test]
-async fn emulate_serves_each_protocol_on_tcp() {
+async fn emulate_serves_each_protocol_on_tcp_and_keeps_its_books() {
+    use terminal::emulator::{load_books, RAW_PAN};
     use terminal::transport::Endpoint;
     use terminal::{discard_progress, CardOutcome, Protocol, PurchaseRequest, TerminalConfig};
+    let dir = tempfile::tempdir().unwrap();
     let cases = [
         ("privatbank", Protocol::Privatbank),
         ("ingenico-web", Protocol::IngenicoWeb),
         ("bpos1", Protocol::Bpos1Bridge),
     ];
     for (name, protocol) in cases {
+        let state = dir.path().join(format!("{name}.json"));
         let addr = start_emulator(&[
             "--protocol",
             name,
@@ -113,8 +164,14 @@ async fn emulate_serves_each_protocol_on_tcp() {
             "127.0.0.1:0",
             "--step-delay-ms",
             "0",
+            "--state",
+            state.to_str().unwrap(),
             "--outcome",
             "decline:51",
+            "--outcome",
+            "raw-pan",
+            "--confirm-timeout-ms",
+            "60000",
         ])
         .await;
         let mut cfg = TerminalConfig {
@@ -135,10 +192,20 @@ async fn emulate_serves_each_protocol_on_tcp() {
             "{name}: {out:?}"
         );
         let out = term.purchase(req(), discard_progress()).await.unwrap();
-        assert!(
-            matches!(&out, CardOutcome::Approved(t) if t.amount == 321),
-            "{name}: {out:?}"
+        let CardOutcome::Approved(t) = out else {
+            panic!("{name}: {out:?}")
+        };
+        assert_eq!((t.amount, t.masked_pan.as_str()), (321, RAW_PAN), "{name}");
+        let books = load_books(&state).unwrap();
+        assert_eq!(books.protocol, name);
+        assert_eq!(books.declines().len(), 1, "{name}");
+        let charged = books.approved_charges();
+        assert_eq!(
+            (charged.len(), charged[0].amount, charged[0].rrn.as_str()),
+            (1, 321, t.rrn.as_str()),
+            "{name}"
         );
+        assert!(books.script.is_empty(), "{name}: both outcomes used");
     }
 }
 

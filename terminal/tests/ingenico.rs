@@ -269,6 +269,14 @@ async fn http_reply_lost_after_approval_is_matched_by_request_id() {
     let tx = r.approved().expect("ours").clone();
     assert_eq!(tx.request_id, pending.request_id);
     assert_ne!(tx.rrn, older.rrn);
+    let books = emu.bank().books().clone();
+    assert_eq!(
+        books
+            .by_request_id(&pending.request_id)
+            .map(|r| r.rrn.clone()),
+        Some(tx.rrn.clone())
+    );
+    assert_eq!(books.approved_charges().len(), 2);
     // A request that never reached the terminal: the last one is someone else's.
     let other = drv.begin(TxnKind::Purchase, 5_000, 1).await.unwrap();
     let r = drv.recover(&other).await.unwrap();
@@ -324,24 +332,253 @@ mod fuzz {
     }
 }
 
+/// The guide has no cancel command: the driver drops the sale's request,
+/// which the terminal takes as a lost connection while it waits for the card.
 #[tokio::test]
-async fn http_cashier_cancel_with_ocan() {
+async fn http_cashier_cancel_while_waiting_for_the_card() {
     let (emu, drv) = http_rig().await;
     let drv = std::sync::Arc::new(drv);
-    emu.script_next(Outcome::Timeout); // waits for a card
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    emu.script_next(Outcome::Timeout); // the card never comes
+    let pending = drv.begin(TxnKind::Purchase, 100, 1).await;
+    // (`last trans` on an empty terminal: nothing before)
+    let pending = pending.unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let running = {
+        let (drv, pending) = (std::sync::Arc::clone(&drv), pending.clone());
+        tokio::spawn(async move { drv.execute(&pending, tx).await })
+    };
+    emu.wait_for_status(9).await;
+    drv.cancel().await.unwrap();
+    assert_eq!(running.await.unwrap().unwrap(), CardOutcome::Cancelled);
+    assert!(emu.bank().books().records.is_empty(), "nothing charged");
+    emu.wait_for_status(0).await;
+    assert!(matches!(
+        drv.recover(&pending).await.unwrap(),
+        Recovery::NotFound { .. }
+    ));
+}
+
+/// A cancel once the card is read does not stop the sale: the driver reports
+/// the approval the terminal went on with.
+#[tokio::test]
+async fn http_cancel_after_the_card_was_read_keeps_the_approval() {
+    let emu = IngenicoEmulator::new(Duration::from_millis(40));
+    let addr = emu.spawn_http("127.0.0.1:0").await.unwrap();
+    let drv = std::sync::Arc::new(
+        IngenicoTerminal::new(
+            Endpoint::tcp(addr.to_string()),
+            "kasa",
+            Duration::from_secs(30),
+            Duration::from_secs(5),
+            Duration::from_secs(2),
+        )
+        .unwrap(),
+    );
+    let pending = drv.begin(TxnKind::Purchase, 2_500, 1).await.unwrap();
+    let running = {
+        let (drv, pending) = (std::sync::Arc::clone(&drv), pending.clone());
+        tokio::spawn(async move { drv.execute(&pending, discard_progress()).await })
+    };
+    emu.wait_for_status(1).await; // card read
+    drv.cancel().await.unwrap();
+    let out = running.await.unwrap().unwrap();
+    let CardOutcome::Approved(t) = out else {
+        panic!("the approval was lost: {out:?}")
+    };
+    assert_eq!(
+        (t.amount, t.request_id.as_str()),
+        (2_500, pending.request_id.as_str())
+    );
+    let books = emu.bank().books().clone();
+    let r = books.by_request_id(&pending.request_id).unwrap();
+    assert_eq!(
+        (r.status, r.amount, r.rrn.as_str()),
+        (TxnStatus::Approved, 2_500, t.rrn.as_str())
+    );
+}
+
+/// Kasa killed in the middle of a sale, after the card: the terminal goes on,
+/// records it, answers busy meanwhile, and the next connection finds it.
+#[tokio::test]
+async fn the_sale_goes_on_when_the_cash_register_goes_after_the_card() {
+    let emu = IngenicoEmulator::new(Duration::from_millis(40));
+    let addr = emu.spawn_http("127.0.0.1:0").await.unwrap();
+    let driver = || {
+        IngenicoTerminal::new(
+            Endpoint::tcp(addr.to_string()),
+            "kasa",
+            Duration::from_secs(30),
+            Duration::from_secs(5),
+            Duration::from_secs(2),
+        )
+        .unwrap()
+    };
+    let before = driver();
+    let pending = before.begin(TxnKind::Purchase, 7_700, 1).await.unwrap();
+    let sale = {
+        let pending = pending.clone();
+        tokio::spawn(async move { before.execute(&pending, discard_progress()).await })
+    };
+    emu.wait_for_status(6).await; // PIN entry
+    sale.abort(); // the request and its connection go with the task
+    assert!(sale.await.unwrap_err().is_cancelled());
+    // Kasa restarts: its lookup waits while the terminal is busy, then finds ours.
+    let after = driver();
+    let found = after.recover(&pending).await.unwrap();
+    let t = found.approved().expect("recorded and found").clone();
+    assert_eq!(
+        (t.amount, t.request_id.as_str()),
+        (7_700, pending.request_id.as_str())
+    );
+    let books = emu.bank().books().clone();
+    assert_eq!(books.approved_charges().len(), 1);
+    assert_eq!(
+        books
+            .by_request_id(&pending.request_id)
+            .map(|r| r.rrn.clone()),
+        Some(t.rrn)
+    );
+}
+
+/// `ocan` where the terminal takes it (the Techcombank variant, on its own
+/// address): the sale waiting for the card ends as cancelled.
+#[tokio::test]
+async fn http_cancel_with_ocan_on_the_techcombank_variant() {
+    use terminal::emulator::Bank;
+    use terminal::ingenico::emulator::IngenicoEmulatorConfig;
+    let emu = IngenicoEmulator::with_config(
+        IngenicoEmulatorConfig {
+            step_delay: Duration::from_millis(1),
+            ocan: true,
+            ..Default::default()
+        },
+        Bank::new(1),
+    );
+    let addr = emu.spawn_http("127.0.0.1:0").await.unwrap();
+    let ocan_addr = emu.spawn_http("127.0.0.1:0").await.unwrap();
+    let drv = std::sync::Arc::new(
+        IngenicoTerminal::new(
+            Endpoint::tcp(addr.to_string()),
+            "kasa",
+            Duration::from_secs(30),
+            Duration::from_secs(5),
+            Duration::from_secs(2),
+        )
+        .unwrap()
+        .with_cancel_address(&ocan_addr.to_string()),
+    );
+    emu.script_next(Outcome::Timeout);
     let running = {
         let drv = std::sync::Arc::clone(&drv);
-        tokio::spawn(async move { drv.purchase(buy(100), tx).await })
+        tokio::spawn(async move { drv.purchase(buy(100), discard_progress()).await })
     };
-    // The driver reports "waiting for card" as it sends the sale.
-    let first = rx.recv().await.unwrap();
-    assert_eq!(first.status, terminal::TerminalStatus::WaitingForCard);
-    // Cancel until the sale is seen running (the request may still be on its way).
-    while !running.is_finished() {
-        drv.cancel().await.unwrap();
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    emu.wait_for_status(9).await;
+    drv.cancel().await.unwrap();
     assert_eq!(running.await.unwrap().unwrap(), CardOutcome::Cancelled);
-    assert!(emu.bank().journal().is_empty());
+    assert!(emu.bank().books().records.is_empty());
+}
+
+/// The emulator answers the guide's four commands and nothing else.
+#[tokio::test]
+async fn the_emulator_answers_only_the_guides_commands() {
+    let (emu, _drv) = http_rig().await;
+    let emu_addr = emu.spawn_http("127.0.0.1:0").await.unwrap();
+    let client = reqwest::Client::new();
+    let get = |cmd: &str| {
+        let url = format!("http://{emu_addr}/ecr?rqt=R1|kasa&cmd={cmd}");
+        let client = client.clone();
+        async move { client.get(url).send().await.unwrap() }
+    };
+    for unknown in ["ocan", "refund|100", "balance", "qr_p|100"] {
+        let resp = get(unknown).await;
+        assert_eq!(resp.status(), reqwest::StatusCode::BAD_REQUEST, "{unknown}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["status"], "CANCELED", "{unknown}");
+    }
+    let resp = get("last trans").await;
+    assert_eq!(resp.status(), reqwest::StatusCode::OK);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        (body["requestId"].as_str(), body["status"].as_str()),
+        (Some("R1"), Some("CANCELED")),
+        "nothing done yet"
+    );
+    assert!(emu.bank().books().records.is_empty());
+}
+
+#[tokio::test]
+async fn voids_are_recovered_as_voids_and_there_is_no_refund() {
+    let (emu, drv) = http_rig().await;
+    let CardOutcome::Approved(sale) = drv.purchase(buy(4_000), discard_progress()).await.unwrap()
+    else {
+        panic!()
+    };
+    emu.script_next(Outcome::DropAfterApproval);
+    let void = drv
+        .begin(TxnKind::Void, 4_000, 1)
+        .await
+        .unwrap()
+        .voiding(&sale.invoice);
+    let e = drv.execute(&void, discard_progress()).await.unwrap_err();
+    assert!(e.outcome_unknown(), "{e}");
+    let found = drv.recover(&void).await.unwrap();
+    let v = found.approved().expect("the void").clone();
+    assert_eq!(
+        (v.kind, v.amount, v.request_id.as_str()),
+        (TxnKind::Void, 4_000, void.request_id.as_str())
+    );
+    // The same lookup never passes for the purchase.
+    let as_purchase = terminal::PendingOperation {
+        kind: TxnKind::Purchase,
+        ..void.clone()
+    };
+    assert!(drv
+        .recover(&as_purchase)
+        .await
+        .unwrap()
+        .approved()
+        .is_none());
+    // No refund in this protocol: refused before anything is sent, and a
+    // refund is never found.
+    let refund = drv
+        .begin(TxnKind::Refund, 100, 1)
+        .await
+        .unwrap()
+        .refund_of(&sale.rrn);
+    let e = drv.execute(&refund, discard_progress()).await.unwrap_err();
+    assert_eq!(e.code(), "protocol.unsupported");
+    assert!(drv.recover(&refund).await.unwrap().approved().is_none());
+    let books = emu.bank().books().clone();
+    assert_eq!(books.voids().len(), 1);
+    assert!(books.refunds().is_empty());
+    assert!(books.standing_charges().is_empty());
+}
+
+/// The guide has no partial-approval code: an approval of less than asked is
+/// still reported as partial, on the reply and on the lookup.
+#[tokio::test]
+async fn partial_approval_and_raw_pan() {
+    let (emu, drv) = http_rig().await;
+    emu.script_next(Outcome::PartialApproval);
+    let pending = drv.begin(TxnKind::Purchase, 3_001, 1).await.unwrap();
+    let CardOutcome::Approved(t) = drv.execute(&pending, discard_progress()).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!((t.amount, t.requested_amount), (1_500, 3_001));
+    assert!(t.is_partial());
+    let found = drv.recover(&pending).await.unwrap();
+    let f = found.approved().unwrap();
+    assert_eq!(
+        f.amount, 1_500,
+        "the approved amount, not the requested one"
+    );
+    assert!(f.is_partial());
+    assert_eq!(emu.bank().books().approved_charges()[0].amount, 1_500);
+
+    emu.script_next(Outcome::RawPan("4149 6200 0000 0042".into()));
+    let CardOutcome::Approved(raw) = drv.purchase(buy(10), discard_progress()).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(raw.masked_pan, "4149 6200 0000 0042");
 }

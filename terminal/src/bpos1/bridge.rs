@@ -7,6 +7,11 @@
 //! emulator run as a separate process (`kasa emulate terminal --protocol bpos1
 //! --tcp ...`), and it is the protocol a small 32-bit helper hosting ECRCommX
 //! would speak where the DLL surrogate cannot be used.
+//!
+//! The server keeps one API object for all connections (one terminal), lets
+//! its clock run with a ticker ([`Bpos1Api::tick`]) whether anyone polls or
+//! not, and closes the connection instead of answering when the object
+//! reports its link lost (a scripted drop after approval).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -89,10 +94,12 @@ where
         if line.trim().is_empty() {
             continue;
         }
-        let reply = match api.lock() {
-            Ok(mut g) => answer(&mut *g, &line),
-            Err(p) => answer(&mut *p.into_inner(), &line),
-        };
+        let reply = answer(&mut *lock(&api), &line);
+        if reply.contains("\"code\":\"transport.link_lost\"") {
+            // The terminal's link went: the ECR gets no answer at all.
+            let _ = writer.shutdown().await;
+            return;
+        }
         if writer
             .write_all(format!("{reply}\n").as_bytes())
             .await
@@ -103,11 +110,34 @@ where
     }
 }
 
-/// Serve the bridge on a TCP listener for ever.
+/// The shared object; a panic that poisoned it is passed on (an emulator in an
+/// unknown state must not go on answering).
+fn lock<A>(api: &Mutex<A>) -> std::sync::MutexGuard<'_, A> {
+    api.lock()
+        .expect("the B-POS1 API object was poisoned by a panic")
+}
+
+/// How often the server lets the emulated terminal's clock run.
+pub const TICK: Duration = Duration::from_millis(10);
+
+/// Serve the bridge on a TCP listener for ever, with the object's clock
+/// ticking every [`TICK`].
 pub async fn serve_tcp<A: Bpos1Api + Send>(api: Arc<Mutex<A>>, listener: tokio::net::TcpListener) {
+    let ticker = {
+        let api = Arc::clone(&api);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(TICK);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                lock(&api).tick();
+            }
+        })
+    };
     while let Ok((stream, _)) = listener.accept().await {
         tokio::spawn(serve(Arc::clone(&api), stream));
     }
+    ticker.abort();
 }
 
 /// The client side: a [`Bpos1Api`] whose object lives behind the bridge.

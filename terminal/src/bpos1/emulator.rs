@@ -2,17 +2,31 @@
 //!
 //! Operation methods return at once; the operation then advances with the
 //! clock: `LastResult` reads 2 while the status walks its timeline
-//! (`LastStatMsgCode` 9 → 1 → 2 → 6 → 3 → 5), then 0 with the result
-//! properties set, or 1 with `LastErrorCode` 4 and a `ResponseCode`.
-//! An approved purchase or refund waits for `Confirm`; without it the
-//! terminal cancels it once the confirm time-out has passed (observed lazily,
-//! at the next call). Lookups (`GetTxnNum`, `GetTxnDataByOrder`,
-//! `GetTxnDataByInv`) and totals (`GetBatchTotals`, `Settlement`) read the
-//! shared [`Bank`].
+//! (`LastStatMsgCode` 9 → 1 → 2 → 6 → 3), then 0 with the result properties
+//! set, or 1 with `LastErrorCode` 4 and a `ResponseCode`. An approved purchase
+//! or refund waits for `Confirm`; without it the terminal cancels it once the
+//! confirm time-out has passed. The deadline is kept in the books
+//! ([`crate::emulator::Record::confirm_by`]), so it holds across connections
+//! and restarts; the clock is observed at every call and, behind the bridge,
+//! by a ticker ([`Bpos1Api::tick`]), so an operation whose cash register died
+//! runs to its end and its approval is cancelled on time with nobody polling.
+//!
+//! It knows the names of the seed's ECRCommX list (the 1C integration note),
+//! case-insensitively as COM does: an unknown method or property is an error
+//! of the call itself (as `DISP_E_UNKNOWNNAME` would be); a listed method it
+//! does not emulate answers `LastResult` 1, `LastErrorCode` 4, `ResponseCode`
+//! 1000. Emulated: `CommOpen`, `CommOpenTCP`, `CommOpenAuto`, `CommClose`,
+//! `SetErrorLang`, `useLogging`, `Purchase`, `Refund`, `Void`, `Confirm`,
+//! `Cancel`, `GetTxnNum`, `GetTxnDataByOrder`, `GetTxnDataByInv`,
+//! `GetBatchTotals`, `PrintBatchTotals`, `Settlement`, `PosGetInfo`,
+//! `CheckConnection`, `ReqCurrReceipt`, `ReqReceiptByInv`. While an operation
+//! runs, any other method than `Cancel` is refused as busy.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use chrono::Local;
 
 use super::{Bpos1Api, Value};
 use crate::emulator::{Bank, Outcome, Record};
@@ -26,6 +40,10 @@ pub struct Bpos1EmulatorConfig {
     /// How long an approval waits for `Confirm` before the terminal cancels it.
     pub confirm_timeout: Duration,
     pub merchants: u8,
+    /// How long the terminal waits for a card that does not come.
+    pub card_wait: Duration,
+    /// Print each status step on stderr (`bpos1 status 1`).
+    pub trace: bool,
 }
 
 impl Default for Bpos1EmulatorConfig {
@@ -34,24 +52,118 @@ impl Default for Bpos1EmulatorConfig {
             step_delay: Duration::from_millis(300),
             confirm_timeout: Duration::from_secs(30),
             merchants: 2,
+            card_wait: Duration::from_secs(60),
+            trace: false,
         }
     }
 }
 
-#[derive(Debug, Clone)]
-enum OpKind {
-    Financial {
-        kind: TxnKind,
-        amount: i64,
-        merchant: u8,
-        rrn: String,
-        invoice: u64,
-    },
-}
+/// The methods of the seed's ECRCommX.BPOS1Lib list, lower case.
+const METHODS: &[&str] = &[
+    "commopen",
+    "commopentcp",
+    "commopenauto",
+    "commclose",
+    "purchase",
+    "refund",
+    "void",
+    "settlement",
+    "printbatchtotals",
+    "confirm",
+    "cancel",
+    "gettxnnum",
+    "gettxndatabyorder",
+    "gettxndatabyinv",
+    "getbatchtotals",
+    "checkconnection",
+    "printlastsettlecopy",
+    "printbatchjournal",
+    "reqcurrreceipt",
+    "reqreceiptbyinv",
+    "seterrorlang",
+    "setcontrolmode",
+    "readkey",
+    "displaytext",
+    "setline",
+    "exchangestatuses",
+    "completion",
+    "readcard",
+    "balance",
+    "deposit",
+    "purchaseservice",
+    "identifycard",
+    "posgetinfo",
+    "posextransaction",
+    "selectapp",
+    "closeapp",
+    "startscenario",
+    "setextraprintdata",
+    "uselogging",
+    "sendfile",
+    "setscreen",
+    "correcttransaction",
+];
+
+/// The text (BSTR) properties of the list, lower case.
+const TEXT_PROPERTIES: &[&str] = &[
+    "lasterrordescription",
+    "laststatmsgdescription",
+    "pan",
+    "datetime",
+    "terminalid",
+    "merchantid",
+    "authcode",
+    "expdate",
+    "cardholder",
+    "issuername",
+    "rrn",
+    "receipt",
+    "emvaid",
+    "track3",
+    "currency",
+    "rnk",
+    "currencycode",
+    "adddata",
+    "terminalinfo",
+    "discountname",
+    "ecrdatatm",
+    "libraryversion",
+    "scenariodata",
+];
+
+/// The number properties of the list, lower case.
+const NUMBER_PROPERTIES: &[&str] = &[
+    "lastresult",
+    "lasterrorcode",
+    "laststatmsgcode",
+    "responsecode",
+    "invoicenum",
+    "totalsdebitamt",
+    "totalsdebitnum",
+    "totalscreditamt",
+    "totalscreditnum",
+    "totalscancelledamt",
+    "totalscancellednum",
+    "signverif",
+    "txnnum",
+    "amount",
+    "addamount",
+    "entrymode",
+    "txntype",
+    "termstatus",
+    "key",
+    "trnstatus",
+    "trnbatchnum",
+    "discountattribute",
+];
 
 #[derive(Debug, Clone)]
 struct Running {
-    op: OpKind,
+    kind: TxnKind,
+    amount: i64,
+    merchant: u8,
+    rrn: String,
+    invoice: u64,
     outcome: Outcome,
     started: Instant,
     cancelled: bool,
@@ -63,12 +175,11 @@ pub struct Bpos1Emulator {
     cfg: Bpos1EmulatorConfig,
     bank: Arc<Mutex<Bank>>,
     running: Option<Running>,
-    /// An approval waiting for `Confirm`: invoice and when it was ready.
-    unconfirmed: Option<(u64, Instant)>,
     last_result: i64,
     last_error_code: i64,
     last_error_text: String,
     stat: i64,
+    /// Result properties, by lower-case name.
     props: HashMap<&'static str, Value>,
     link_down: bool,
     open: bool,
@@ -79,12 +190,25 @@ const TIMELINE: [i64; 5] = [9, 1, 2, 6, 3];
 impl Bpos1Emulator {
     /// A fresh terminal.
     pub fn new(cfg: Bpos1EmulatorConfig) -> Self {
-        let bank = Arc::new(Mutex::new(Bank::new(cfg.merchants)));
+        let bank = Bank::new(cfg.merchants);
+        Self::with_bank(cfg, Arc::new(Mutex::new(bank)))
+    }
+
+    /// A terminal keeping its books in `bank` (shared with other emulator
+    /// objects or with a state file).
+    pub fn with_bank(cfg: Bpos1EmulatorConfig, bank: Arc<Mutex<Bank>>) -> Self {
+        if let Ok(mut b) = bank.lock() {
+            if b.books().protocol.is_empty() {
+                b.set_protocol("bpos1");
+            }
+            if cfg.trace {
+                b.set_trace(true);
+            }
+        }
         Self {
             cfg,
             bank,
             running: None,
-            unconfirmed: None,
             last_result: 0,
             last_error_code: 0,
             last_error_text: String::new(),
@@ -101,17 +225,16 @@ impl Bpos1Emulator {
     }
 
     fn bank(&self) -> MutexGuard<'_, Bank> {
-        match self.bank.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        self.bank
+            .lock()
+            .expect("the emulator's books were poisoned by a panic")
     }
 
     fn fail(&mut self, code: i64, response: i64, text: &str) {
         self.last_result = 1;
         self.last_error_code = code;
         self.last_error_text = text.into();
-        self.props.insert("ResponseCode", Value::Int(response));
+        self.props.insert("responsecode", Value::Int(response));
     }
 
     fn succeed(&mut self) {
@@ -120,14 +243,10 @@ impl Bpos1Emulator {
         self.last_error_text.clear();
     }
 
-    /// Cancel an approval that was not confirmed in time.
+    /// Cancel approvals not confirmed in time (all of them with `force`).
     fn expire(&mut self, force: bool) {
-        if let Some((invoice, at)) = self.unconfirmed {
-            if force || at.elapsed() >= self.cfg.confirm_timeout {
-                self.bank().set_status(invoice, TxnStatus::Cancelled);
-                self.unconfirmed = None;
-            }
-        }
+        let now = Local::now().naive_local();
+        self.bank().expire_unconfirmed(now, force);
     }
 
     /// Move the running operation along the clock.
@@ -135,10 +254,11 @@ impl Bpos1Emulator {
         let Some(run) = self.running.clone() else {
             return;
         };
+        let elapsed = run.started.elapsed();
         let step = if self.cfg.step_delay.is_zero() {
             usize::MAX
         } else {
-            let n = run.started.elapsed().as_nanos() / self.cfg.step_delay.as_nanos().max(1);
+            let n = elapsed.as_nanos() / self.cfg.step_delay.as_nanos().max(1);
             usize::try_from(n).unwrap_or(usize::MAX)
         };
         if run.cancelled {
@@ -148,6 +268,9 @@ impl Bpos1Emulator {
         match run.outcome {
             Outcome::Timeout => {
                 self.stat = 9;
+                if elapsed >= self.cfg.card_wait {
+                    self.finish_error(1001, "Час очікування картки вичерпано");
+                }
                 return;
             }
             Outcome::CustomerCancel if step >= 1 => {
@@ -157,10 +280,17 @@ impl Bpos1Emulator {
             _ => {}
         }
         if step < TIMELINE.len() {
-            self.stat = TIMELINE[step];
+            self.set_stat(TIMELINE[step]);
             return;
         }
         self.finish();
+    }
+
+    fn set_stat(&mut self, code: i64) {
+        if self.cfg.trace && code != self.stat {
+            eprintln!("bpos1 status {code}");
+        }
+        self.stat = code;
     }
 
     fn finish_error(&mut self, rc: i64, text: &str) {
@@ -174,27 +304,20 @@ impl Bpos1Emulator {
             return;
         };
         self.stat = 0;
-        let OpKind::Financial {
-            kind,
-            amount,
-            merchant,
-            rrn,
-            invoice,
-        } = run.op;
-        let code = match &run.outcome {
+        match &run.outcome {
             Outcome::NoHostLink => return self.fail(4, 1004, "Немає зв'язку з банком"),
             Outcome::NoPaper => return self.fail(4, 1005, "Немає паперу"),
             Outcome::Busy => return self.fail(4, 1000, "Термінал зайнятий"),
-            Outcome::Decline(c) => c.clone(),
-            Outcome::PartialApproval => "10".into(),
-            _ => "00".into(),
-        };
+            _ => {}
+        }
         let record = {
             let mut bank = self.bank();
-            match kind {
-                TxnKind::Void => bank.void(invoice, ""),
-                TxnKind::Refund => bank.refund(merchant, amount, &rrn, &code),
-                _ => Ok(bank.authorise(kind, merchant, amount, &code, "")),
+            match run.kind {
+                TxnKind::Void => bank.void_as(run.invoice, "", &run.outcome),
+                TxnKind::Refund => {
+                    bank.refund_as(run.merchant, run.amount, &run.rrn, &run.outcome, "")
+                }
+                kind => Ok(bank.authorise_as(kind, run.merchant, run.amount, &run.outcome, "")),
             }
         };
         let record = match record {
@@ -214,8 +337,11 @@ impl Bpos1Emulator {
             );
         }
         self.succeed();
-        if kind != TxnKind::Void {
-            self.unconfirmed = Some((record.invoice, Instant::now()));
+        if run.kind != TxnKind::Void {
+            let until = Local::now().naive_local()
+                + chrono::Duration::from_std(self.cfg.confirm_timeout)
+                    .unwrap_or(chrono::Duration::MAX);
+            self.bank().await_confirm(record.invoice, until);
         }
         if run.outcome == Outcome::DropAfterApproval {
             self.link_down = true;
@@ -223,30 +349,37 @@ impl Bpos1Emulator {
     }
 
     fn set_props(&mut self, r: &Record) {
-        let p = self.bank().profile(r.merchant);
         let s = |v: &str| Value::Str(v.to_string());
-        self.props.insert("PAN", s(&r.pan));
-        self.props.insert("RRN", s(&r.rrn));
-        self.props.insert("AuthCode", s(&r.auth_code));
-        self.props.insert("IssuerName", s(&r.scheme));
-        self.props.insert("TerminalID", s(&p.terminal_id));
-        self.props.insert("MerchantID", s(&p.merchant_id));
+        self.props.insert("pan", s(&r.pan));
+        self.props.insert("rrn", s(&r.rrn));
+        self.props.insert("authcode", s(&r.auth_code));
+        self.props.insert("issuername", s(&r.issuer));
+        self.props.insert("emvaid", s(&r.aid));
+        self.props.insert("terminalid", s(&r.terminal_id));
+        self.props.insert("merchantid", s(&r.merchant_id));
+        self.props.insert(
+            "invoicenum",
+            Value::Int(i64::try_from(r.invoice).unwrap_or(0)),
+        );
         self.props
-            .insert("InvoiceNum", s(&format!("{:06}", r.invoice)));
+            .insert("trnbatchnum", Value::Int(i64::from(r.batch)));
         self.props
-            .insert("TrnBatchNum", s(&format!("{:06}", r.batch)));
+            .insert("datetime", s(&r.at.format("%y%m%d%H%M%S").to_string()));
+        self.props.insert("expdate", s("2812"));
+        self.props.insert("amount", Value::Int(r.amount));
+        self.props.insert("addamount", Value::Int(0));
         self.props
-            .insert("DateTime", s(&r.at.format("%y%m%d%H%M%S").to_string()));
-        self.props.insert("Amount", Value::Int(r.amount));
+            .insert("responsecode", Value::Int(r.host_code.parse().unwrap_or(0)));
         self.props
-            .insert("ResponseCode", Value::Int(r.host_code.parse().unwrap_or(0)));
+            .insert("signverif", Value::Int(i64::from(r.signature_required)));
+        self.props.insert("entrymode", Value::Int(3));
         let txn_type = match r.kind {
             TxnKind::Purchase => 1,
             TxnKind::Refund => 2,
             TxnKind::Void => 3,
             TxnKind::Other => 0,
         };
-        self.props.insert("TxnType", Value::Int(txn_type));
+        self.props.insert("txntype", Value::Int(txn_type));
         let status = match r.status {
             TxnStatus::Approved => 1,
             TxnStatus::Declined => 2,
@@ -254,44 +387,46 @@ impl Bpos1Emulator {
             TxnStatus::Cancelled => 4,
             TxnStatus::Unknown => 0,
         };
-        self.props.insert("TrnStatus", Value::Int(status));
+        self.props.insert("trnstatus", Value::Int(status));
     }
 
-    fn start(&mut self, op: OpKind) -> Result<()> {
-        if self.running.is_some() {
-            return Err(Error::Busy);
-        }
+    fn start(&mut self, kind: TxnKind, amount: i64, merchant: u8, rrn: String, invoice: u64) {
+        // A new operation cancels an approval still waiting for its confirm.
         self.expire(true);
         let outcome = self.bank().next_outcome();
         self.running = Some(Running {
-            op,
+            kind,
+            amount,
+            merchant,
+            rrn,
+            invoice,
             outcome,
             started: Instant::now(),
             cancelled: false,
         });
         self.last_result = 2;
-        self.stat = 9;
-        Ok(())
+        self.stat = 0;
+        self.set_stat(9);
     }
 
     fn set_totals(&mut self, t: BatchTotals) {
         let put = |m: &mut HashMap<&'static str, Value>, k, v: i64| {
             m.insert(k, Value::Int(v));
         };
-        put(&mut self.props, "TotalsDebitNum", i64::from(t.debit_count));
-        put(&mut self.props, "TotalsDebitAmt", t.debit_amount);
+        put(&mut self.props, "totalsdebitnum", i64::from(t.debit_count));
+        put(&mut self.props, "totalsdebitamt", t.debit_amount);
         put(
             &mut self.props,
-            "TotalsCreditNum",
+            "totalscreditnum",
             i64::from(t.credit_count),
         );
-        put(&mut self.props, "TotalsCreditAmt", t.credit_amount);
+        put(&mut self.props, "totalscreditamt", t.credit_amount);
         put(
             &mut self.props,
-            "TotalsCancelledNum",
+            "totalscancellednum",
             i64::from(t.cancelled_count),
         );
-        put(&mut self.props, "TotalsCancelledAmt", t.cancelled_amount);
+        put(&mut self.props, "totalscancelledamt", t.cancelled_amount);
     }
 
     fn lookup(&mut self, found: Option<Record>) {
@@ -301,6 +436,39 @@ impl Bpos1Emulator {
                 self.succeed();
             }
             None => self.fail(4, 1000, "Транзакцію не знайдено"),
+        }
+    }
+
+    fn receipt(&mut self, found: Option<Record>) {
+        match found {
+            Some(r) => {
+                let text = format!(
+                    "{}\nСУМА {} ГРН\n{}\nТЕРМІНАЛ {}\nКОД АВТ.: {}\nЧЕК N: {}\nRRN: {}",
+                    match r.kind {
+                        TxnKind::Refund => "ПОВЕРНЕННЯ",
+                        TxnKind::Void => "СКАСУВАННЯ",
+                        _ => "ОПЛАТА",
+                    },
+                    crate::emulator::money(r.amount),
+                    r.pan,
+                    r.terminal_id,
+                    r.auth_code,
+                    r.invoice,
+                    r.rrn,
+                );
+                self.props.insert("receipt", Value::Str(text));
+                self.succeed();
+            }
+            None => self.fail(4, 1000, "Чек не знайдено"),
+        }
+    }
+
+    fn confirm(&mut self) {
+        let answer = self.bank().confirm();
+        match answer {
+            Ok(_) => self.succeed(),
+            Err(1008) => self.fail(4, 1008, "Операцію вже завершено"),
+            Err(code) => self.fail(4, i64::from(code), "Немає операції для підтвердження"),
         }
     }
 }
@@ -316,107 +484,109 @@ impl Bpos1Api for Bpos1Emulator {
         if std::mem::take(&mut self.link_down) {
             return Err(Error::LinkLost("ECR link dropped".into()));
         }
-        self.advance();
-        if method != "Confirm" {
-            self.expire(false);
+        let name = method.trim().to_ascii_lowercase();
+        if !METHODS.contains(&name.as_str()) {
+            return Err(Error::Unsupported(format!(
+                "ECRCommX has no method {method}"
+            )));
         }
+        self.tick();
         let merchant = |i: usize| {
             int(args, i)
                 .ok()
                 .and_then(|m| u8::try_from(m).ok())
                 .unwrap_or(0)
         };
-        match method {
-            "CommOpen" | "CommOpenTCP" | "CommOpenAuto" => {
+        let link_calls = ["commopen", "commopentcp", "commopenauto", "commclose"];
+        let setup_calls = ["seterrorlang", "uselogging"];
+        if self.running.is_some()
+            && name != "cancel"
+            && !link_calls.contains(&name.as_str())
+            && !setup_calls.contains(&name.as_str())
+        {
+            return Err(Error::Busy);
+        }
+        match name.as_str() {
+            "commopen" | "commopentcp" | "commopenauto" => {
                 self.open = true;
                 self.succeed();
             }
-            "CommClose" => self.open = false,
-            "SetErrorLang" | "useLogging" => self.succeed(),
+            "commclose" => self.open = false,
+            "seterrorlang" | "uselogging" => self.succeed(),
             _ if !self.open => self.fail(2, 0, "COM port is not open"),
-            "Purchase" => {
+            "purchase" => {
                 let amount = int(args, 0)? - int(args, 1).unwrap_or(0);
-                let op = OpKind::Financial {
-                    kind: TxnKind::Purchase,
-                    amount,
-                    merchant: merchant(2),
-                    rrn: String::new(),
-                    invoice: 0,
-                };
-                self.start(op)?;
+                self.start(TxnKind::Purchase, amount, merchant(2), String::new(), 0);
             }
-            "Refund" => {
+            "refund" => {
                 let rrn = args.get(3).map(Value::text).unwrap_or_default();
-                let op = OpKind::Financial {
-                    kind: TxnKind::Refund,
-                    amount: int(args, 0)?,
-                    merchant: merchant(2),
-                    rrn,
-                    invoice: 0,
-                };
-                self.start(op)?;
+                self.start(TxnKind::Refund, int(args, 0)?, merchant(2), rrn, 0);
             }
-            "Void" => {
+            "void" => {
                 let invoice = u64::try_from(int(args, 0)?).unwrap_or(0);
-                let op = OpKind::Financial {
-                    kind: TxnKind::Void,
-                    amount: 0,
-                    merchant: merchant(1),
-                    rrn: String::new(),
-                    invoice,
-                };
-                self.start(op)?;
+                self.start(TxnKind::Void, 0, merchant(1), String::new(), invoice);
             }
-            "Confirm" => match self.unconfirmed.take() {
-                Some(_) => self.succeed(),
-                None => self.fail(4, 1008, "Немає операції для підтвердження"),
-            },
-            "Cancel" => {
+            "confirm" => self.confirm(),
+            "cancel" => {
                 if let Some(run) = self.running.as_mut() {
                     run.cancelled = true;
+                    self.advance();
                 } else {
+                    // Nothing running: the approval waiting for its confirm.
                     self.expire(true);
+                    self.succeed();
                 }
-                self.advance();
             }
-            "GetTxnNum" => {
-                let n = self.bank().lookup(0).map(|r| r.invoice).unwrap_or(0);
+            "gettxnnum" => {
+                let n = self.bank().journal().len();
                 self.props
-                    .insert("TxnNum", Value::Int(i64::try_from(n).unwrap_or(0)));
+                    .insert("txnnum", Value::Int(i64::try_from(n).unwrap_or(0)));
                 self.succeed();
             }
-            "GetTxnDataByOrder" | "GetTxnDataByInv" => {
-                let n = u64::try_from(int(args, 0)?).unwrap_or(0);
-                let found = self.bank().lookup(n).cloned();
+            "gettxndatabyorder" => {
+                let n = usize::try_from(int(args, 0)?).unwrap_or(0);
+                let found = n
+                    .checked_sub(1)
+                    .and_then(|i| self.bank().journal().into_iter().nth(i));
                 self.lookup(found);
             }
-            "GetBatchTotals" | "PrintBatchTotals" => {
+            "gettxndatabyinv" => {
+                let n = u64::try_from(int(args, 0)?).unwrap_or(0);
+                let found = self.bank().lookup(n.max(1)).cloned();
+                self.lookup(found);
+            }
+            "reqcurrreceipt" => {
+                let found = self.bank().last().cloned();
+                self.receipt(found);
+            }
+            "reqreceiptbyinv" => {
+                let n = u64::try_from(int(args, 0)?).unwrap_or(0);
+                let found = self.bank().lookup(n.max(1)).cloned();
+                self.receipt(found);
+            }
+            "getbatchtotals" | "printbatchtotals" => {
                 let t = self.bank().totals(merchant(0));
                 self.set_totals(t);
                 self.succeed();
             }
-            "Settlement" => {
+            "settlement" => {
                 let settled = self.bank().settle(merchant(0));
-                match settled {
-                    Ok(t) => {
-                        self.set_totals(t);
-                        self.succeed();
-                    }
-                    Err(_) => {
-                        self.set_totals(BatchTotals::default());
-                        self.succeed();
-                    }
-                }
+                self.set_totals(settled.unwrap_or_default());
+                self.succeed();
             }
-            "POSGetInfo" => {
+            "posgetinfo" => {
                 self.props.insert(
-                    "TerminalInfo",
+                    "terminalinfo",
                     Value::Str("TE7E132 KASA0001 EMU-BPOS1".into()),
                 );
                 self.succeed();
             }
-            "CheckConnection" | "Ping" | "CheckTerminal" => self.succeed(),
-            other => self.fail(4, 1000, &format!("method {other} is not emulated")),
+            "checkconnection" => self.succeed(),
+            _ => self.fail(
+                4,
+                1000,
+                &format!("{method} is not available on this terminal"),
+            ),
         }
         Ok(())
     }
@@ -425,18 +595,34 @@ impl Bpos1Api for Bpos1Emulator {
         if std::mem::take(&mut self.link_down) {
             return Err(Error::LinkLost("ECR link dropped".into()));
         }
-        self.advance();
-        Ok(match property {
-            "LastResult" => Value::Int(if self.running.is_some() {
+        let name = property.trim().to_ascii_lowercase();
+        let text = TEXT_PROPERTIES.contains(&name.as_str());
+        if !text && !NUMBER_PROPERTIES.contains(&name.as_str()) {
+            return Err(Error::Unsupported(format!(
+                "ECRCommX has no property {property}"
+            )));
+        }
+        self.tick();
+        Ok(match name.as_str() {
+            "lastresult" => Value::Int(if self.running.is_some() {
                 2
             } else {
                 self.last_result
             }),
-            "LastErrorCode" => Value::Int(self.last_error_code),
-            "LastErrorDescription" => Value::Str(self.last_error_text.clone()),
-            "LastStatMsgCode" => Value::Int(self.stat),
-            "LastStatMsgDescription" => Value::Str(format!("status {}", self.stat)),
-            other => self.props.get(other).cloned().unwrap_or(Value::Int(0)),
+            "lasterrorcode" => Value::Int(self.last_error_code),
+            "lasterrordescription" => Value::Str(self.last_error_text.clone()),
+            "laststatmsgcode" => Value::Int(self.stat),
+            "laststatmsgdescription" => Value::Str(format!("status {}", self.stat)),
+            other => match self.props.get(other) {
+                Some(v) => v.clone(),
+                None if text => Value::Str(String::new()),
+                None => Value::Int(0),
+            },
         })
+    }
+
+    fn tick(&mut self) {
+        self.advance();
+        self.expire(false);
     }
 }

@@ -10,6 +10,16 @@
 //! confirms: at once ([`ConfirmMode::Automatic`]) or when the caller says so
 //! ([`ConfirmMode::Explicit`]); an unconfirmed operation is cancelled by the
 //! terminal after its own time-out.
+//!
+//! Across a crash: the terminal does not tell a confirmed approval from one
+//! still waiting (both read `TrnStatus` 1), so [`CardTerminal::recover`]
+//! marks every approved purchase or refund it finds
+//! [`CardTransaction::needs_confirm`]; the checkout then calls
+//! [`CardTerminal::confirm`], which is harmless on one already confirmed
+//! (the terminal answers 1008, "already complete") and reports
+//! [`Error::ConfirmExpired`] when the terminal had cancelled it meanwhile.
+//! An approval the terminal auto-cancelled is found with `TrnStatus` 4
+//! (cancelled): not charged.
 
 pub mod bridge;
 pub mod emulator;
@@ -27,6 +37,7 @@ use tokio::sync::oneshot;
 pub use emulator::{Bpos1Emulator, Bpos1EmulatorConfig};
 
 use crate::config::{TerminalConfig, Timeouts};
+use crate::recovery::{PendingOperation, Recovery};
 use crate::{
     BatchReport, BatchTotals, CardOutcome, CardTerminal, CardTransaction, ConfirmMode, Error,
     ProgressSink, PurchaseRequest, RefundRequest, Result, TerminalInfo, TerminalProgress,
@@ -70,6 +81,9 @@ pub trait Bpos1Api: 'static {
     fn call(&mut self, method: &str, args: &[Value]) -> Result<()>;
     /// Read a property.
     fn get(&mut self, property: &str) -> Result<Value>;
+    /// Let time pass: an emulator moves its running operation along and
+    /// cancels approvals not confirmed in time. A real object needs nothing.
+    fn tick(&mut self) {}
 }
 
 type Job = Box<dyn FnOnce(&mut dyn Bpos1Api, &Worker) + Send>;
@@ -87,6 +101,8 @@ pub struct Bpos1Terminal {
     cancel: Arc<AtomicBool>,
     explicit_confirm: bool,
     op_lock: tokio::sync::Mutex<()>,
+    operation_ms: u64,
+    poll_ms: u64,
 }
 
 impl Bpos1Terminal {
@@ -102,6 +118,7 @@ impl Bpos1Terminal {
     {
         let (jobs, rx) = std_mpsc::channel::<Job>();
         let cancel = Arc::new(AtomicBool::new(false));
+        let (operation_ms, poll_ms) = (t.operation_ms, t.poll_ms);
         let worker = Worker {
             cancel: Arc::clone(&cancel),
             t,
@@ -132,6 +149,8 @@ impl Bpos1Terminal {
             cancel,
             explicit_confirm,
             op_lock: tokio::sync::Mutex::new(()),
+            operation_ms,
+            poll_ms,
         }
     }
 
@@ -160,15 +179,24 @@ impl Bpos1Terminal {
     ) -> Result<CardOutcome> {
         let _g = self.op_lock.lock().await;
         self.cancel.store(false, Ordering::SeqCst);
-        let confirm = !self.explicit_confirm && method != "Void";
+        let needs_confirm = method != "Void";
+        let explicit = self.explicit_confirm;
         self.run(move |api, w| {
             api.call(method, &args)?;
             wait(api, w, Some(&progress))?;
-            let outcome = outcome(api, requested)?;
-            if confirm && matches!(outcome, CardOutcome::Approved(_)) {
-                api.call("Confirm", &[])?;
-                wait(api, w, None)?;
-                check(api)?;
+            // A cancel that comes now is too late: the operation is over.
+            w.cancel.store(false, Ordering::SeqCst);
+            let mut outcome = outcome(api, requested)?;
+            if let CardOutcome::Approved(tx) = &mut outcome {
+                if needs_confirm && !explicit {
+                    api.call("Confirm", &[])?;
+                    wait(api, w, None)?;
+                    check(api)?;
+                }
+                tx.needs_confirm = needs_confirm && explicit;
+                if requested > 0 {
+                    tx.requested_amount = requested;
+                }
             }
             let _ = progress.send(TerminalProgress::new(TerminalStatus::Finished));
             Ok(outcome)
@@ -184,17 +212,9 @@ impl Bpos1Terminal {
         let _g = self.op_lock.lock().await;
         self.run(move |api, w| {
             if method == "GetTxnDataByOrder" {
-                api.call("GetTxnNum", &[])?;
-                wait(api, w, None)?;
-                check(api)?;
-                let n = api.get("TxnNum")?.int()?;
-                if n <= 0 {
-                    return Ok(None);
-                }
-                api.call(method, &[Value::Int(n)])?;
-            } else {
-                api.call(method, &args)?;
+                return last_txn(api, w);
             }
+            api.call(method, &args)?;
             wait(api, w, None)?;
             if api.get("LastResult")?.int()? != 0 {
                 return Ok(None);
@@ -240,6 +260,62 @@ impl Bpos1Terminal {
     }
 }
 
+/// The last transaction of the journal: `GetTxnNum`, then
+/// `GetTxnDataByOrder(TxnNum)`.
+fn last_txn(api: &mut dyn Bpos1Api, w: &Worker) -> Result<Option<CardTransaction>> {
+    api.call("GetTxnNum", &[])?;
+    wait(api, w, None)?;
+    check(api)?;
+    let n = api.get("TxnNum")?.int()?;
+    if n <= 0 {
+        return Ok(None);
+    }
+    api.call("GetTxnDataByOrder", &[Value::Int(n)])?;
+    wait(api, w, None)?;
+    if api.get("LastResult")?.int()? != 0 {
+        return Ok(None);
+    }
+    read_transaction(api, 0).map(Some)
+}
+
+/// `Confirm`, made harmless on an approval already confirmed: the terminal
+/// answers 1008 (already complete) for it. Any other refusal is checked
+/// against the last transaction: cancelled by the terminal means
+/// [`Error::ConfirmExpired`].
+fn confirm_last(api: &mut dyn Bpos1Api, w: &Worker) -> Result<()> {
+    api.call("Confirm", &[])?;
+    wait(api, w, None)?;
+    if api.get("LastResult")?.int()? == 0 {
+        return Ok(());
+    }
+    let refused = last_error(api);
+    let rc = api.get("ResponseCode").and_then(|v| v.int()).unwrap_or(0);
+    let last = last_txn(api, w)?;
+    match last {
+        Some(tx) if matches!(tx.status, TxnStatus::Cancelled | TxnStatus::Reversed) => {
+            Err(Error::ConfirmExpired {
+                invoice: tx.invoice,
+            })
+        }
+        Some(tx) if tx.status == TxnStatus::Approved && rc == 1008 => Ok(()),
+        _ => Err(refused),
+    }
+}
+
+/// The scheme of an EMV application id (its registered provider id).
+fn scheme_of_aid(aid: &str) -> Option<&'static str> {
+    let rid = aid.trim().get(..10)?.to_ascii_uppercase();
+    Some(match rid.as_str() {
+        "A000000003" => "VISA",
+        "A000000004" => "MASTERCARD",
+        "A000000025" => "AMEX",
+        "A000000065" => "JCB",
+        "A000000333" => "UNIONPAY",
+        "A000000152" => "DISCOVER",
+        _ => return None,
+    })
+}
+
 /// A stand-in API object when the real one could not be created.
 struct Dead(String);
 
@@ -252,9 +328,13 @@ impl Bpos1Api for Dead {
     }
 }
 
-/// Poll `LastResult` until it is not 2, reporting status changes, cancelling
-/// on request or when the status has not changed for the operation time-out.
+/// Poll `LastResult` until it is not 2. For the financial operation itself
+/// (`progress` given): report status changes, and send `Cancel` on the
+/// cashier's request or when the status has not changed for the operation
+/// time-out. Any other wait (`Confirm`, lookups, totals) is never cancelled:
+/// a `Cancel` sent while `Confirm` runs could undo an approval.
 fn wait(api: &mut dyn Bpos1Api, w: &Worker, progress: Option<&ProgressSink>) -> Result<i64> {
+    let financial = progress.is_some();
     let poll = Duration::from_millis(w.t.poll_ms.clamp(1, 1000));
     let limit = Duration::from_millis(w.t.operation_ms);
     let mut last_change = Instant::now();
@@ -275,12 +355,14 @@ fn wait(api: &mut dyn Bpos1Api, w: &Worker, progress: Option<&ProgressSink>) -> 
                 }
             }
         }
-        if !cancel_sent && w.cancel.swap(false, Ordering::SeqCst) {
+        if financial && !cancel_sent && w.cancel.swap(false, Ordering::SeqCst) {
             api.call("Cancel", &[])?;
             cancel_sent = true;
         }
         if last_change.elapsed() > limit {
-            let _ = api.call("Cancel", &[]);
+            if financial {
+                let _ = api.call("Cancel", &[]);
+            }
             return Err(Error::Timeout(crate::transport::millis(limit)));
         }
         std::thread::sleep(poll);
@@ -362,7 +444,8 @@ fn read_transaction(api: &mut dyn Bpos1Api, requested: i64) -> Result<CardTransa
     let rrn = text("RRN")?;
     let auth_code = text("AuthCode")?;
     let pan = text("PAN")?;
-    let scheme = text("IssuerName")?;
+    let issuer = text("IssuerName")?;
+    let aid = text("emvAID")?;
     let terminal_id = text("TerminalID")?;
     let merchant_id = text("MerchantID")?;
     let invoice = text("InvoiceNum")?;
@@ -383,14 +466,18 @@ fn read_transaction(api: &mut dyn Bpos1Api, requested: i64) -> Result<CardTransa
         _ => TxnStatus::Unknown,
     };
     let rc = api.get("ResponseCode")?.int()?;
+    let signature_required = api.get("SignVerif")?.int()? == 1;
     let date_time = chrono::NaiveDateTime::parse_from_str(&date, "%y%m%d%H%M%S")
         .map(|t| t.format(crate::recovery::DATE_TIME_FORMAT).to_string())
         .unwrap_or_default();
     Ok(CardTransaction {
         rrn,
         auth_code,
-        masked_pan: crate::privatbank::frame::mask_pan(&pan),
-        card_scheme: scheme,
+        // As the terminal sent it: the checkout normalises and masks.
+        masked_pan: pan,
+        card_scheme: scheme_of_aid(&aid)
+            .map(str::to_string)
+            .unwrap_or_else(|| issuer.clone()),
         terminal_id,
         merchant_id,
         invoice,
@@ -401,6 +488,10 @@ fn read_transaction(api: &mut dyn Bpos1Api, requested: i64) -> Result<CardTransa
         response_code: format!("{rc:02}"),
         date_time,
         request_id: String::new(),
+        issuer,
+        signature_required,
+        needs_confirm: false,
+        requested_amount: 0,
     })
 }
 
@@ -502,11 +593,35 @@ impl CardTerminal for Bpos1Terminal {
         }
     }
 
+    /// Always sends `Confirm`, in both modes: after a crash the approval a
+    /// lookup found may still be waiting for it.
     async fn confirm(&self) -> Result<()> {
-        if !self.explicit_confirm {
-            return Ok(());
+        let _g = self.op_lock.lock().await;
+        self.run(confirm_last).await
+    }
+
+    async fn open(&self) -> Result<()> {
+        let _g = self.op_lock.lock().await;
+        self.run(|api, _| api.get("LastResult").map(|_| ())).await
+    }
+
+    async fn recover(&self, pending: &PendingOperation) -> Result<Recovery> {
+        // Still busy with the lost operation: wait for it to end.
+        let deadline = Instant::now() + Duration::from_millis(self.operation_ms);
+        let last = loop {
+            match self.last_transaction().await {
+                Err(Error::Busy) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(self.poll_ms.max(1))).await;
+                }
+                other => break other?,
+            }
+        };
+        let mut found = self.resolve(pending, last).await?;
+        if let Recovery::Found(tx) = &mut found {
+            tx.needs_confirm = tx.status == TxnStatus::Approved
+                && matches!(tx.kind, TxnKind::Purchase | TxnKind::Refund);
         }
-        self.simple("Confirm", Vec::new()).await
+        Ok(found)
     }
 }
 

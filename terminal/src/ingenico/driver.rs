@@ -7,6 +7,15 @@
 //! echoes: a reply with another id is rejected, and `last trans` recovery
 //! matches on it exactly. `CANCELED` also covers a lost connection, so the
 //! driver checks `last trans` before it reports a cancel.
+//!
+//! The guide has no refund and no cancel command. [`CardTerminal::cancel`]
+//! sends `ocan` where the terminal takes it (the Techcombank variant,
+//! `cancel_address`); otherwise it drops the open sale request, which the
+//! terminal takes as a lost connection: a sale still waiting for the card
+//! ends there, one past the card goes on. Either way the driver then asks
+//! `last trans` (waiting while the terminal is busy) and reports the approval
+//! if the sale went through, so a late cancel never loses an approval. Over
+//! RS232 there is nothing to drop, and cancel is unsupported.
 
 use std::time::Duration;
 
@@ -18,8 +27,11 @@ use crate::recovery::{self, PendingOperation, Recovery};
 use crate::transport::{self, millis, BoxStream, Endpoint};
 use crate::{
     BatchReport, CardOutcome, CardTerminal, CardTransaction, Error, ProgressSink, PurchaseRequest,
-    Result, TerminalInfo, TerminalProgress, TerminalStatus, TxnKind, VoidRequest,
+    Result, TerminalInfo, TerminalProgress, TerminalStatus, TxnKind, TxnStatus, VoidRequest,
 };
+
+/// How often the driver asks again while the terminal answers busy.
+const BUSY_POLL: Duration = Duration::from_millis(50);
 
 /// How the driver reaches the terminal.
 enum Link {
@@ -53,8 +65,11 @@ pub struct IngenicoTerminal {
     request_timeout: Duration,
     connect_timeout: Duration,
     op_lock: tokio::sync::Mutex<()>,
-    /// Where `ocan` goes (Techcombank uses another port); HTTP only.
+    /// Where `ocan` goes (Techcombank uses another port); HTTP only. Without
+    /// it, cancel drops the open request.
     cancel_base: Option<String>,
+    /// Bumped by `cancel` to drop the sale request in flight.
+    cancel: tokio::sync::watch::Sender<u64>,
 }
 
 impl IngenicoTerminal {
@@ -93,6 +108,7 @@ impl IngenicoTerminal {
             connect_timeout,
             op_lock: tokio::sync::Mutex::new(()),
             cancel_base: None,
+            cancel: tokio::sync::watch::channel(0).0,
         })
     }
 
@@ -137,28 +153,48 @@ impl IngenicoTerminal {
         Ok(reply)
     }
 
-    async fn sale(
+    /// Run a sale or a void under the request id of `pending`.
+    async fn financial(
         &self,
+        cmd: Command,
         pending: &PendingOperation,
         progress: ProgressSink,
     ) -> Result<CardOutcome> {
-        if pending.amount <= 0 {
-            return Err(Error::InvalidRequest(format!(
-                "amount {} must be positive",
-                pending.amount
-            )));
-        }
         let _g = self.op_lock.lock().await;
-        let _ = progress.send(TerminalProgress::new(TerminalStatus::WaitingForCard));
-        let cmd = Command::Sale {
-            amount: pending.amount,
-            fields: Default::default(),
+        let first = if matches!(cmd, Command::Sale { .. }) {
+            TerminalStatus::WaitingForCard
+        } else {
+            TerminalStatus::InProgress
         };
-        let reply = self
-            .exchange(&pending.request_id, &cmd, self.sale_timeout)
-            .await?;
+        let _ = progress.send(TerminalProgress::new(first));
+        let mut cancelled = self.cancel.subscribe();
+        let exchange = self.exchange(&pending.request_id, &cmd, self.sale_timeout);
+        let reply = tokio::select! {
+            r = exchange => r?,
+            _ = cancelled.changed() => {
+                // The request is dropped: the terminal sees its link go.
+                let _ = progress.send(TerminalProgress::new(TerminalStatus::Cancelling));
+                let outcome = self.after_cancel(pending).await;
+                let _ = progress.send(TerminalProgress::new(TerminalStatus::Finished));
+                return outcome;
+            }
+        };
         let _ = progress.send(TerminalProgress::new(TerminalStatus::Finished));
-        self.judge_reply(&reply, pending).await
+        let mut outcome = self.judge_reply(&reply, pending).await?;
+        if let CardOutcome::Approved(tx) = &mut outcome {
+            tx.fill_from(pending);
+        }
+        Ok(outcome)
+    }
+
+    /// After the sale request was dropped by a cancel: the approval if the
+    /// terminal went through with it, else cancelled.
+    async fn after_cancel(&self, pending: &PendingOperation) -> Result<CardOutcome> {
+        let last = self.last_when_free().await?;
+        Ok(match recovery::judge_by_request_id(pending, last) {
+            Recovery::Found(tx) if tx.status == TxnStatus::Approved => CardOutcome::Approved(tx),
+            _ => CardOutcome::Cancelled,
+        })
     }
 
     async fn judge_reply(&self, reply: &Reply, pending: &PendingOperation) -> Result<CardOutcome> {
@@ -180,11 +216,8 @@ impl IngenicoTerminal {
             Status::Canceled => {
                 // CANCELED includes a lost connection: make sure nothing went through.
                 let found = self.lookup_last().await.ok().flatten();
-                match found.map(|tx| recovery::judge(pending, Some(tx))) {
-                    Some(Recovery::Found(tx))
-                        if tx.status == crate::TxnStatus::Approved
-                            && tx.request_id == pending.request_id =>
-                    {
+                match recovery::judge_by_request_id(pending, found) {
+                    Recovery::Found(tx) if tx.status == TxnStatus::Approved => {
                         Ok(CardOutcome::Approved(tx))
                     }
                     _ => Ok(CardOutcome::Cancelled),
@@ -209,6 +242,31 @@ impl IngenicoTerminal {
             tx.request_id.clear();
         }
         Ok(Some(tx))
+    }
+
+    /// `last trans`, asked again while the terminal is busy (still with the
+    /// sale whose reply was lost), for at most the sale time-out.
+    async fn last_when_free(&self) -> Result<Option<CardTransaction>> {
+        let deadline = tokio::time::Instant::now() + self.sale_timeout;
+        loop {
+            match self.lookup_last().await {
+                Err(Error::Busy) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(BUSY_POLL).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn void_command(invoice: &str) -> Command {
+        let invoice = invoice.trim().trim_start_matches('0');
+        Command::Void {
+            receipt: if invoice.is_empty() {
+                "0".into()
+            } else {
+                invoice.into()
+            },
+        }
     }
 }
 
@@ -270,7 +328,7 @@ async fn serial_exchange(
 impl CardTerminal for IngenicoTerminal {
     async fn purchase(&self, req: PurchaseRequest, progress: ProgressSink) -> Result<CardOutcome> {
         let pending = PendingOperation::new(TxnKind::Purchase, req.amount, req.merchant, None);
-        self.sale(&pending, progress).await
+        self.purchase_as(&pending, progress).await
     }
 
     async fn purchase_as(
@@ -278,7 +336,48 @@ impl CardTerminal for IngenicoTerminal {
         pending: &PendingOperation,
         progress: ProgressSink,
     ) -> Result<CardOutcome> {
-        self.sale(pending, progress).await
+        if pending.amount <= 0 {
+            return Err(Error::InvalidRequest(format!(
+                "amount {} must be positive",
+                pending.amount
+            )));
+        }
+        let cmd = Command::Sale {
+            amount: pending.amount,
+            fields: Default::default(),
+        };
+        self.financial(cmd, pending, progress).await
+    }
+
+    async fn execute(
+        &self,
+        pending: &PendingOperation,
+        progress: ProgressSink,
+    ) -> Result<CardOutcome> {
+        pending.validate()?;
+        match pending.kind {
+            TxnKind::Purchase => self.purchase_as(pending, progress).await,
+            TxnKind::Void => {
+                let invoice = pending.original_invoice.as_deref().unwrap_or_default();
+                self.financial(Self::void_command(invoice), pending, progress)
+                    .await
+            }
+            TxnKind::Refund => Err(Error::Unsupported(
+                "refund: the Ingenico web service has none".into(),
+            )),
+            TxnKind::Other => Err(Error::Unsupported("operation kind other".into())),
+        }
+    }
+
+    async fn open(&self) -> Result<()> {
+        // HTTP: one connection per request, nothing to keep. RS232: open the port.
+        if let Link::Serial { endpoint, port } = &self.link {
+            let mut port = port.lock().await;
+            if port.is_none() {
+                *port = Some(transport::open(endpoint, self.connect_timeout).await?);
+            }
+        }
+        Ok(())
     }
 
     async fn last_transaction(&self) -> Result<Option<CardTransaction>> {
@@ -287,34 +386,22 @@ impl CardTerminal for IngenicoTerminal {
     }
 
     async fn void(&self, req: VoidRequest, progress: ProgressSink) -> Result<CardOutcome> {
-        let _g = self.op_lock.lock().await;
-        let id = recovery::new_request_id();
-        let invoice = req.invoice.trim().trim_start_matches('0');
-        let cmd = Command::Void {
-            receipt: if invoice.is_empty() {
-                "0".into()
-            } else {
-                invoice.into()
-            },
-        };
-        let _ = progress.send(TerminalProgress::new(TerminalStatus::InProgress));
-        let reply = self.exchange(&id, &cmd, self.sale_timeout).await?;
-        let _ = progress.send(TerminalProgress::new(TerminalStatus::Finished));
-        let pending = PendingOperation {
-            request_id: id,
-            ..PendingOperation::new(TxnKind::Void, 0, req.merchant, None)
-        };
-        self.judge_reply(&reply, &pending).await
+        let pending = PendingOperation::new(TxnKind::Void, 0, req.merchant, None);
+        self.financial(Self::void_command(&req.invoice), &pending, progress)
+            .await
     }
 
     async fn cancel(&self) -> Result<()> {
         // Not under the operation lock: the sale's request is still open.
-        let Link::Http { base, client } = &self.link else {
+        let Link::Http { client, .. } = &self.link else {
             return Err(Error::Unsupported("cancel over RS232".into()));
+        };
+        let Some(base) = self.cancel_base.as_deref() else {
+            self.cancel.send_modify(|n| *n += 1);
+            return Ok(());
         };
         let id = recovery::new_request_id();
         let line = request_line(&id, &self.client_id, &Command::Cancel)?;
-        let base = self.cancel_base.as_deref().unwrap_or(base);
         let body = http_get(client, &format!("{base}{line}"), self.request_timeout).await?;
         Reply::decode(&body).map(|_| ())
     }
@@ -356,7 +443,12 @@ impl CardTerminal for IngenicoTerminal {
     }
 
     async fn recover(&self, pending: &PendingOperation) -> Result<Recovery> {
-        let last = self.last_transaction().await?;
-        Ok(recovery::judge(pending, last))
+        let last = {
+            let _g = self.op_lock.lock().await;
+            self.last_when_free().await?
+        };
+        // `last trans` is the only lookup: no scan by invoice; the echoed id
+        // decides.
+        Ok(recovery::judge_by_request_id(pending, last))
     }
 }

@@ -22,8 +22,9 @@ pub enum Command {
     Settle { confirm: bool },
     /// `last trans`.
     LastTrans,
-    /// `ocan`: stop a sale still waiting for the card (Techcombank variant;
-    /// not a void).
+    /// `ocan`: stop a sale still waiting for the card. Not in the integration
+    /// guide: the Techcombank variant of the service adds it (on a port of its
+    /// own); it is not a void.
     Cancel,
 }
 
@@ -278,11 +279,12 @@ impl Reply {
             .map(|t| t.format(DATE_TIME_FORMAT).to_string())
             .unwrap_or_default();
         let inner_id = self.info("requestId");
-        let pan: String = self.info("cardNo").split_whitespace().collect();
         Ok(CardTransaction {
             rrn: self.info("refNo"),
             auth_code: self.info("approvalCode"),
-            masked_pan: crate::privatbank::frame::mask_pan(&pan),
+            // As the terminal sent it ("9704 XXXX XXXX 6163"): the checkout
+            // normalises and masks.
+            masked_pan: self.info("cardNo"),
             card_scheme: self.info("cardType"),
             terminal_id: self.info("tid"),
             merchant_id: self.info("mid"),
@@ -298,6 +300,12 @@ impl Reply {
             } else {
                 inner_id
             },
+            // The guide names no issuer apart from the card type, and no
+            // signature flag.
+            issuer: String::new(),
+            signature_required: false,
+            needs_confirm: false,
+            requested_amount: 0,
         })
     }
 }

@@ -1,28 +1,37 @@
 //! The PrivatBank ECR JSON driver: [`CardTerminal`] on top of a [`Session`].
 //!
-//! Financial operations run on the operation lane while a poller asks
+//! Financial operations run on the operation lane while the driver asks
 //! `getLastStatMsgCode` on the service lane and turns changes into progress
-//! events. The operation time-out restarts at every status change; when it
-//! runs out the driver sends `interrupt` (the terminal then reverses anything
-//! it had not handed over) and reports [`Error::Timeout`], so the checkout
-//! recovers with a lookup. Everything is auto-confirmed by the terminal.
+//! events, in the order the terminal's frames came (a status read before the
+//! reply is reported before the reply). The operation time-out restarts at
+//! every status change; when it runs out the driver sends `interrupt` (the
+//! terminal then reverses anything it had not handed over) and reports
+//! [`Error::Timeout`], so the checkout recovers with a lookup. Everything is
+//! auto-confirmed by the terminal.
+//!
+//! `GetReceiptInfo` carries no terminal id: the driver fills it from what it
+//! learnt (the terminal ids of earlier replies per merchant id, and
+//! `getMaskList` per merchant index, asked at [`CardTerminal::open`]), and
+//! [`CardTerminal::begin`] puts what it knows into the pending operation, so a
+//! receipt printed after a lookup carries the same ids as one after a reply.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 
 use super::frame::{self, Message};
 use super::session::{ConnectScheme, Session, SessionConfig};
-use crate::recovery::{self, PendingOperation, Recovery};
+use crate::recovery::{PendingOperation, Recovery};
 use crate::transport::{millis, Endpoint};
 use crate::{
     response_text, BatchReport, CardOutcome, CardTerminal, CardTransaction, Error, Lang,
     ProgressSink, PurchaseRequest, RefundRequest, Result, TerminalInfo, TerminalProgress,
-    TerminalStatus, VoidRequest,
+    TerminalStatus, TxnKind, VoidRequest,
 };
 
 /// Timing of the PrivatBank driver.
@@ -68,6 +77,8 @@ pub struct PrivatbankTerminal {
     op_lock: tokio::sync::Mutex<()>,
     /// Terminal ids seen per merchant id, to fill lookups that lack them.
     terminal_ids: Mutex<HashMap<String, String>>,
+    /// Terminal and merchant ids seen per merchant index of a request.
+    by_index: Mutex<HashMap<u8, (String, String)>>,
 }
 
 fn ms(v: u64) -> Duration {
@@ -90,6 +101,7 @@ impl PrivatbankTerminal {
             t,
             op_lock: tokio::sync::Mutex::new(()),
             terminal_ids: Mutex::new(HashMap::new()),
+            by_index: Mutex::new(HashMap::new()),
         }
     }
 
@@ -113,6 +125,7 @@ impl PrivatbankTerminal {
         &self,
         msg: Message,
         requested: i64,
+        merchant: Option<u8>,
         progress: ProgressSink,
     ) -> Result<CardOutcome> {
         let _g = self.op_lock.lock().await;
@@ -120,22 +133,39 @@ impl PrivatbankTerminal {
             let _ = progress.send(TerminalProgress::new(TerminalStatus::Connecting));
         }
         let rx = self.session.start_operation(msg).await?;
-        let (activity_tx, mut activity) = mpsc::unbounded_channel();
-        let poller = tokio::spawn(poll_status(
-            self.session.clone(),
-            progress.clone(),
-            activity_tx,
-            ms(self.t.poll_ms),
-            ms(self.t.service_ms),
-        ));
-        let stop = AbortOnDrop(poller);
         let limit = ms(self.t.operation_ms);
+        let every = ms(self.t.poll_ms.max(1));
         let mut deadline = tokio::time::Instant::now() + limit;
+        let mut next_poll = tokio::time::Instant::now() + every;
+        let mut last_code = None;
+        // The status poll in flight, if any. Polled before the reply: when
+        // both are in, the status read first (it came first on the wire) is
+        // reported first; a poll that hangs never holds the reply back.
+        let mut poll: Option<Pin<Box<dyn Future<Output = Result<Message>> + Send + '_>>> = None;
         tokio::pin!(rx);
         let reply = loop {
             tokio::select! {
+                biased;
+                polled = async { poll.as_mut().expect("guarded").await }, if poll.is_some() => {
+                    poll = None;
+                    let code = polled.ok().and_then(|reply| {
+                        reply.param("LastStatMsgCode").and_then(|c| c.parse::<u8>().ok())
+                    });
+                    if let Some(code) = code.filter(|c| last_code != Some(*c)) {
+                        last_code = Some(code);
+                        deadline = tokio::time::Instant::now() + limit;
+                        if code != 0 {
+                            let status = TerminalStatus::from_stat_code(code);
+                            let _ = progress.send(TerminalProgress::new(status));
+                        }
+                    }
+                    next_poll = tokio::time::Instant::now() + every;
+                }
                 r = &mut rx => break r.map_err(|_| Error::LinkLost("session ended".into()))?,
-                Some(()) = activity.recv() => deadline = tokio::time::Instant::now() + limit,
+                _ = tokio::time::sleep_until(next_poll), if poll.is_none() => {
+                    let msg = Message::service("getLastStatMsgCode");
+                    poll = Some(Box::pin(self.session.service(msg, ms(self.t.service_ms))));
+                }
                 _ = tokio::time::sleep_until(deadline) => {
                     let _ = progress.send(TerminalProgress::new(TerminalStatus::Cancelling));
                     let _ = self.session.service(Message::service("interrupt"), ms(self.t.service_ms)).await;
@@ -143,26 +173,37 @@ impl PrivatbankTerminal {
                 }
             }
         }?;
-        drop(stop);
-        let outcome = self.outcome(&reply, requested);
+        let outcome = self.outcome(&reply, requested, merchant);
         let _ = progress.send(TerminalProgress::new(TerminalStatus::Finished));
         outcome
     }
 
-    fn outcome(&self, reply: &Message, requested: i64) -> Result<CardOutcome> {
-        let outcome = outcome(reply, requested)?;
-        if let CardOutcome::Approved(tx) = &outcome {
-            self.remember(tx);
+    fn outcome(
+        &self,
+        reply: &Message,
+        requested: i64,
+        merchant: Option<u8>,
+    ) -> Result<CardOutcome> {
+        let mut outcome = outcome(reply, requested)?;
+        if let CardOutcome::Approved(tx) = &mut outcome {
+            if requested > 0 {
+                tx.requested_amount = requested;
+            }
+            self.remember(tx, merchant);
+            *tx = self.fill(tx.clone());
         }
         Ok(outcome)
     }
 
-    fn remember(&self, tx: &CardTransaction) {
+    fn remember(&self, tx: &CardTransaction, merchant: Option<u8>) {
         if tx.terminal_id.is_empty() || tx.merchant_id.is_empty() {
             return;
         }
         if let Ok(mut ids) = self.terminal_ids.lock() {
             ids.insert(tx.merchant_id.clone(), tx.terminal_id.clone());
+        }
+        if let (Some(index), Ok(mut ids)) = (merchant, self.by_index.lock()) {
+            ids.insert(index, (tx.terminal_id.clone(), tx.merchant_id.clone()));
         }
     }
 
@@ -173,6 +214,39 @@ impl PrivatbankTerminal {
             }
         }
         tx
+    }
+
+    /// The terminal and merchant ids known for a merchant index: from an
+    /// earlier reply for that index, else the terminal id of `getMaskList`.
+    fn known_ids(&self, merchant: u8) -> (String, String) {
+        if let Some(ids) = self
+            .by_index
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&merchant).cloned())
+        {
+            return ids;
+        }
+        let tid = if merchant == 0 {
+            String::new()
+        } else {
+            self.session.masks().remove(&merchant).unwrap_or_default()
+        };
+        (tid, String::new())
+    }
+
+    /// The last receipt, waiting while the terminal answers `deviceBusy`
+    /// (still busy with the operation whose reply was lost).
+    async fn last_when_free(&self) -> Result<Option<CardTransaction>> {
+        let deadline = tokio::time::Instant::now() + ms(self.t.operation_ms);
+        loop {
+            match self.last_transaction().await {
+                Err(Error::Busy) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(ms(self.t.poll_ms.max(1))).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn request(&self, msg: Message) -> Result<Message> {
@@ -188,47 +262,6 @@ impl PrivatbankTerminal {
         }
         let tx = frame::transaction(&reply, 0)?;
         Ok(Some(self.fill(tx)))
-    }
-}
-
-/// Stops the status poller when the operation ends.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-async fn poll_status(
-    session: Session,
-    progress: ProgressSink,
-    activity: mpsc::UnboundedSender<()>,
-    every: Duration,
-    timeout: Duration,
-) {
-    let mut last = None;
-    loop {
-        tokio::time::sleep(every).await;
-        let Ok(reply) = session
-            .service(Message::service("getLastStatMsgCode"), timeout)
-            .await
-        else {
-            continue;
-        };
-        let Some(code) = reply
-            .param("LastStatMsgCode")
-            .and_then(|c| c.parse::<u8>().ok())
-        else {
-            continue;
-        };
-        if last != Some(code) {
-            last = Some(code);
-            let _ = activity.send(());
-            if code != 0 {
-                let _ = progress.send(TerminalProgress::new(TerminalStatus::from_stat_code(code)));
-            }
-        }
     }
 }
 
@@ -318,6 +351,7 @@ impl CardTerminal for PrivatbankTerminal {
         self.financial(
             Message::purchase(req.amount, req.merchant),
             req.amount,
+            Some(req.merchant),
             progress,
         )
         .await
@@ -333,7 +367,8 @@ impl CardTerminal for PrivatbankTerminal {
             return Err(Error::InvalidRequest("refund needs the RRN".into()));
         }
         let msg = Message::refund(req.amount, req.merchant, req.rrn.trim());
-        self.financial(msg, req.amount, progress).await
+        self.financial(msg, req.amount, Some(req.merchant), progress)
+            .await
     }
 
     async fn void(&self, req: VoidRequest, progress: ProgressSink) -> Result<CardOutcome> {
@@ -342,7 +377,7 @@ impl CardTerminal for PrivatbankTerminal {
                 "void needs the invoice number".into(),
             ));
         }
-        self.financial(Message::withdrawal(req.invoice.trim()), 0, progress)
+        self.financial(Message::withdrawal(req.invoice.trim()), 0, None, progress)
             .await
     }
 
@@ -410,17 +445,39 @@ impl CardTerminal for PrivatbankTerminal {
         expect_ok(&reply).map(|_| ())
     }
 
+    async fn open(&self) -> Result<()> {
+        let t = &self.t;
+        let budget = t.connect_ms * 3 + t.service_ms * 3 + t.after_handshake_ms;
+        self.session.open(ms(budget)).await
+    }
+
+    async fn begin(&self, kind: TxnKind, amount: i64, merchant: u8) -> Result<PendingOperation> {
+        let last = self.last_transaction().await?;
+        let (tid, mid) = self.known_ids(merchant);
+        Ok(
+            PendingOperation::new(kind, amount, merchant, last.map(|t| t.invoice))
+                .with_ids(&tid, &mid),
+        )
+    }
+
     async fn recover(&self, pending: &PendingOperation) -> Result<Recovery> {
         // A terminal still busy with the lost operation answers deviceBusy: wait.
-        let deadline = tokio::time::Instant::now() + ms(self.t.operation_ms);
-        loop {
-            match self.last_transaction().await {
-                Err(Error::Busy) if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(ms(self.t.poll_ms)).await;
-                }
-                Err(e) => return Err(e),
-                Ok(last) => return Ok(recovery::judge(pending, last)),
-            }
-        }
+        let last = self.last_when_free().await?;
+        // A pending operation from an older journal may lack the ids: what
+        // this driver knows now (the mask list of the handshake) fills them.
+        let (tid, mid) = self.known_ids(pending.merchant);
+        let pending = pending.clone().with_ids(
+            if pending.terminal_id.is_empty() {
+                &tid
+            } else {
+                ""
+            },
+            if pending.merchant_id.is_empty() {
+                &mid
+            } else {
+                ""
+            },
+        );
+        self.resolve(&pending, last).await
     }
 }

@@ -6,8 +6,21 @@
 //! removed), answers a competing request with `deviceBusy`, honours
 //! `interrupt` (reversing an operation already authorised), and keeps its
 //! books in a shared [`Bank`], so lookups, X and Z agree with what it did.
+//!
+//! It answers only what the protocol document (v1.0.3.1) has, and of that
+//! what a checkout uses: `PingDevice`, `GetTerminalInfo`, `CheckConnection`,
+//! `Purchase`, `Refund`, `Withdrawal`, `Audit`, `Verify`, `GetReceiptInfo`;
+//! service messages `identify`, `getLastResult`, `getLastStatMsgCode`,
+//! `getLastStatMsgDescription`, `getMaskList`, `interrupt`. Everything else
+//! gets the protocol's own `methodNotImplemented`; a frame it cannot decode is
+//! ignored, as a terminal ignores noise on its line.
+//!
+//! When the ECR's link goes while an operation runs (the cash register was
+//! killed), the operation goes on as on a real terminal: it is recorded and,
+//! the protocol being auto-confirmed, stays charged; the next connection
+//! gets `deviceBusy` until it ends and then finds it with `GetReceiptInfo`.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -32,6 +45,15 @@ pub struct EmulatorConfig {
     pub model: String,
     pub version: String,
     pub merchants: u8,
+    /// How long the terminal waits for a card that does not come before it
+    /// gives the operation up (answering 1001).
+    pub card_wait: Duration,
+    /// Move to the next status step only once a `getLastStatMsgCode` poll has
+    /// read the current one (besides the step delay), so that a driver sees
+    /// every step whatever the machine's load: for timeline tests.
+    pub lockstep: bool,
+    /// Print each status step on stderr (`privatbank status 1`).
+    pub trace: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -42,17 +64,29 @@ impl Default for EmulatorConfig {
             model: "emulator".into(),
             version: "TE7E132 KASA0001EMU0000001".into(),
             merchants: 3,
+            card_wait: Duration::from_secs(60),
+            lockstep: false,
+            trace: false,
         }
     }
+}
+
+/// The status code of the running operation, and whether a poll has read it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Stat {
+    code: u8,
+    seen: bool,
 }
 
 #[derive(Debug)]
 struct Shared {
     cfg: EmulatorConfig,
     bank: Mutex<Bank>,
-    stat: AtomicU8,
+    stat: watch::Sender<Stat>,
     /// `Some` while an operation runs; sending `true` interrupts it.
     running: Mutex<Option<watch::Sender<bool>>>,
+    /// Set once a frame that could not be decoded was ignored.
+    frames_ignored: AtomicBool,
 }
 
 /// The emulator; clones share one terminal.
@@ -71,29 +105,47 @@ type Tx = mpsc::UnboundedSender<Out>;
 impl PrivatbankEmulator {
     /// A fresh terminal with an empty batch.
     pub fn new(cfg: EmulatorConfig) -> Self {
-        let bank = Mutex::new(Bank::new(cfg.merchants));
+        let bank = Bank::new(cfg.merchants);
+        Self::from_bank(cfg, bank)
+    }
+
+    /// A terminal keeping its books in `bank` (e.g. one with a state file).
+    pub fn from_bank(cfg: EmulatorConfig, mut bank: Bank) -> Self {
+        if bank.books().protocol.is_empty() {
+            bank.set_protocol("privatbank");
+        }
+        if cfg.trace {
+            bank.set_trace(true);
+        }
         let shared = Shared {
             cfg,
-            bank,
-            stat: AtomicU8::new(0),
+            bank: Mutex::new(bank),
+            stat: watch::channel(Stat::default()).0,
             running: Mutex::new(None),
+            frames_ignored: AtomicBool::new(false),
         };
         Self {
             shared: Arc::new(shared),
         }
     }
 
-    /// The books (for scripting and checks).
+    /// The books (for scripting and checks). A panic that poisoned them is
+    /// passed on: an emulator whose books may be half-written is no oracle.
     pub fn bank(&self) -> MutexGuard<'_, Bank> {
-        match self.shared.bank.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.shared
+            .bank
+            .lock()
+            .expect("the emulator's books were poisoned by a panic")
     }
 
     /// Queue the outcome of the next financial operation.
     pub fn script_next(&self, outcome: Outcome) {
         self.bank().script_next(outcome);
+    }
+
+    /// `true` once a frame that could not be decoded was ignored.
+    pub fn ignored_a_frame(&self) -> bool {
+        self.shared.frames_ignored.load(Ordering::SeqCst)
     }
 
     /// Bind `addr` (e.g. `127.0.0.1:0`), serve in a background task, and return
@@ -149,6 +201,7 @@ impl PrivatbankEmulator {
     fn on_frame(&self, bytes: &[u8], tx: &Tx) {
         let Ok(msg) = Message::decode(bytes) else {
             // A real terminal ignores what it cannot read.
+            self.shared.frames_ignored.store(true, Ordering::SeqCst);
             return;
         };
         if msg.is_service() {
@@ -185,12 +238,19 @@ impl PrivatbankEmulator {
     }
 
     fn on_service(&self, msg: &Message, tx: &Tx) {
-        let stat = self.shared.stat.load(Ordering::SeqCst);
+        let stat = self.shared.stat.borrow().code;
         let reply = match msg.msg_type().unwrap_or_default() {
-            "getLastStatMsgCode" => service_reply(&[
-                ("msgType", "getLastStatMsgCode"),
-                ("LastStatMsgCode", &stat.to_string()),
-            ]),
+            "getLastStatMsgCode" => {
+                let mut code = stat;
+                self.shared.stat.send_modify(|s| {
+                    s.seen = true;
+                    code = s.code;
+                });
+                service_reply(&[
+                    ("msgType", "getLastStatMsgCode"),
+                    ("LastStatMsgCode", &code.to_string()),
+                ])
+            }
             "getLastStatMsgDescription" => service_reply(&[
                 ("msgType", "getLastStatMsgDescription "),
                 ("LastStatMsgDescription", stat_description(stat)),
@@ -214,11 +274,13 @@ impl PrivatbankEmulator {
                 service_reply(&[("msgType", " interruptTransmitted")])
             }
             "getMaskList" => {
+                // The spec's example lists, per merchant index, the id its X
+                // slip prints after "ТЕРМ.": the terminal id.
                 let bank = self.bank();
                 let mut params: Vec<(String, String)> = bank
-                    .merchants
+                    .merchants()
                     .iter()
-                    .map(|m| (m.index.to_string(), m.merchant_id.clone()))
+                    .map(|m| (m.index.to_string(), m.terminal_id.clone()))
                     .collect();
                 params.push(("msgType".into(), "getMaskList".into()));
                 let pairs: Vec<(&str, &str)> = params
@@ -278,7 +340,6 @@ impl PrivatbankEmulator {
                 "Cannot get receipt: receipt not found",
             );
         };
-        let p = bank.profile(r.merchant);
         let (date, time) = date_time(r);
         let rc = record_rc(r);
         ok(
@@ -288,15 +349,15 @@ impl PrivatbankEmulator {
                 ("approvalCode", &r.auth_code),
                 ("date", &date),
                 ("invoiceNumber", &format!("{:06}", r.invoice)),
-                ("issuerName", &format!("{} ПРИВАТ", r.scheme)),
-                ("merchant", &p.merchant_id),
+                ("issuerName", &r.issuer),
+                ("merchant", &r.merchant_id),
                 ("pan", &r.pan),
-                ("receipt", &slip(r, &p.terminal_id)),
+                ("receipt", &slip(r)),
                 ("rrn", &r.rrn),
                 ("time", &time),
                 ("bankAcquirer", "ПриватБанк"),
                 ("paymentSystem", &r.scheme),
-                ("signVerif", "0"),
+                ("signVerif", if r.signature_required { "1" } else { "0" }),
                 ("txnType", txn_type(r.kind)),
                 ("responseCode", &rc),
             ],
@@ -310,8 +371,8 @@ impl PrivatbankEmulator {
         }
         let this = self.clone();
         tokio::spawn(async move {
-            let reply = this.run_operation(&msg, stop_rx, &tx).await;
-            this.shared.stat.store(0, Ordering::SeqCst);
+            let reply = this.run_operation(&msg, stop_rx).await;
+            this.shared.stat.send_replace(Stat::default());
             if let Ok(mut running) = this.shared.running.lock() {
                 *running = None;
             }
@@ -326,16 +387,28 @@ impl PrivatbankEmulator {
 
     /// Walk one status step; `false` when interrupted.
     async fn step(&self, code: u8, stop: &mut watch::Receiver<bool>) -> bool {
-        self.shared.stat.store(code, Ordering::SeqCst);
+        self.shared.stat.send_replace(Stat { code, seen: false });
+        if self.shared.cfg.trace {
+            eprintln!("privatbank status {code} {}", stat_description(code));
+        }
         if *stop.borrow() {
             return false;
         }
-        if self.shared.cfg.step_delay.is_zero() {
-            tokio::task::yield_now().await;
-            return !*stop.borrow();
-        }
+        let delay = self.shared.cfg.step_delay;
+        let mut seen = self.shared.stat.subscribe();
+        let lockstep = self.shared.cfg.lockstep;
+        let done = async {
+            if delay.is_zero() {
+                tokio::task::yield_now().await;
+            } else {
+                tokio::time::sleep(delay).await;
+            }
+            if lockstep {
+                let _ = seen.wait_for(|s| s.seen).await;
+            }
+        };
         tokio::select! {
-            _ = tokio::time::sleep(self.shared.cfg.step_delay) => !*stop.borrow(),
+            _ = done => !*stop.borrow(),
             _ = stop.changed() => false,
         }
     }
@@ -345,7 +418,6 @@ impl PrivatbankEmulator {
         &self,
         msg: &Message,
         mut stop: watch::Receiver<bool>,
-        _tx: &Tx,
     ) -> Option<Message> {
         let method = msg.method.as_str();
         let cancelled = || failed(method, &[("responseCode", "1001")], "Операцію скасовано");
@@ -403,35 +475,38 @@ impl PrivatbankEmulator {
                 return Some(cancelled());
             }
             if i == 0 && outcome == Outcome::Timeout {
-                // Wait for a card that never comes, until interrupted.
-                let _ = stop.wait_for(|s| *s).await;
+                // Wait for a card that never comes, until interrupted or
+                // until the terminal's own card wait runs out.
+                tokio::select! {
+                    _ = stop.wait_for(|s| *s) => {}
+                    _ = tokio::time::sleep(self.shared.cfg.card_wait) => {}
+                }
                 return Some(cancelled());
             }
         }
         if !self.step(3, &mut stop).await {
             return Some(cancelled());
         }
-        let code = match &outcome {
-            Outcome::NoHostLink => return Some(device_failure(method, "1004")),
-            Outcome::Decline(c) => c.clone(),
-            Outcome::PartialApproval => "10".into(),
-            _ => "00".into(),
-        };
+        if outcome == Outcome::NoHostLink {
+            return Some(device_failure(method, "1004"));
+        }
         let record = {
             let mut bank = self.bank();
             match kind {
                 TxnKind::Void => {
                     let invoice: u64 = msg.text("invoiceNumber").parse().unwrap_or(0);
-                    match bank.void(invoice, "") {
+                    match bank.void_as(invoice, "", &outcome) {
                         Ok(r) => r,
                         Err(e) => return Some(device_error(method, &e)),
                     }
                 }
-                TxnKind::Refund => match bank.refund(merchant, amount, &msg.text("rrn"), &code) {
-                    Ok(r) => r,
-                    Err(e) => return Some(device_error(method, &e)),
-                },
-                _ => bank.authorise(kind, merchant, amount, &code, ""),
+                TxnKind::Refund => {
+                    match bank.refund_as(merchant, amount, &msg.text("rrn"), &outcome, "") {
+                        Ok(r) => r,
+                        Err(e) => return Some(device_error(method, &e)),
+                    }
+                }
+                _ => bank.authorise_as(kind, merchant, amount, &outcome, ""),
             }
         };
         // Past authorisation: an interrupt now makes the terminal reverse it.
@@ -450,7 +525,6 @@ impl PrivatbankEmulator {
     }
 
     fn financial_reply(&self, method: &str, r: &Record) -> Message {
-        let p = self.bank().profile(r.merchant);
         let (date, time) = date_time(r);
         let rc = record_rc(r);
         let approved = r.status == TxnStatus::Approved;
@@ -464,20 +538,23 @@ impl PrivatbankEmulator {
             ("discount", "0.00".into()),
             ("hstFld63Sf89", String::new()),
             ("invoiceNumber", format!("{:06}", r.invoice)),
-            ("issuerName", format!("{} ПРИВАТ", r.scheme)),
-            ("merchant", p.merchant_id.clone()),
+            ("issuerName", r.issuer.clone()),
+            ("merchant", r.merchant_id.clone()),
             ("pan", r.pan.clone()),
             ("posConditionCode", "00".into()),
             ("posEntryMode", "071".into()),
             ("processingCode", "000000".into()),
-            ("receipt", slip(r, &p.terminal_id)),
+            ("receipt", slip(r)),
             ("responseCode", rc.clone()),
             ("rrn", r.rrn.clone()),
             ("rrnExt", String::new()),
-            ("terminalId", p.terminal_id.clone()),
+            ("terminalId", r.terminal_id.clone()),
             ("time", time),
             ("track1", String::new()),
-            ("signVerif", "0".into()),
+            (
+                "signVerif",
+                if r.signature_required { "1" } else { "0" }.into(),
+            ),
             ("txnType", txn_type(r.kind).into()),
             ("trnStatus", if approved { "1" } else { "2" }.into()),
             ("adv", "ПриватБанк".into()),
@@ -579,7 +656,7 @@ fn stat_description(code: u8) -> &'static str {
     }
 }
 
-fn slip(r: &Record, terminal_id: &str) -> String {
+fn slip(r: &Record) -> String {
     let title = match r.kind {
         TxnKind::Purchase => "ОПЛАТА",
         TxnKind::Refund => "ПОВЕРНЕННЯ",
@@ -592,10 +669,11 @@ fn slip(r: &Record, terminal_id: &str) -> String {
         "ВІДХИЛЕНО"
     };
     format!(
-        "ПРИВАТБАНК\n{title}\nСУМА {} ГРН\n{}\n{}\nТЕРМІНАЛ {terminal_id} {}\nКОД АВТОРИЗАЦІЇ: {}\nЧЕК N: {:06}\nRRN: {}\n{verdict}\nKasa emulator",
+        "ПРИВАТБАНК\n{title}\nСУМА {} ГРН\n{}\n{}\nТЕРМІНАЛ {} {}\nКОД АВТОРИЗАЦІЇ: {}\nЧЕК N: {:06}\nRRN: {}\n{verdict}\nKasa emulator",
         money(r.amount),
         r.scheme,
         r.pan,
+        r.terminal_id,
         r.at.format("%d/%m/%Y %H:%M:%S"),
         if r.auth_code.is_empty() { "DECLINE" } else { &r.auth_code },
         r.invoice,

@@ -424,8 +424,10 @@ pub fn parse_amount(text: &str) -> Result<i64> {
         .ok_or_else(bad)
 }
 
-/// Keep a PAN masked: a number that arrives in full keeps its first 6 and last 4
-/// digits only. Already masked numbers pass unchanged.
+/// Mask a PAN as the payment systems require: a number that arrives in full
+/// keeps its first 6 and last 4 digits only. Already masked numbers pass
+/// unchanged. (A helper for callers; the driver itself passes on what the
+/// terminal sent.)
 pub fn mask_pan(pan: &str) -> String {
     let p = pan.trim();
     let digits = p.bytes().filter(u8::is_ascii_digit).count();
@@ -492,12 +494,14 @@ pub fn transaction(msg: &Message, fallback_amount: i64) -> Result<CardTransactio
         _ => TxnStatus::Declined,
     };
     let scheme = msg.text("paymentSystem");
+    let issuer = msg.text("issuerName");
     Ok(CardTransaction {
         rrn: msg.text("rrn"),
         auth_code: msg.text("approvalCode"),
-        masked_pan: mask_pan(&msg.text("pan")),
+        // As the terminal sent it: the checkout normalises and masks.
+        masked_pan: msg.text("pan"),
         card_scheme: if scheme.is_empty() {
-            msg.text("issuerName")
+            issuer.clone()
         } else {
             scheme
         },
@@ -511,6 +515,10 @@ pub fn transaction(msg: &Message, fallback_amount: i64) -> Result<CardTransactio
         response_code: rc,
         date_time: join_date_time(&msg.text("date"), &msg.text("time")),
         request_id: String::new(),
+        issuer,
+        signature_required: msg.text("signVerif") == "1",
+        needs_confirm: false,
+        requested_amount: 0,
     })
 }
 

@@ -9,12 +9,14 @@
 //!   `msgType` (trimmed), `methodNotImplemented` answers the oldest one.
 //!
 //! Connecting follows the spec's reference scheme: connect, handshake
-//! (`PingDevice` with a leading 0x00), disconnect; connect, identify,
-//! disconnect; then connect and keep the link, reconnecting when it drops.
+//! (`PingDevice` with a leading 0x00), disconnect; connect, identify (and the
+//! merchant mask list), disconnect; then connect and keep the link,
+//! reconnecting when it drops. [`Session::open`] does all of that at once, so
+//! that the first operation does not pay for it.
 //! A reply that arrives for an operation whose caller gave up (time-out) is
 //! discarded, never handed to the next operation.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -82,6 +84,7 @@ type Reply = oneshot::Sender<Result<Message>>;
 
 #[derive(Debug)]
 enum Cmd {
+    Open { reply: oneshot::Sender<Result<()>> },
     Operation { msg: Message, reply: Reply },
     Service { msg: Message, reply: Reply },
     Disconnect,
@@ -92,6 +95,7 @@ enum Cmd {
 pub struct Session {
     tx: mpsc::Sender<Cmd>,
     identity: Arc<Mutex<Option<Identity>>>,
+    masks: Arc<Mutex<BTreeMap<u8, String>>>,
     connected: Arc<AtomicBool>,
 }
 
@@ -100,8 +104,10 @@ impl Session {
     pub fn spawn(cfg: SessionConfig) -> Self {
         let (tx, rx) = mpsc::channel(64);
         let identity = Arc::new(Mutex::new(None));
+        let masks = Arc::new(Mutex::new(BTreeMap::new()));
         let connected = Arc::new(AtomicBool::new(false));
         let owner = Owner {
+            masks: Arc::clone(&masks),
             connected: Arc::clone(&connected),
             cfg,
             rx,
@@ -117,8 +123,30 @@ impl Session {
         Self {
             tx,
             identity,
+            masks,
             connected,
         }
+    }
+
+    /// Connect now, with the handshake, identify, the mask list and the pause
+    /// after the handshake, and keep the link; `Ok` at once when it is up.
+    pub async fn open(&self, timeout: Duration) -> Result<()> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::Open { reply })
+            .await
+            .map_err(|_| Error::LinkLost("terminal session has ended".into()))?;
+        match tokio::time::timeout(timeout, rx).await {
+            Err(_) => Err(Error::Timeout(millis(timeout))),
+            Ok(Err(_)) => Err(Error::LinkLost("terminal session has ended".into())),
+            Ok(Ok(r)) => r,
+        }
+    }
+
+    /// The terminal id of each merchant index, from `getMaskList` (empty when
+    /// the terminal does not answer it).
+    pub fn masks(&self) -> BTreeMap<u8, String> {
+        self.masks.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
     /// Whether the persistent link is up (the next request needs no handshake).
@@ -188,6 +216,7 @@ struct PendingService {
 
 struct Owner {
     cfg: SessionConfig,
+    masks: Arc<Mutex<BTreeMap<u8, String>>>,
     rx: mpsc::Receiver<Cmd>,
     conn: Option<Conn>,
     op: Option<PendingOp>,
@@ -296,6 +325,14 @@ impl Owner {
         self.sweep();
         match cmd {
             Cmd::Disconnect => self.link_lost("disconnected by the driver"),
+            Cmd::Open { reply } => {
+                let r = if self.conn.is_some() {
+                    Ok(())
+                } else {
+                    self.connect().await
+                };
+                let _ = reply.send(r);
+            }
             Cmd::Operation { msg, reply } => {
                 if self.op.is_some() {
                     let _ = reply.send(Err(Error::Busy));
@@ -351,6 +388,7 @@ impl Owner {
                 drop(c);
                 let mut c = self.open().await?;
                 self.identify(&mut c).await;
+                self.mask_list(&mut c).await;
                 drop(c);
                 self.conn = Some(self.open().await?);
             }
@@ -358,6 +396,7 @@ impl Owner {
                 let mut c = self.open().await?;
                 self.handshake(&mut c).await?;
                 self.identify(&mut c).await;
+                self.mask_list(&mut c).await;
                 self.conn = Some(c);
             }
         }
@@ -427,6 +466,36 @@ impl Owner {
                     *g = Some(id);
                 }
             }
+        }
+    }
+
+    /// `getMaskList`: the terminal id of each merchant index. Optional: a
+    /// terminal that does not answer it leaves the list empty.
+    async fn mask_list(&self, c: &mut Conn) {
+        if c.send(Message::service("getMaskList").encode(false))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let want = |m: &Message| {
+            m.is_service() && matches!(m.msg_type(), Some("getMaskList" | "methodNotImplemented"))
+        };
+        let Ok(reply) = self.read_until(c, want).await else {
+            return;
+        };
+        let list: BTreeMap<u8, String> = reply
+            .params
+            .iter()
+            .flatten()
+            .filter_map(|(k, _)| {
+                let index = k.trim().parse::<u8>().ok()?;
+                let id = reply.text(k.trim());
+                (!id.is_empty()).then_some((index, id))
+            })
+            .collect();
+        if let Ok(mut m) = self.masks.lock() {
+            *m = list;
         }
     }
 
