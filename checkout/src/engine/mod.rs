@@ -220,6 +220,11 @@ impl Engine {
     /// resolve what an earlier run left unfinished, and keep retrying
     /// operations that wait for a device. Returns the operations recovered.
     pub async fn start(&self) -> Result<Vec<OperationView>> {
+        // The terminal's session now, so the first sale is as fast as the
+        // rest; a terminal that is off is reached at the first operation.
+        if let Err(e) = self.inner.devices.terminal.open().await {
+            tracing::warn!("the card terminal is not reachable yet: {e}");
+        }
         self.check_password().await;
         let recovered = self.recover_all().await?;
         let weak = Arc::downgrade(&self.inner);

@@ -243,7 +243,7 @@ impl Engine {
                 Some(a) => steps::run_charge(&ctx, *p, &a).await,
                 None => RunResult::Ended(internal("the charge was not written ahead")),
             },
-            Step::Confirm(_) => steps::run_confirm(&ctx).await,
+            Step::Confirm(p) => steps::run_confirm(&ctx, *p).await,
             Step::Reverse(p) => match ahead::<steps::ChargeAhead>(row) {
                 Some(a) => steps::run_reverse(&ctx, *p, &a).await,
                 None => RunResult::Ended(internal("the reversal was not written ahead")),

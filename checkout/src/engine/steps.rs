@@ -110,16 +110,12 @@ pub enum RunResult {
     Uncertain,
 }
 
-/// What the charge, confirm and reverse steps write ahead.
+/// What the charge, confirm and reverse steps write ahead: the terminal's
+/// pending operation (what its lookup matches against, with the original's
+/// RRN for a refund and invoice for a void).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChargeAhead {
     pub pending: PendingOperation,
-    /// The RRN a refund gives money back for.
-    #[serde(default)]
-    pub rrn: Option<String>,
-    /// The invoice a void cancels.
-    #[serde(default)]
-    pub invoice: Option<String>,
 }
 
 /// What the open step writes ahead.
@@ -179,7 +175,7 @@ fn card_data(tx: &CardTransaction) -> CardData {
         batch: tx.batch.clone(),
         response_code: tx.response_code.clone(),
         date_time: tx.date_time.clone(),
-        signature_required: false,
+        signature_required: tx.signature_required,
     }
 }
 
@@ -194,6 +190,7 @@ fn txn_kind(action: CardAction) -> TxnKind {
 /// What the pending request knew that a lookup may not report: a receipt
 /// printed after a lookup carries the same card data as after a reply.
 fn fill_from(mut tx: CardTransaction, ahead: &ChargeAhead) -> CardTransaction {
+    tx.fill_from(&ahead.pending);
     if tx.request_id.is_empty() {
         tx.request_id = ahead.pending.request_id.clone();
     }
@@ -253,19 +250,18 @@ pub async fn prepare_charge(
     p: &PaymentRecord,
     original: Option<&PaymentRecord>,
 ) -> terminal::Result<ChargeAhead> {
-    let pending = t
+    let mut pending = t
         .begin(txn_kind(p.card_action), p.requested, p.merchant)
         .await?;
-    let card = original.and_then(|o| o.card.as_ref());
-    Ok(ChargeAhead {
-        pending,
-        rrn: card
-            .filter(|_| p.card_action == CardAction::Refund)
-            .map(|c| c.rrn.clone()),
-        invoice: card
-            .filter(|_| p.card_action == CardAction::Void)
-            .map(|c| c.invoice.clone()),
-    })
+    if let Some(card) = original.and_then(|o| o.card.as_ref()) {
+        pending = pending.with_ids(&card.terminal_id, &card.merchant_id);
+        match p.card_action {
+            CardAction::Refund => pending = pending.refund_of(card.rrn.clone()),
+            CardAction::Void => pending = pending.voiding(card.invoice.clone()),
+            _ => {}
+        }
+    }
+    Ok(ChargeAhead { pending })
 }
 
 async fn execute(
@@ -273,25 +269,7 @@ async fn execute(
     ahead: &ChargeAhead,
     progress: terminal::ProgressSink,
 ) -> terminal::Result<CardOutcome> {
-    let p = &ahead.pending;
-    match p.kind {
-        TxnKind::Refund => {
-            let req = terminal::RefundRequest {
-                amount: p.amount,
-                rrn: ahead.rrn.clone().unwrap_or_default(),
-                merchant: p.merchant,
-            };
-            t.refund(req, progress).await
-        }
-        TxnKind::Void => {
-            let req = terminal::VoidRequest {
-                invoice: ahead.invoice.clone().unwrap_or_default(),
-                merchant: p.merchant,
-            };
-            t.void(req, progress).await
-        }
-        _ => t.purchase_as(p, progress).await,
-    }
+    t.execute(&ahead.pending, progress).await
 }
 
 /// Run a charge (purchase, refund or void of a card payment).
@@ -417,33 +395,42 @@ fn newer_than_before(pending: &PendingOperation, tx: &CardTransaction) -> bool {
 
 // ---- confirm ----------------------------------------------------------------
 
-/// Confirm an approved payment on a terminal that needs it.
-pub async fn run_confirm(ctx: &StepContext<'_>) -> RunResult {
+/// Confirm an approved payment on a terminal that needs it. A terminal
+/// that cancelled it already (its confirm time-out passed) did not charge
+/// the card.
+pub async fn run_confirm(ctx: &StepContext<'_>, id: i64) -> RunResult {
     match ctx.devices.terminal.confirm().await {
         Ok(()) => RunResult::Ended(Outcome::done(json!({}))),
+        Err(terminal::Error::ConfirmExpired { .. }) => RunResult::Ended(Outcome::Done {
+            result: json!({ "how": "the terminal cancelled it before the confirm" }),
+            payment: Some((id, PaymentUpdate::Reversed)),
+            document: None,
+        }),
         Err(e) if e.outcome_unknown() => RunResult::Uncertain,
         Err(e) => RunResult::Ended(Outcome::terminal_unreachable(&e)),
     }
 }
 
 /// Recover a confirm: look the payment up; confirm it if the terminal still
-/// holds it approved, record it reversed if the terminal cancelled it.
+/// holds it approved, record it given back if the terminal cancelled it.
 pub async fn recover_confirm(ctx: &StepContext<'_>, id: i64, ahead: &ChargeAhead) -> Outcome {
-    let Ok(p) = payment(ctx.loaded, id) else {
+    if payment(ctx.loaded, id).is_err() {
         return Outcome::Retry("no such payment".into());
+    }
+    let reversed = || Outcome::Done {
+        result: json!({ "how": "lookup: cancelled by the terminal" }),
+        payment: Some((id, PaymentUpdate::Reversed)),
+        document: None,
     };
     match ctx.devices.terminal.recover(&ahead.pending).await {
         Ok(Recovery::Found(tx)) if tx.status == TxnStatus::Approved => {
             match ctx.devices.terminal.confirm().await {
                 Ok(()) => Outcome::done(json!({ "how": "lookup" })),
+                Err(terminal::Error::ConfirmExpired { .. }) => reversed(),
                 Err(e) => Outcome::terminal_unreachable(&e),
             }
         }
-        Ok(Recovery::Found(_)) | Ok(Recovery::NotFound { .. }) => Outcome::Done {
-            result: json!({ "how": "lookup: cancelled by the terminal" }),
-            payment: Some((p.id, PaymentUpdate::Reversed)),
-            document: None,
-        },
+        Ok(Recovery::Found(_)) | Ok(Recovery::NotFound { .. }) => reversed(),
         Err(e) => Outcome::terminal_unreachable(&e),
     }
 }
@@ -455,12 +442,13 @@ pub async fn prepare_reverse(
     t: &dyn CardTerminal,
     p: &PaymentRecord,
 ) -> terminal::Result<ChargeAhead> {
-    let pending = t.begin(TxnKind::Void, p.approved, p.merchant).await?;
-    Ok(ChargeAhead {
-        pending,
-        rrn: None,
-        invoice: p.card.as_ref().map(|c| c.invoice.clone()),
-    })
+    let card = p.card.clone().unwrap_or_default();
+    let pending = t
+        .begin(TxnKind::Void, p.approved, p.merchant)
+        .await?
+        .with_ids(&card.terminal_id, &card.merchant_id)
+        .voiding(card.invoice);
+    Ok(ChargeAhead { pending })
 }
 
 /// Give an approved card payment back (the cashier cancelled the sale).
