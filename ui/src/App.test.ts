@@ -223,7 +223,7 @@ describe("cashier screen", () => {
     );
     render(App);
     await fireEvent.input(amountInput(), { target: { value: "12,47" } });
-    expect(byId("cash-hint")?.textContent).toContain("12,50");
+    expect(byId("cash-hint")?.textContent).toContain(ukText("pay.cash.hint", { amount: "12,50", change: "0,00" }));
     await fireEvent.click(byId("pay-cash")!);
     expect(sent(h.api.sale)).toMatchObject({ amount: 1247, payments: [{ method: "cash", amount: 1250 }] });
     const result = await shown("result");
@@ -349,6 +349,7 @@ describe("cashier screen", () => {
     expect(byId("new-sale")).toBeNull();
     expect(byId("action-cancel")?.textContent).toContain("10,00");
     expect(byId("rest-cash")?.textContent).toContain("2,50");
+    // Never less than what is left: 2,43 would be asked as 2,50 too (below it the register refuses).
 
     await fireEvent.click(byId("rest-cash")!);
     await waitFor(() => expect(h.api.add_payment).toHaveBeenCalledTimes(1));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { cardPayment, cashPayment, operation } from "../test-fixtures";
 import { dictionaries, translate } from "./i18n";
-import { cardOf, cashToTake, charged, declineOf, moneyLines, newKey, receiptNumber } from "./operations";
+import { cardOf, cashChange, cashToTake, charged, declineOf, moneyLines, newKey, receiptNumber } from "./operations";
 
 const keys = (op: ReturnType<typeof operation>) => moneyLines(op).map((l) => l.key);
 const text = (op: ReturnType<typeof operation>) => moneyLines(op).map((l) => translate("en", l.key, l.params));
@@ -16,10 +16,18 @@ describe("newKey", () => {
 });
 
 describe("cashToTake", () => {
-  it("rounds to 10 kopiykas and never asks for nothing", () => {
+  it("rounds up to 10 kopiykas: never less than the total, which the register refuses", () => {
+    expect(cashToTake(1250)).toBe(1250);
     expect(cashToTake(1247)).toBe(1250);
-    expect(cashToTake(1243)).toBe(1240);
-    expect(cashToTake(3)).toBe(3);
+    expect(cashToTake(1243)).toBe(1250);
+    expect(cashToTake(3)).toBe(10);
+  });
+
+  it("says the change Kasa gives back for it (the total rounded as cash is)", () => {
+    expect(cashChange(1250)).toBe(0);
+    expect(cashChange(1247)).toBe(0);
+    expect(cashChange(1243)).toBe(10);
+    expect(cashChange(3)).toBe(10);
   });
 });
 

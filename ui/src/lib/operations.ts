@@ -17,10 +17,20 @@ export function newKey(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** The cash to ask for when `minor` is due: rounded to 10 kopiykas, and never nothing. */
+/**
+ * The cash to ask for when `minor` is due: `minor` rounded up to whole
+ * 10 kopiykas. Kasa accepts cash down to the legally rounded amount
+ * (`roundCash`), but the fiscal register refuses a payment below the
+ * receipt's total, so the UI never asks for less than the total: 12,43 is
+ * paid with 12,50 and 0,10 change (the customer pays 12,40, as rounding says).
+ */
 export function cashToTake(minor: number): number {
-  const rounded = roundCash(minor);
-  return rounded > 0 ? rounded : minor;
+  return Math.ceil(minor / 10) * 10;
+}
+
+/** The change for cash of `cashToTake(minor)`: what Kasa gives back once the total is rounded. */
+export function cashChange(minor: number): number {
+  return cashToTake(minor) - roundCash(minor);
 }
 
 /** The last element (Array.prototype.at is ES2022; the desktop web view targets ES2021). */
