@@ -369,8 +369,8 @@ describe("a reloaded page follows the sale that is running", { skip: !process.en
 
   before(async () => {
     dataDir = mkdtempSync(path.join(tmpdir(), "kasa-e2e-slow-"));
-    // A slow terminal (300 ms a status): the sale is still running after the reload.
-    ({ child: server, baseUrl } = await startServer(process.env.KASA_BIN, dataDir, logLines, 300));
+    // A slow terminal (600 ms a status, some 5 s a sale): the sale is still running after the reload.
+    ({ child: server, baseUrl } = await startServer(process.env.KASA_BIN, dataDir, logLines, 600));
     browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
   });
 
