@@ -15,6 +15,9 @@ export default defineConfig({
     proxy: {
       "/api": { target: process.env.KASA_API ?? "http://127.0.0.1:8080", changeOrigin: false },
     },
+    // The unit tests read the Rust sources next door (the stable codes the
+    // backend sends must all be translated); the dev server never serves them.
+    fs: process.env.VITEST ? { allow: [".."] } : undefined,
   },
   build: {
     outDir: "dist",

@@ -1,17 +1,22 @@
-// Browser end-to-end test: a card sale through `kasa serve` (demo mode, emulated
+// Browser end-to-end test: sales through `kasa serve` (demo mode, emulated
 // terminal and fiscal register) driven in Debian's Chromium by playwright-core.
+// Every wait is for a state of the page or of the server, never a fixed sleep.
 //
 //   KASA_BIN=../target/debug/kasa npm run e2e
 //
 // Environment:
 //   KASA_BIN   (required) the backend binary; run as
 //              KASA_BIN serve --addr 127.0.0.1:0 --data-dir <fresh temp dir>
-//              with KASA_DEMO_STEP_MS=20. It must print a line containing
+//              with KASA_DEMO_STEP_MS=20 (and a second one with a slow
+//              terminal for the reload test). It must print a line containing
 //              http://127.0.0.1:PORT/ (e.g. "Kasa is serving on http://127.0.0.1:PORT/").
 //   CHROMIUM   Chromium executable (default /usr/bin/chromium).
 //
 // Artifacts go to ui/test-results/: card-sale.png, kasa-serve.log, and a
 // screenshot of the page for each failed test.
+//
+// The commands are `POST /api/cmd/<name>` (JSON, money in kopiykas, each
+// state-changing request with an idempotency key); events are `GET /api/events`.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -39,14 +44,28 @@ const TERMINAL_STATUSES = [
 ];
 
 const STARTUP_TIMEOUT_MS = 60_000;
+const SALE_PATH = "/api/cmd/sale";
 const SALE_TIMEOUT_MS = 30_000;
 const URL_IN_LINE = /http:\/\/127\.0\.0\.1:(\d+)\//;
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--no-first-run",
+];
+
+/** A dictionary text with its {placeholders} filled, as the UI shows it. */
+function fill(template, params) {
+  return template.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+}
 
 /** Starts `kasa serve` and resolves once it prints the address it listens on. */
-function startServer(bin, dataDir, logLines) {
+function startServer(bin, dataDir, logLines, stepMs = 20) {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, ["serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir], {
-      env: { ...process.env, KASA_DEMO_STEP_MS: "20" },
+      env: { ...process.env, KASA_DEMO_STEP_MS: String(stepMs) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let settled = false;
@@ -119,17 +138,7 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
     dataDir = mkdtempSync(path.join(tmpdir(), "kasa-e2e-"));
 
     ({ child: server, baseUrl } = await startServer(bin, dataDir, logLines));
-    browser = await chromium.launch({
-      executablePath,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-      ],
-    });
+    browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
   });
 
   after(async () => {
@@ -197,6 +206,10 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
         });
       });
 
+      const saleBodies = [];
+      page.on("request", (request) => {
+        if (new URL(request.url()).pathname === SALE_PATH) saleBodies.push(JSON.parse(request.postData() ?? "null"));
+      });
       await page.fill("#amount", "12.50");
       await page.click("#pay-card");
 
@@ -209,8 +222,13 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
       assert.ok(
         liveStatuses.length > 0,
         `the progress panel showed a terminal status from a "progress" event (saw ${JSON.stringify(seen.statuses)}); ` +
-          "are events sent on /api/events while POST /api/sales/card runs?",
+          "are events sent on /api/events while POST /api/cmd/sale runs?",
       );
+
+      assert.equal(saleBodies.length, 1, "one sale request");
+      assert.equal(saleBodies[0].amount, 1250, "the amount travels as an integer of kopiykas");
+      assert.deepEqual(saleBodies[0].payments, [{ method: "card", amount: 1250 }]);
+      assert.match(saleBodies[0].key, /^[A-Za-z0-9._:-]{1,64}$/, "the sale carries an idempotency key");
 
       assert.equal(await result.getAttribute("data-state"), "done", "the sale is done");
       assert.equal((await page.getByTestId("state").innerText()).trim(), uk["state.done"]);
@@ -222,6 +240,9 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
       assert.doesNotMatch(pan, /\d{13,}/, "no full card number is shown");
       assert.match(await text("fiscal-number"), /^\d+$/, "a fiscal receipt number is shown");
       assert.ok((await text("amount")).includes("12,50"), "the amount is shown as 12,50");
+      assert.ok((await text("money")).includes(fill(uk["money.card_charged"], { amount: "12,50" })), "it says the card was charged");
+      assert.equal(await page.locator("#operation").getAttribute("aria-busy"), "false", "nothing is busy any more");
+      assert.equal(await page.evaluate(() => document.activeElement?.id), "amount", "focus is back on the amount");
       assert.equal(await page.locator("#pay-card").isEnabled(), true, "the pay button is enabled again");
 
       // Demo mode shows the receipt the emulated fiscal register printed, with the card data.
@@ -234,11 +255,12 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
 
   test("a non-number is refused in the browser, with no request to the server", { timeout: 60_000 }, async () => {
     await withPage("invalid-amount", async (page) => {
-      const saleRequests = [];
+      const saleBodies = [];
       page.on("request", (request) => {
-        if (new URL(request.url()).pathname === "/api/sales/card") saleRequests.push(request.url());
+        if (new URL(request.url()).pathname === SALE_PATH) saleBodies.push(JSON.parse(request.postData() ?? "null"));
       });
       await openCashier(page);
+      await page.locator('.app[data-events="open"]').waitFor({ timeout: 10_000 });
 
       await page.fill("#amount", "abc");
       await page.click("#pay-card");
@@ -246,25 +268,59 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
       await error.waitFor({ timeout: 5_000 });
       assert.equal((await error.innerText()).trim(), uk["validation.not_a_number"]);
       assert.equal(await page.locator("#amount").getAttribute("aria-invalid"), "true");
-
       await page.locator("#amount").press("Enter");
-      await page.waitForTimeout(500);
-      assert.deepEqual(saleRequests, [], "no request was made to /api/sales/card");
+      await page.click("#pay-cash");
       assert.equal(await page.locator("#result").count(), 0, "no result is shown");
+
+      // Then a valid amount: requests go out in order, so if "abc" had made
+      // one it would be the first. Wait for this sale's result, not for time.
+      await page.fill("#amount", "7");
+      await page.locator("#amount").press("Enter");
+      await page.locator('#result[data-state="done"]').waitFor({ timeout: SALE_TIMEOUT_MS });
+      assert.deepEqual(
+        saleBodies.map((b) => b.amount),
+        [700],
+        "the only sale request is the valid one: none was made for \"abc\"",
+      );
     });
   });
 
-  test("the server refuses a negative amount with 400 invalid_amount", { timeout: 30_000 }, async () => {
-    const response = await fetch(new URL("/api/sales/card", baseUrl), {
+  /** POSTs a raw JSON body to a command. */
+  async function postRaw(name, body) {
+    const response = await fetch(new URL(`/api/cmd/${name}`, baseUrl), {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json" },
-      body: JSON.stringify({ amount: "-5" }),
+      body,
     });
-    const body = await response.text();
-    assert.equal(response.status, 400, `status (body: ${body})`);
-    const error = JSON.parse(body);
-    assert.equal(error.code, "invalid_amount");
-    assert.equal(typeof error.message, "string");
+    const text = await response.text();
+    return { status: response.status, text, json: JSON.parse(text) };
+  }
+
+  for (const [what, amount] of [
+    ["a negative amount", "-5"],
+    ["an exponent (1e3)", "1e3"],
+    ["a fraction (12.5)", "12.5"],
+    ["a string (\"12.50\")", '"12.50"'],
+  ]) {
+    test(`the server refuses ${what} with 400 invalid_amount`, { timeout: 30_000 }, async () => {
+      // Written by hand: JSON.stringify would turn 1e3 into 1000.
+      const body = `{"key":"e2e-bad-${Date.now()}","amount":${amount},"payments":[{"method":"card","amount":1250}]}`;
+      const { status, text, json } = await postRaw("sale", body);
+      assert.equal(status, 400, `status (body: ${text})`);
+      assert.equal(json.code, "invalid_amount", text);
+      assert.equal(typeof json.message, "string");
+    });
+  }
+
+  test("the same key twice is one sale: the second answer is the first operation", { timeout: 60_000 }, async () => {
+    const body = JSON.stringify({ key: `e2e-same-${Date.now()}`, items: [], amount: 333, payments: [{ method: "cash", amount: 340 }] });
+    const first = await postRaw("sale", body);
+    const again = await postRaw("sale", body);
+    assert.equal(first.status, 200, first.text);
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.json.id, first.json.id, "the same operation");
+    assert.equal(first.json.state, "done", first.text);
+    assert.deepEqual(again.json.documents, first.json.documents, "one receipt, not two");
   });
 
   test("keyboard alone: type the amount, press Enter; the language switcher works", { timeout: 90_000 }, async () => {
@@ -286,5 +342,87 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
       await page.locator("#amount").waitFor();
       assert.ok((await page.locator("#pay-card").innerText()).includes(en["pay.card"]), "the language is remembered");
     });
+  });
+
+  test("cash: exact cash for the amount, rounded to 10 kopiykas, with its receipt", { timeout: 90_000 }, async () => {
+    await withPage("cash-sale", async (page) => {
+      await openCashier(page);
+      await page.fill("#amount", "12,47");
+      await page.locator("#cash-hint").waitFor();
+      await page.click("#pay-cash");
+      const result = page.locator('#result[data-state="done"]');
+      await result.waitFor({ timeout: SALE_TIMEOUT_MS });
+      const money = (await page.getByTestId("money").innerText()).trim();
+      assert.ok(money.includes(fill(uk["money.cash_taken"], { amount: "12,50", change: "0,00" })), money);
+      assert.match((await page.getByTestId("fiscal-number").innerText()).trim(), /^\d+$/);
+      assert.equal(await page.getByTestId("rrn").count(), 0, "no card data for cash");
+    });
+  });
+});
+
+describe("a reloaded page follows the sale that is running", { skip: !process.env.KASA_BIN && "KASA_BIN is not set" }, () => {
+  const logLines = [];
+  let server;
+  let baseUrl;
+  let browser;
+  let dataDir;
+
+  before(async () => {
+    dataDir = mkdtempSync(path.join(tmpdir(), "kasa-e2e-slow-"));
+    // A slow terminal (600 ms a status, some 5 s a sale): the sale is still running after the reload.
+    ({ child: server, baseUrl } = await startServer(process.env.KASA_BIN, dataDir, logLines, 600));
+    browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  });
+
+  after(async () => {
+    await browser?.close().catch(() => {});
+    await stopServer(server);
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (logLines.length) {
+      mkdirSync(resultsDir, { recursive: true });
+      writeFileSync(path.join(resultsDir, "kasa-serve-slow.log"), logLines.join("\n") + "\n");
+    }
+  });
+
+  test("reload in the middle of a card sale: progress again, then the result", { timeout: 120_000 }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 800 }, locale: "uk-UA" });
+    const page = await context.newPage();
+    try {
+      await page.goto(baseUrl);
+      await page.locator('.app[data-events="open"]').waitFor({ timeout: 10_000 });
+      await page.fill("#amount", "21.00");
+      await page.click("#pay-card");
+      // The operation is known (its first event came) and the terminal is at work.
+      const progress = page.locator("#progress");
+      await page.locator('#progress [data-testid="operation-id"]').waitFor({ timeout: SALE_TIMEOUT_MS });
+      const before = await progress.getAttribute("data-status");
+      assert.ok(before, "a terminal status was shown");
+
+      await page.reload();
+      // The new page asks `current` and follows the same operation.
+      await page.locator("#progress").waitFor({ timeout: 10_000 });
+      assert.equal(await page.locator("#pay-card").isDisabled(), true, "no second sale while it runs");
+      const result = page.locator("#result");
+      await result.waitFor({ timeout: SALE_TIMEOUT_MS });
+      assert.equal(await result.getAttribute("data-state"), "done");
+      assert.ok((await page.getByTestId("amount").innerText()).includes("21,00"));
+      assert.match((await page.getByTestId("rrn").innerText()).trim(), /^\d{12}$/);
+      assert.match((await page.getByTestId("fiscal-number").innerText()).trim(), /^\d+$/);
+
+      // One sale, not two: the server has nothing unfinished and one operation for it.
+      const current = await (
+        await fetch(new URL("/api/cmd/current", baseUrl), {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: "{}",
+        })
+      ).json();
+      assert.equal(current.operation, null, "nothing left running");
+    } catch (err) {
+      await page.screenshot({ path: path.join(resultsDir, "reload-failure.png"), fullPage: true }).catch(() => {});
+      throw err;
+    } finally {
+      await context.close();
+    }
   });
 });

@@ -1,24 +1,40 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { KasaEvent } from "./bindings/KasaEvent";
-import type { SaleResult } from "./bindings/SaleResult";
+import type { OperationView } from "./bindings/OperationView";
 import { ApiFailure } from "./lib/api";
-import { dictionaries, setLocale } from "./lib/i18n";
+import { PENDING_KEY } from "./lib/cashier.svelte";
+import { dictionaries, setLocale, translate } from "./lib/i18n";
+import { cardPayment, operation } from "./test-fixtures";
 import App from "./App.svelte";
 
-const h = vi.hoisted(() => ({
-  listeners: new Set<(e: unknown) => void>(),
-  appInfo: vi.fn(),
-  payByCard: vi.fn(),
-  uiReady: vi.fn(),
-}));
+const h = vi.hoisted(() => {
+  const fn = () => vi.fn();
+  return {
+    listeners: new Set<(e: unknown) => void>(),
+    uiReady: vi.fn(),
+    api: {
+      info: fn(),
+      sale: fn(),
+      add_payment: fn(),
+      cancel: fn(),
+      print_again: fn(),
+      retry_lookup: fn(),
+      resolve: fn(),
+      operation: fn(),
+      by_key: fn(),
+      current: fn(),
+      unresolved: fn(),
+      receipt_tape: fn(),
+    },
+  };
+});
 
 vi.mock("./lib/api", async (importOriginal) => {
   const real = await importOriginal<typeof import("./lib/api")>();
   return {
     ...real,
-    appInfo: h.appInfo,
-    payByCard: h.payByCard,
+    api: h.api,
     uiReady: h.uiReady,
     onEvent: (cb: (e: unknown) => void) => {
       h.listeners.add(cb);
@@ -28,6 +44,7 @@ vi.mock("./lib/api", async (importOriginal) => {
 });
 
 const uk = dictionaries.uk;
+const ukText = (key: string, params?: Record<string, string | number>) => translate("uk", key, params);
 
 function emit(e: KasaEvent) {
   for (const l of h.listeners) l(e);
@@ -43,54 +60,47 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
-const approved: SaleResult = {
-  sale_id: 12,
-  state: "done",
-  amount: 1250,
-  card: {
-    rrn: "412345678901",
-    auth_code: "123456",
-    masked_pan: "411111******1111",
-    card_scheme: "VISA",
-    terminal_id: "T1",
-    merchant_id: "M1",
-    invoice: "000007",
-    amount: 1250,
-    batch: "1",
-    kind: "purchase",
-    status: "approved",
-    response_code: "0000",
-    date_time: "2026-11-22T10:00:00",
-    request_id: "",
-  },
-  fiscal_number: 345,
-  decline: null,
-  attention: null,
-};
-
-function amountInput() {
-  return document.getElementById("amount") as HTMLInputElement;
-}
-
-function payButton() {
-  return document.getElementById("pay-card") as HTMLButtonElement;
-}
+const amountInput = () => document.getElementById("amount") as HTMLInputElement;
+const payButton = () => document.getElementById("pay-card") as HTMLButtonElement;
+const byId = (id: string) => document.getElementById(id);
+const testId = (root: Element, id: string) => root.querySelector(`[data-testid="${id}"]`)?.textContent?.trim();
 
 async function typeAndSubmit(text: string) {
   await fireEvent.input(amountInput(), { target: { value: text } });
   await fireEvent.submit(amountInput().form!);
 }
 
+async function shown(id: string): Promise<HTMLElement> {
+  return waitFor(() => {
+    const el = byId(id);
+    expect(el).not.toBeNull();
+    return el!;
+  });
+}
+
+/** The key and request of the n-th call of a mocked command. */
+function sent(mock: ReturnType<typeof vi.fn>, n = 0): Record<string, unknown> {
+  return mock.mock.calls[n][0] as Record<string, unknown>;
+}
+
+const networkDown = () =>
+  new ApiFailure({ code: "internal", message: "network error", details: "TypeError: Failed to fetch", device_code: null }, true);
+
 beforeEach(() => {
   h.listeners.clear();
-  h.appInfo.mockReset().mockResolvedValue({ version: "0.1.0", mode: "demo" });
-  h.payByCard.mockReset();
+  for (const m of Object.values(h.api)) m.mockReset();
+  h.api.info.mockResolvedValue({ version: "0.1.0", mode: "demo" });
+  h.api.current.mockResolvedValue({ operation: null });
+  h.api.by_key.mockResolvedValue({ operation: null });
+  h.api.unresolved.mockResolvedValue({ operations: [] });
+  h.api.receipt_tape.mockResolvedValue({ available: true, documents: ["ФІСКАЛЬНИЙ ЧЕК\nRRN 412345678901"] });
   h.uiReady.mockReset().mockResolvedValue(undefined);
+  sessionStorage.clear();
   setLocale("uk");
 });
 
 describe("cashier screen", () => {
-  it("shows the header with the demo badge and tells the shell it is ready", async () => {
+  it("shows the header and tells the shell it is ready with the mode and version info gave", async () => {
     render(App);
     expect(screen.getByText("Kasa")).toBeTruthy();
     expect(screen.getByLabelText(uk["amount.label"])).toBe(amountInput());
@@ -98,16 +108,31 @@ describe("cashier screen", () => {
     expect(payButton().textContent).toContain(uk["pay.card"]);
     expect(await screen.findByText(uk["header.mode.demo"])).toBeTruthy();
     await waitFor(() => expect(h.uiReady).toHaveBeenCalledTimes(1));
-    expect(typeof h.uiReady.mock.calls[0][0]).toBe("string");
+    const summary = h.uiReady.mock.calls[0][0] as string;
+    expect(summary).toMatch(/^mode=demo version=0\.1\.0 \| /);
+    expect(summary).toContain(uk["pay.card"]);
+    expect(summary).toContain(ukText("header.version", { version: "0.1.0" }));
+    expect(h.api.info).toHaveBeenCalledWith({});
+  });
+
+  it("reports a failed info call to the shell instead of a mode, and says so on screen", async () => {
+    h.api.info.mockRejectedValue(new ApiFailure({ code: "internal", message: "boom", details: null, device_code: null }));
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    render(App);
+    await waitFor(() => expect(h.uiReady).toHaveBeenCalledTimes(1));
+    expect(h.uiReady.mock.calls[0][0]).toMatch(/^info=failed code=internal \| /);
+    expect(h.uiReady.mock.calls[0][0]).not.toContain("mode=");
+    expect((await shown("info-error")).textContent).toContain(uk["error.internal"]);
+    expect(byId("mode-badge")).toBeNull();
   });
 
   it("refuses a non-number without calling the backend", async () => {
     render(App);
     await typeAndSubmit("abc");
-    const error = document.getElementById("amount-error");
-    expect(error?.textContent?.trim()).toBe(uk["validation.not_a_number"]);
+    expect(byId("amount-error")?.textContent?.trim()).toBe(uk["validation.not_a_number"]);
     expect(amountInput().getAttribute("aria-invalid")).toBe("true");
-    expect(h.payByCard).not.toHaveBeenCalled();
+    await fireEvent.click(byId("pay-cash")!);
+    expect(h.api.sale).not.toHaveBeenCalled();
   });
 
   it.each([
@@ -117,137 +142,445 @@ describe("cashier screen", () => {
   ])("refuses %j with %s", async (text, key) => {
     render(App);
     await typeAndSubmit(text);
-    expect(document.getElementById("amount-error")?.textContent?.trim()).toBe(uk[key]);
-    expect(h.payByCard).not.toHaveBeenCalled();
+    expect(byId("amount-error")?.textContent?.trim()).toBe(uk[key]);
+    expect(h.api.sale).not.toHaveBeenCalled();
   });
 
   it("names the limit when the amount is too large", async () => {
     render(App);
     await typeAndSubmit("10000000.01");
-    expect(document.getElementById("amount-error")?.textContent).toContain("10\u00a0000\u00a0000,00");
+    expect(byId("amount-error")?.textContent).toContain("10\u00a0000\u00a0000,00");
   });
 
-  it("pays, shows live terminal progress, then the result", async () => {
-    const pending = deferred<SaleResult>();
-    h.payByCard.mockReturnValue(pending.promise);
+  it("pays by card: a keyed sale in kopiykas, live progress, then the result", async () => {
+    const pending = deferred<OperationView>();
+    h.api.sale.mockReturnValue(pending.promise);
     render(App);
     await typeAndSubmit("12,5");
-    expect(h.payByCard).toHaveBeenCalledWith("12.50");
-
-    const progress = await waitFor(() => {
-      const el = document.getElementById("progress");
-      expect(el).not.toBeNull();
-      return el!;
+    expect(h.api.sale).toHaveBeenCalledTimes(1);
+    const request = sent(h.api.sale);
+    expect(request).toEqual({
+      key: expect.stringMatching(/^[A-Za-z0-9._:-]{1,64}$/),
+      items: [],
+      amount: 1250,
+      payments: [{ method: "card", amount: 1250 }],
     });
+    expect(sessionStorage.getItem(PENDING_KEY)).toBe(request.key);
+
+    const progress = await shown("progress");
+    expect(progress.getAttribute("aria-busy")).toBe("true");
+    expect(byId("operation")?.getAttribute("aria-busy")).toBe("true");
     expect(payButton().disabled).toBe(true);
     expect(progress.textContent).toContain(uk["status.waiting"]);
+    expect(progress.textContent).toContain("12,50 грн");
 
-    emit({ type: "state", sale_id: 12, state: "terminal_sent" });
-    emit({ type: "progress", sale_id: 12, status: "enter_pin" });
-    emit({ type: "progress", sale_id: 99, status: "remove_card" }); // another sale: ignored
-    await waitFor(() => expect(progress.textContent).toContain(uk["status.enter_pin"]));
-    expect(progress.dataset.status).toBe("enter_pin");
+    // The first event with our key names the operation; events of other operations are ignored.
+    const key = request.key as string;
+    emit({ type: "operation", operation: operation({ id: 12, key, state: "running", step: "charge", payments: [cardPayment({ state: "pending", approved: 0, card: null })], documents: [] }) });
+    emit({ type: "progress", operation: 12, status: "enter_pin" });
+    emit({ type: "progress", operation: 99, status: "remove_card" });
+    emit({ type: "operation", operation: operation({ id: 99, key: "someone-else", state: "running" }) });
+    await waitFor(() => expect(byId("progress")?.textContent).toContain(uk["status.enter_pin"]));
+    expect(byId("progress")?.dataset.status).toBe("enter_pin");
+    expect(testId(byId("progress")!, "operation-id")).toBe(ukText("progress.operation", { id: 12 }));
 
     // Pressing Pay again while paying does nothing.
     await fireEvent.submit(amountInput().form!);
-    expect(h.payByCard).toHaveBeenCalledTimes(1);
+    expect(h.api.sale).toHaveBeenCalledTimes(1);
 
-    pending.resolve(approved);
-    const result = await waitFor(() => {
-      const el = document.getElementById("result");
-      expect(el).not.toBeNull();
-      return el!;
-    });
-    expect(document.getElementById("progress")).toBeNull();
+    pending.resolve(operation({ id: 12, key }));
+    const result = await shown("result");
+    expect(byId("progress")).toBeNull();
     expect(payButton().disabled).toBe(false);
+    expect(byId("operation")?.getAttribute("aria-busy")).toBe("false");
     expect(result.dataset.state).toBe("done");
-    expect(result.textContent).toContain(uk["state.done"]);
-    const byId = (id: string) => result.querySelector(`[data-testid="${id}"]`)?.textContent?.trim();
-    expect(byId("amount")).toBe("12,50 грн");
-    expect(byId("rrn")).toBe("412345678901");
-    expect(byId("auth-code")).toBe("123456");
-    expect(byId("masked-pan")).toBe("411111******1111");
-    expect(byId("fiscal-number")).toBe("345");
-    // Ready for the next sale.
-    expect(amountInput().value).toBe("");
+    expect(testId(result, "state")).toBe(uk["state.done"]);
+    expect(testId(result, "amount")).toBe("12,50 грн");
+    expect(testId(result, "rrn")).toBe("412345678901");
+    expect(testId(result, "auth-code")).toBe("123456");
+    expect(testId(result, "masked-pan")).toBe("411111******1111");
+    expect(testId(result, "fiscal-number")).toBe("345");
+    expect(testId(result, "money")).toContain(ukText("money.card_charged", { amount: "12,50" }));
+    expect(testId(result, "money")).toContain(ukText("money.receipt_printed", { number: 345 }));
+    expect(sessionStorage.getItem(PENDING_KEY)).toBeNull();
+    // Ready for the next sale, with the focus on the amount.
+    await waitFor(() => expect(amountInput().value).toBe(""));
+    await waitFor(() => expect(document.activeElement).toBe(amountInput()));
+
+    // A late event from before the answer changes nothing.
+    emit({ type: "operation", operation: { ...operation({ id: 12, key, state: "running", step: "close" }), updated_at: "2026-11-22T09:00:00Z" } });
+    await Promise.resolve();
+    expect(byId("result")?.dataset.state).toBe("done");
+
+    // The virtual tape shows the receipt.
+    await waitFor(() => expect(byId("virtual-tape")?.textContent).toContain("412345678901"));
+    expect(h.api.receipt_tape).toHaveBeenCalledWith({ last: 1 });
   });
 
-  it("shows a decline with its code and keeps the amount", async () => {
-    h.payByCard.mockResolvedValue({
-      ...approved,
-      state: "declined",
-      card: null,
-      fiscal_number: null,
-      decline: { code: "51", message: "Insufficient funds" },
-    });
+  it("pays in cash: the amount rounded to 10 kopiykas, and says what was taken", async () => {
+    h.api.sale.mockImplementation(async (r: { key: string }) =>
+      operation({ key: r.key, total: 1247, change: 0, payments: [{ ...cardPayment(), method: "cash", card_action: "none", card: null, tendered: 1250, approved: 1250 }] }),
+    );
+    render(App);
+    await fireEvent.input(amountInput(), { target: { value: "12,47" } });
+    expect(byId("cash-hint")?.textContent).toContain(ukText("pay.cash.hint", { amount: "12,50", change: "0,00" }));
+    await fireEvent.click(byId("pay-cash")!);
+    expect(sent(h.api.sale)).toMatchObject({ amount: 1247, payments: [{ method: "cash", amount: 1250 }] });
+    const result = await shown("result");
+    expect(testId(result, "money")).toContain(ukText("money.cash_taken", { amount: "12,50", change: "0,00" }));
+    expect(testId(result, "rrn")).toBeUndefined();
+  });
+
+  it("never shows an older view of the operation over a newer one", async () => {
+    const newer = operation({ state: "needs_attention", documents: [], problem: { code: "fiscal.paper_out", message: "", actions: ["print_again"] } });
+    h.api.current.mockResolvedValue({ operation: newer });
+    render(App);
+    await shown("result");
+    emit({ type: "operation", operation: { ...newer, state: "running", updated_at: "2026-11-22T09:00:00Z" } });
+    await Promise.resolve();
+    expect(byId("result")?.dataset.state).toBe("needs_attention");
+  });
+
+  it("a new sale gets a new key", async () => {
+    h.api.sale.mockImplementation(async (r: { key: string }) => operation({ key: r.key }));
+    render(App);
+    await typeAndSubmit("12.50");
+    await shown("result");
+    await typeAndSubmit("12.50");
+    await waitFor(() => expect(h.api.sale).toHaveBeenCalledTimes(2));
+    expect(sent(h.api.sale, 1).key).not.toBe(sent(h.api.sale, 0).key);
+  });
+
+  it("after a lost connection, pressing Pay again sends the same key; another amount gets a new one", async () => {
+    h.api.sale.mockRejectedValue(networkDown());
+    h.api.by_key.mockRejectedValue(networkDown());
+    render(App);
+    await typeAndSubmit("12.50");
+    const error = await shown("error");
+    expect(error.dataset.uncertain).toBe("true");
+    expect(error.textContent).toContain(uk["error.uncertain"]);
+    expect(testId(error, "error-money")).toBe(uk["error.money.retry_same"]);
+    const first = sent(h.api.sale).key;
+    expect(h.api.by_key).toHaveBeenCalledWith({ key: first });
+
+    await typeAndSubmit("12.50");
+    await waitFor(() => expect(h.api.sale).toHaveBeenCalledTimes(2));
+    expect(sent(h.api.sale, 1).key).toBe(first);
+
+    await typeAndSubmit("13.00");
+    await waitFor(() => expect(h.api.sale).toHaveBeenCalledTimes(3));
+    expect(sent(h.api.sale, 2).key).not.toBe(first);
+  });
+
+  it("after a lost connection, shows what became of the sale once Kasa answers by its key", async () => {
+    h.api.sale.mockRejectedValue(networkDown());
+    h.api.by_key.mockImplementation(async ({ key }: { key: string }) => ({ operation: operation({ key }) }));
+    render(App);
+    await typeAndSubmit("12.50");
+    const result = await shown("result");
+    expect(result.dataset.state).toBe("done");
+    expect(byId("error")).toBeNull();
+  });
+
+  it("after a definite error, a new press gets a new key", async () => {
+    h.api.sale.mockRejectedValue(new ApiFailure({ code: "busy", message: "another operation is in progress", details: null, device_code: null }));
+    render(App);
+    await typeAndSubmit("12.50");
+    const error = await shown("error");
+    expect(error.dataset.code).toBe("busy");
+    expect(error.textContent).toContain(uk["error.busy"]);
+    expect(error.textContent).toContain("another operation is in progress");
+    expect(testId(error, "error-money")).toBe(uk["error.money.not_charged"]);
+    expect(payButton().disabled).toBe(false);
+    await typeAndSubmit("12.50");
+    await waitFor(() => expect(h.api.sale).toHaveBeenCalledTimes(2));
+    expect(sent(h.api.sale, 1).key).not.toBe(sent(h.api.sale, 0).key);
+  });
+
+  it("a decline is translated, says the card was not charged, and keeps the amount", async () => {
+    h.api.sale.mockImplementation(async (r: { key: string }) =>
+      operation({
+        key: r.key,
+        state: "declined",
+        paid: 0,
+        remaining: 700,
+        total: 700,
+        payments: [cardPayment({ state: "declined", requested: 700, approved: 0, card: null, decline: { code: "51", message: "Insufficient funds" } })],
+        documents: [],
+        problem: { code: "51", message: "Insufficient funds", actions: [] },
+      }),
+    );
     render(App);
     await typeAndSubmit("7");
-    const decline = await screen.findByTestId("decline");
-    expect(decline.textContent).toContain("51");
-    expect(decline.textContent).toContain("Insufficient funds");
-    expect(document.getElementById("result")?.dataset.state).toBe("declined");
-    expect(screen.queryByTestId("rrn")).toBeNull();
+    const result = await shown("result");
+    expect(result.dataset.state).toBe("declined");
+    expect(testId(result, "decline")).toContain(uk["decline.host.51"]);
+    expect(testId(result, "money")).toBe(uk["money.not_charged"]);
+    expect(testId(result, "rrn")).toBeUndefined();
     expect(amountInput().value).toBe("7");
+    expect(byId("new-sale")).not.toBeNull();
   });
 
-  it("warns when the sale needs attention", async () => {
-    h.payByCard.mockResolvedValue({ ...approved, state: "needs_attention", fiscal_number: null });
+  it("a partial approval shows what was approved and what is left, and pays the rest in cash with a new key", async () => {
+    const partial = (key: string) =>
+      operation({
+        key,
+        state: "awaiting_payment",
+        total: 1247,
+        paid: 1000,
+        remaining: 247,
+        payments: [cardPayment({ requested: 1247, approved: 1000, partial: true })],
+        documents: [],
+        problem: { code: "payment.remaining", message: "247 kopiykas are left to pay", actions: ["cancel"] },
+      });
+    h.api.sale.mockImplementation(async (r: { key: string }) => partial(r.key));
+    h.api.add_payment.mockImplementation(async (r: { key: string }) =>
+      operation({ key: "sale-key", total: 1247, paid: 1247, payments: [cardPayment({ approved: 1000 })] }),
+    );
     render(App);
-    await typeAndSubmit("12.50");
-    const warning = await screen.findByTestId("attention");
-    expect(warning.textContent).toContain(uk["result.needs_attention"]);
-    expect(screen.getByTestId("rrn").textContent).toBe("412345678901");
+    await typeAndSubmit("12.47");
+    const result = await shown("result");
+    expect(result.dataset.state).toBe("awaiting_payment");
+    expect(testId(result, "state")).toBe(uk["state.awaiting_payment"]);
+    expect(testId(result, "state")).not.toBe(uk["state.done"]);
+    expect(testId(result, "paid")).toBe("10,00 грн");
+    expect(testId(result, "remaining")).toBe("2,47 грн");
+    expect(testId(result, "money")).toBe(ukText("money.partial", { paid: "10,00", total: "12,47", remaining: "2,47" }));
+    expect(byId("new-sale")).toBeNull();
+    expect(byId("action-cancel")?.textContent).toContain("10,00");
+    expect(byId("rest-cash")?.textContent).toContain("2,50");
+    // Never less than what is left: 2,43 would be asked as 2,50 too (below it the register refuses).
+
+    await fireEvent.click(byId("rest-cash")!);
+    await waitFor(() => expect(h.api.add_payment).toHaveBeenCalledTimes(1));
+    const request = sent(h.api.add_payment);
+    expect(request).toEqual({ key: expect.any(String), operation: 12, payment: { method: "cash", amount: 250 } });
+    expect(request.key).not.toBe(sent(h.api.sale).key);
+    await waitFor(() => expect(byId("result")?.dataset.state).toBe("done"));
   });
 
-  it("says in the cashier's language which device failed and how", async () => {
-    h.payByCard.mockResolvedValue({
-      ...approved,
-      state: "needs_attention",
-      fiscal_number: null,
-      attention: { device_code: "fiscal.paper_out", message: "fiscal register: paper out" },
-    });
-    render(App);
-    await typeAndSubmit("12.50");
-    const reason = await screen.findByTestId("attention-reason");
-    expect(reason.textContent).toContain(uk["device.fiscal.paper_out"]);
-    expect(reason.dataset.deviceCode).toBe("fiscal.paper_out");
-  });
-
-  it("falls back to the device's own words for a code it has no text for", async () => {
-    h.payByCard.mockRejectedValue(
-      new ApiFailure({
-        code: "terminal_error",
-        message: "terminal reported 1007: something new",
-        details: null,
-        device_code: "terminal.device.something_new",
+  it("cancels a part-paid sale with a new key and says the money went back", async () => {
+    h.api.sale.mockImplementation(async (r: { key: string }) =>
+      operation({
+        key: r.key,
+        state: "awaiting_payment",
+        paid: 1000,
+        remaining: 250,
+        payments: [cardPayment({ approved: 1000, partial: true })],
+        documents: [],
+        problem: { code: "payment.remaining", message: "", actions: ["cancel"] },
       }),
+    );
+    h.api.cancel.mockImplementation(async () =>
+      operation({ state: "cancelled", paid: 0, payments: [cardPayment({ state: "reversed", approved: 1000 })], documents: [] }),
+    );
+    render(App);
+    await typeAndSubmit("12.50");
+    await shown("result");
+    await fireEvent.click(byId("action-cancel")!);
+    await waitFor(() => expect(byId("result")?.dataset.state).toBe("cancelled"));
+    expect(sent(h.api.cancel)).toEqual({ key: expect.any(String), operation: 12 });
+    expect(sent(h.api.cancel).key).not.toBe(sent(h.api.sale).key);
+    expect(testId(byId("result")!, "money")).toBe(ukText("money.returned", { amount: "10,00" }));
+  });
+
+  it("needs attention: the problem in the cashier's language, and exactly its actions as buttons", async () => {
+    h.api.sale.mockImplementation(async (r: { key: string }) =>
+      operation({
+        key: r.key,
+        state: "needs_attention",
+        documents: [],
+        problem: { code: "fiscal.paper_out", message: "fiscal register: paper out", actions: ["print_again", "cancel", "resolve"] },
+      }),
+    );
+    const printing = deferred<OperationView>();
+    h.api.print_again.mockReturnValue(printing.promise);
+    render(App);
+    await typeAndSubmit("12.50");
+    const result = await shown("result");
+    expect(result.dataset.state).toBe("needs_attention");
+    expect(testId(result, "problem")).toContain(uk["code.fiscal.paper_out"]);
+    expect(testId(result, "money")).toBe(ukText("money.charged_no_receipt", { amount: "12,50" }));
+    expect(testId(result, "rrn")).toBe("412345678901");
+    const buttons = [...result.querySelectorAll("button[id^=action-]")].map((b) => b.id);
+    expect(buttons).toEqual(["action-print_again", "action-cancel", "action-resolve"]);
+    expect(byId("action-print_again")?.textContent?.trim()).toBe(uk["action.print_again"]);
+    expect(byId("action-retry_lookup")).toBeNull();
+
+    await fireEvent.click(byId("action-print_again")!);
+    expect(sent(h.api.print_again)).toEqual({ key: expect.any(String), operation: 12 });
+    // While it prints again, the panel says the card was charged and the receipt is on its way.
+    emit({ type: "operation", operation: operation({ state: "running", step: "open", documents: [] }) });
+    const progress = await shown("progress");
+    expect(testId(progress, "money")).toBe(ukText("money.charged_receipt_pending", { amount: "12,50" }));
+    expect(testId(progress, "terminal-status")).toBe(uk["step.open"]);
+    printing.resolve(operation());
+    await waitFor(() => expect(byId("result")?.dataset.state).toBe("done"));
+  });
+
+  it("asks the terminal again when it could not tell, and never says charged or not", async () => {
+    h.api.sale.mockImplementation(async (r: { key: string }) =>
+      operation({
+        key: r.key,
+        state: "needs_attention",
+        payments: [cardPayment({ state: "unknown", approved: 0, card: null })],
+        documents: [],
+        problem: { code: "terminal.outcome_unknown", message: "", actions: ["retry_lookup", "resolve"] },
+      }),
+    );
+    h.api.retry_lookup.mockImplementation(async () => operation());
+    render(App);
+    await typeAndSubmit("12.50");
+    const result = await shown("result");
+    expect(testId(result, "money")).toBe(ukText("money.unknown", { amount: "12,50" }));
+    expect(testId(result, "problem")).toContain(uk["code.terminal.outcome_unknown"]);
+    await fireEvent.click(byId("action-retry_lookup")!);
+    expect(sent(h.api.retry_lookup)).toEqual({ key: expect.any(String), operation: 12 });
+    await waitFor(() => expect(byId("result")?.dataset.state).toBe("done"));
+  });
+
+  it("closes by hand only with a reason", async () => {
+    h.api.sale.mockImplementation(async (r: { key: string }) =>
+      operation({
+        key: r.key,
+        state: "needs_attention",
+        payments: [cardPayment({ state: "unknown", approved: 0, card: null })],
+        documents: [],
+        problem: { code: "terminal.outcome_unknown", message: "", actions: ["retry_lookup", "resolve"] },
+      }),
+    );
+    h.api.resolve.mockImplementation(async () =>
+      operation({
+        state: "cancelled",
+        payments: [cardPayment({ state: "cancelled", approved: 0, card: null })],
+        documents: [],
+        problem: { code: "resolved.by_hand", message: "slip shows a decline", actions: [] },
+      }),
+    );
+    render(App);
+    await typeAndSubmit("12.50");
+    await shown("result");
+    await fireEvent.click(byId("action-resolve")!);
+    await fireEvent.click(byId("resolve-cancelled")!);
+    expect(h.api.resolve).not.toHaveBeenCalled();
+    expect(byId("resolve-hint")?.textContent?.trim()).toBe(uk["resolve.too_short"]);
+    await fireEvent.input(byId("resolve-reason")!, { target: { value: "slip shows a decline" } });
+    await fireEvent.click(byId("resolve-cancelled")!);
+    expect(sent(h.api.resolve)).toEqual({ key: expect.any(String), operation: 12, resolution: "cancelled", reason: "slip shows a decline" });
+    const result = await waitFor(() => {
+      expect(byId("result")?.dataset.state).toBe("cancelled");
+      return byId("result")!;
+    });
+    expect(testId(result, "problem")).toContain(uk["code.resolved.by_hand"]);
+    expect(testId(result, "resolve-reason")).toBe("slip shows a decline");
+    expect(testId(result, "money")).toBe(uk["money.not_charged"]);
+  });
+
+  it("a problem code it does not know: a generic text that names the code", async () => {
+    h.api.sale.mockImplementation(async (r: { key: string }) =>
+      operation({
+        key: r.key,
+        state: "needs_attention",
+        documents: [],
+        problem: { code: "fiscal.something_new", message: "register said 0x99", actions: ["resolve"] },
+      }),
+    );
+    render(App);
+    await typeAndSubmit("12.50");
+    const problem = (await shown("result")).querySelector('[data-testid="problem"]') as HTMLElement;
+    expect(problem.dataset.code).toBe("fiscal.something_new");
+    expect(problem.textContent).toContain(ukText("code.unknown", { code: "fiscal.something_new" }));
+  });
+
+  it("a device error before anything was charged: translated, and the card was not charged", async () => {
+    h.api.sale.mockRejectedValue(
+      new ApiFailure({ code: "fiscal_error", message: "the devices are not ready", details: null, device_code: "fiscal.cover_open" }),
+    );
+    render(App);
+    await typeAndSubmit("12.50");
+    const error = await shown("error");
+    expect(error.textContent).toContain(uk["error.fiscal_error"]);
+    expect(testId(error, "device-error")).toBe(uk["code.fiscal.cover_open"]);
+    expect(testId(error, "error-money")).toBe(uk["error.money.not_charged"]);
+  });
+
+  it("an unknown device code in an error: the generic text with the code", async () => {
+    h.api.sale.mockRejectedValue(
+      new ApiFailure({ code: "terminal_error", message: "terminal reported 1009", details: null, device_code: "terminal.device.something_new" }),
     );
     render(App);
     await typeAndSubmit("12.50");
     const device = await screen.findByTestId("device-error");
-    expect(device.textContent).toContain("terminal reported 1007: something new");
+    expect(device.textContent).toContain(ukText("code.unknown", { code: "terminal.device.something_new" }));
+    expect(byId("error")?.textContent).toContain("terminal reported 1009");
   });
 
-  it("translates a server error by its code and shows the message as detail", async () => {
-    h.payByCard.mockRejectedValue(
+  it("an older operation blocks the sale: says so and shows it with its actions", async () => {
+    h.api.sale.mockRejectedValue(
       new ApiFailure({
-        code: "busy",
-        message: "another sale is in progress",
-        details: null,
-        device_code: null,
+        code: "unresolved",
+        message: "operation 5 is unresolved (fiscal.paper_out)",
+        details: "operation 5",
+        device_code: "fiscal.paper_out",
       }),
     );
+    h.api.unresolved.mockResolvedValue({
+      operations: [
+        operation({ id: 5, state: "needs_attention", documents: [], problem: { code: "fiscal.paper_out", message: "", actions: ["print_again", "resolve"] } }),
+      ],
+    });
     render(App);
     await typeAndSubmit("12.50");
-    const error = await waitFor(() => {
-      const el = document.getElementById("error");
-      expect(el).not.toBeNull();
-      return el!;
+    const error = await shown("error");
+    expect(error.textContent).toContain(uk["error.unresolved"]);
+    const result = await shown("result");
+    expect(result.dataset.operation).toBe("5");
+    expect(byId("action-print_again")).not.toBeNull();
+  });
+
+  it("after a reload, follows the running operation until it settles", async () => {
+    h.api.current.mockResolvedValue({
+      operation: operation({ id: 40, state: "running", step: "charge", payments: [cardPayment({ state: "pending", approved: 0, card: null })], documents: [] }),
     });
-    expect(error.dataset.code).toBe("busy");
-    expect(error.textContent).toContain(uk["error.busy"]);
-    expect(error.textContent).toContain("another sale is in progress");
+    render(App);
+    const progress = await shown("progress");
+    expect(payButton().disabled).toBe(true);
+    emit({ type: "progress", operation: 40, status: "authorising" });
+    await waitFor(() => expect(progress.textContent).toContain(uk["status.authorising"]));
+    emit({ type: "operation", operation: operation({ id: 40 }) });
+    const result = await shown("result");
+    expect(result.dataset.operation).toBe("40");
+    expect(result.dataset.state).toBe("done");
     expect(payButton().disabled).toBe(false);
+  });
+
+  it("after a reload with nothing running, shows what became of a sale sent but not answered", async () => {
+    sessionStorage.setItem(PENDING_KEY, "lost-key");
+    h.api.by_key.mockResolvedValue({ operation: operation({ id: 41, key: "lost-key" }) });
+    render(App);
+    const result = await shown("result");
+    expect(h.api.by_key).toHaveBeenCalledWith({ key: "lost-key" });
+    expect(result.dataset.operation).toBe("41");
+    expect(sessionStorage.getItem(PENDING_KEY)).toBeNull();
+  });
+
+  it("cancels a card payment waiting on the terminal", async () => {
+    const pending = deferred<OperationView>();
+    h.api.sale.mockReturnValue(pending.promise);
+    h.api.cancel.mockImplementation(async () => {
+      const cancelled = operation({ state: "cancelled", payments: [cardPayment({ state: "cancelled", approved: 0, card: null })], documents: [] });
+      pending.resolve(cancelled);
+      return cancelled;
+    });
+    render(App);
+    await typeAndSubmit("12.50");
+    const key = sent(h.api.sale).key as string;
+    emit({ type: "operation", operation: operation({ key, state: "running", step: "charge", payments: [cardPayment({ state: "pending", approved: 0, card: null })], documents: [] }) });
+    await fireEvent.click(await shown("cancel-terminal"));
+    expect(sent(h.api.cancel)).toEqual({ key: expect.any(String), operation: 12 });
+    const result = await shown("result");
+    expect(result.dataset.state).toBe("cancelled");
+    expect(testId(result, "money")).toBe(uk["money.not_charged"]);
   });
 
   it("switches language from the header", async () => {
@@ -258,13 +591,15 @@ describe("cashier screen", () => {
     expect(localStorage.getItem("kasa.locale")).toBe("en");
   });
 
-  it("Escape clears the amount and the last result", async () => {
-    h.payByCard.mockResolvedValue({ ...approved, state: "cancelled", card: null, fiscal_number: null });
+  it("Escape clears the amount and a finished result", async () => {
+    h.api.sale.mockImplementation(async (r: { key: string }) =>
+      operation({ key: r.key, state: "cancelled", payments: [cardPayment({ state: "cancelled", approved: 0, card: null })], documents: [] }),
+    );
     render(App);
     await typeAndSubmit("3");
-    await screen.findByText(uk["result.cancelled"]);
+    await shown("result");
     await fireEvent.keyDown(amountInput(), { key: "Escape" });
-    expect(document.getElementById("result")).toBeNull();
+    expect(byId("result")).toBeNull();
     expect(amountInput().value).toBe("");
   });
 });

@@ -3,32 +3,33 @@ import { emit } from "@tauri-apps/api/event";
 import { get } from "svelte/store";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { KasaEvent } from "../bindings/KasaEvent";
-import type { SaleResult } from "../bindings/SaleResult";
-import { ApiFailure, appInfo, asApiError, eventsOpen, onEvent, payByCard, transport, uiReady } from "./api";
+import type { OperationView } from "../bindings/OperationView";
+import { ApiFailure, api, asApiError, call, eventsOpen, isKasaEvent, onEvent, transport, uiReady } from "./api";
 
-const sale: SaleResult = {
-  sale_id: 7,
+const sale: OperationView = {
+  id: 7,
+  key: "k-1",
+  kind: "sale",
   state: "done",
+  total: 1250,
+  paid: 1250,
+  remaining: 0,
+  change: 0,
+  payments: [],
+  documents: [{ kind: "sale_receipt", number: 101, amount: 1250, text: null }],
+  step: null,
+  original_id: null,
+  problem: null,
+  business_day: "2026-11-22",
+  created_at: "2026-11-22T10:00:00Z",
+  updated_at: "2026-11-22T10:00:01Z",
+};
+
+const saleRequest = {
+  key: "k-1",
+  items: [],
   amount: 1250,
-  card: {
-    rrn: "123456789012",
-    auth_code: "A1B2C3",
-    masked_pan: "4111********1111",
-    card_scheme: "VISA",
-    terminal_id: "T0000001",
-    merchant_id: "M01",
-    invoice: "000042",
-    amount: 1250,
-    batch: "1",
-    kind: "purchase",
-    status: "approved",
-    response_code: "0000",
-    date_time: "2026-11-22T10:00:00",
-    request_id: "",
-  },
-  fiscal_number: 101,
-  decline: null,
-  attention: null,
+  payments: [{ method: "card" as const, amount: 1250 }],
 };
 
 function jsonResponse(status: number, body: unknown): Response {
@@ -97,48 +98,69 @@ describe("over HTTP (kasa serve)", () => {
     expect(transport()).toBe("http");
   });
 
-  it("GETs /api/info", async () => {
+  it("POSTs each command as JSON to /api/cmd/<name>", async () => {
     const fetchMock = vi.fn(async () => jsonResponse(200, { version: "0.1.0", mode: "demo" }));
     vi.stubGlobal("fetch", fetchMock);
-    await expect(appInfo()).resolves.toEqual({ version: "0.1.0", mode: "demo" });
+    await expect(api.info({})).resolves.toEqual({ version: "0.1.0", mode: "demo" });
     const [url, init] = fetchMock.mock.calls[0] as unknown as [URL, RequestInit];
-    expect(String(url)).toBe(`${location.origin}/api/info`);
-    expect(init.method).toBe("GET");
-  });
-
-  it("POSTs the amount to /api/sales/card", async () => {
-    const fetchMock = vi.fn(async () => jsonResponse(200, sale));
-    vi.stubGlobal("fetch", fetchMock);
-    await expect(payByCard("12.50")).resolves.toEqual(sale);
-    const [url, init] = fetchMock.mock.calls[0] as unknown as [URL, RequestInit];
-    expect(String(url)).toBe(`${location.origin}/api/sales/card`);
+    expect(String(url)).toBe(`${location.origin}/api/cmd/info`);
     expect(init.method).toBe("POST");
-    expect(JSON.parse(String(init.body))).toEqual({ amount: "12.50" });
+    expect(init.body).toBe("{}");
     expect((init.headers as Record<string, string>)["content-type"]).toBe("application/json");
   });
 
-  it("rejects with the server's ApiError", async () => {
-    const body = { code: "invalid_amount", message: "amount must be positive", details: null, device_code: null };
-    vi.stubGlobal("fetch", async () => jsonResponse(400, body));
-    const failure = await failureOf(payByCard("-5"));
-    expect(failure.error).toEqual(body);
+  it("sends a sale with its key and the amount as an integer of kopiykas", async () => {
+    const fetchMock = vi.fn(async () => jsonResponse(200, sale));
+    vi.stubGlobal("fetch", fetchMock);
+    await expect(api.sale(saleRequest)).resolves.toEqual(sale);
+    const [url, init] = fetchMock.mock.calls[0] as unknown as [URL, RequestInit];
+    expect(String(url)).toBe(`${location.origin}/api/cmd/sale`);
+    expect(init.body).toBe('{"key":"k-1","items":[],"amount":1250,"payments":[{"method":"card","amount":1250}]}');
   });
 
-  it("turns a non-JSON error page into an internal error", async () => {
+  it("call() and the typed client reach the same command", async () => {
+    const fetchMock = vi.fn(async () => jsonResponse(200, { operation: null }));
+    vi.stubGlobal("fetch", fetchMock);
+    await expect(call("current", {})).resolves.toEqual({ operation: null });
+    await expect(api.by_key({ key: "k-1" })).resolves.toEqual({ operation: null });
+    const urls = fetchMock.mock.calls.map((c) => String((c as unknown as [URL])[0]));
+    expect(urls).toEqual([`${location.origin}/api/cmd/current`, `${location.origin}/api/cmd/by_key`]);
+  });
+
+  it("rejects with the server's ApiError, which is a definite answer", async () => {
+    const body = { code: "invalid_amount", message: "amount must be positive", details: null, device_code: null };
+    vi.stubGlobal("fetch", async () => jsonResponse(400, body));
+    const failure = await failureOf(api.sale({ ...saleRequest, amount: -5 }));
+    expect(failure.error).toEqual(body);
+    expect(failure.uncertain).toBe(false);
+  });
+
+  it("keeps a device code and turns an unknown error code into internal", async () => {
+    vi.stubGlobal("fetch", async () =>
+      jsonResponse(502, { code: "printer_on_fire", message: "m", details: null, device_code: "fiscal.paper_out" }),
+    );
+    const failure = await failureOf(api.sale(saleRequest));
+    expect(failure.error).toEqual({ code: "internal", message: "m", details: "code: printer_on_fire", device_code: "fiscal.paper_out" });
+    expect(failure.uncertain).toBe(false);
+  });
+
+  it("turns a non-JSON error page into an uncertain internal error", async () => {
     vi.stubGlobal("fetch", async () => new Response("Bad Gateway", { status: 502, statusText: "Bad Gateway" }));
-    const failure = await failureOf(payByCard("1.00"));
+    const failure = await failureOf(api.sale(saleRequest));
     expect(failure.error.code).toBe("internal");
     expect(failure.error.message).toContain("502");
     expect(failure.error.details).toBe("Bad Gateway");
+    expect(failure.uncertain).toBe(true);
   });
 
-  it("turns a network failure into an internal error", async () => {
+  it("turns a network failure into an uncertain internal error", async () => {
     vi.stubGlobal("fetch", async () => {
       throw new TypeError("Failed to fetch");
     });
-    const failure = await failureOf(appInfo());
+    const failure = await failureOf(api.info({}));
     expect(failure.error.code).toBe("internal");
     expect(failure.error.details).toContain("Failed to fetch");
+    expect(failure.uncertain).toBe(true);
   });
 
   it("uiReady does nothing", async () => {
@@ -187,13 +209,13 @@ describe("over HTTP (kasa serve)", () => {
     sources[0].open();
     expect(get(eventsOpen)).toBe(true);
 
-    sources[0].send(JSON.stringify({ type: "progress", sale_id: 1, status: "enter_pin" }));
-    sources[0].send(JSON.stringify({ type: "state", sale_id: 1, state: "approved" }), "kasa-event");
+    sources[0].send(JSON.stringify({ type: "progress", operation: 1, status: "enter_pin" }));
+    sources[0].send(JSON.stringify({ type: "operation", operation: sale }), "kasa-event");
     sources[0].send("not json");
-    sources[0].send(JSON.stringify({ type: "progress", sale_id: "x" }));
+    sources[0].send(JSON.stringify({ type: "progress", operation: "x" }));
     expect(a).toEqual([
-      { type: "progress", sale_id: 1, status: "enter_pin" },
-      { type: "state", sale_id: 1, state: "approved" },
+      { type: "progress", operation: 1, status: "enter_pin" },
+      { type: "operation", operation: sale },
     ]);
     expect(b).toEqual(a);
     expect(warn).toHaveBeenCalledTimes(2);
@@ -206,21 +228,31 @@ describe("over HTTP (kasa serve)", () => {
   });
 });
 
-describe("in the desktop app (Tauri)", () => {
-  it("invokes app_info", async () => {
-    mockIPC((cmd) => (cmd === "app_info" ? { version: "0.1.0", mode: "production" } : undefined));
-    expect(transport()).toBe("tauri");
-    await expect(appInfo()).resolves.toEqual({ version: "0.1.0", mode: "production" });
+describe("isKasaEvent", () => {
+  it("accepts the two kinds of event and refuses the old ones", () => {
+    expect(isKasaEvent({ type: "progress", operation: 3, status: "authorising" })).toBe(true);
+    expect(isKasaEvent({ type: "operation", operation: sale })).toBe(true);
+    expect(isKasaEvent({ type: "progress", sale_id: 3, status: "authorising" })).toBe(false);
+    expect(isKasaEvent({ type: "state", sale_id: 3, state: "approved" })).toBe(false);
+    expect(isKasaEvent({ type: "operation", operation: { ...sale, state: "intent" } })).toBe(false);
+    expect(isKasaEvent({ type: "operation", operation: null })).toBe(false);
   });
+});
 
-  it("invokes pay_by_card with { request: { amount } }", async () => {
+describe("in the desktop app (Tauri)", () => {
+  it("runs every command through rpc(name, request)", async () => {
     const calls: unknown[] = [];
     mockIPC((cmd, args) => {
       calls.push([cmd, args]);
-      return sale;
+      return (args as { name: string }).name === "info" ? { version: "0.1.0", mode: "production" } : sale;
     });
-    await expect(payByCard("12.50")).resolves.toEqual(sale);
-    expect(calls).toEqual([["pay_by_card", { request: { amount: "12.50" } }]]);
+    expect(transport()).toBe("tauri");
+    await expect(api.info({})).resolves.toEqual({ version: "0.1.0", mode: "production" });
+    await expect(api.sale(saleRequest)).resolves.toEqual(sale);
+    expect(calls).toEqual([
+      ["rpc", { name: "info", request: {} }],
+      ["rpc", { name: "sale", request: saleRequest }],
+    ]);
   });
 
   it("rejects with the ApiError the command returned", async () => {
@@ -231,16 +263,17 @@ describe("in the desktop app (Tauri)", () => {
       device_code: "terminal.transport.io",
     };
     mockIPC(() => Promise.reject(error));
-    const failure = await failureOf(payByCard("1.00"));
+    const failure = await failureOf(api.sale(saleRequest));
     expect(failure.error).toEqual(error);
+    expect(failure.uncertain).toBe(false);
   });
 
   it("wraps a plain string rejection as internal", async () => {
-    mockIPC(() => Promise.reject("command pay_by_card not found"));
-    const failure = await failureOf(payByCard("1.00"));
+    mockIPC(() => Promise.reject("command rpc not found"));
+    const failure = await failureOf(api.sale(saleRequest));
     expect(failure.error).toEqual({
       code: "internal",
-      message: "command pay_by_card not found",
+      message: "command rpc not found",
       details: null,
       device_code: null,
     });
@@ -252,8 +285,8 @@ describe("in the desktop app (Tauri)", () => {
       calls.push([cmd, args]);
       return null;
     });
-    await uiReady("Kasa Демо-режим");
-    expect(calls).toEqual([["ui_ready", { summary: "Kasa Демо-режим" }]]);
+    await uiReady("mode=demo version=0.1.0 | Kasa Демо-режим");
+    expect(calls).toEqual([["ui_ready", { summary: "mode=demo version=0.1.0 | Kasa Демо-режим" }]]);
   });
 
   it("listens to kasa-event", async () => {
@@ -261,8 +294,8 @@ describe("in the desktop app (Tauri)", () => {
     const got: KasaEvent[] = [];
     const off = onEvent((e) => got.push(e));
     await vi.waitFor(() => expect(get(eventsOpen)).toBe(true));
-    await emit("kasa-event", { type: "progress", sale_id: 3, status: "authorising" });
-    await vi.waitFor(() => expect(got).toEqual([{ type: "progress", sale_id: 3, status: "authorising" }]));
+    await emit("kasa-event", { type: "progress", operation: 3, status: "authorising" });
+    await vi.waitFor(() => expect(got).toEqual([{ type: "progress", operation: 3, status: "authorising" }]));
     off();
     expect(get(eventsOpen)).toBe(false);
   });

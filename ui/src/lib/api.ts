@@ -1,39 +1,53 @@
 // The one module that knows how the UI talks to the backend.
 //
-// In the desktop app (Tauri 2) it uses commands and the `kasa-event` event;
-// under `kasa serve` it uses HTTP (JSON) and server-sent events. The choice is
-// made at run time, at each call, by looking for `window.__TAURI_INTERNALS__`.
+// Every command is declared once in Rust (checkout/src/commands.rs); the
+// generated `client(call)` in src/bindings/commands.ts gives one typed
+// function per command over a `call(name, request)`. This module provides
+// that `call`:
+//
+// - in the desktop app (Tauri 2): `invoke("rpc", { name, request })`;
+// - under `kasa serve` (HTTP): `POST /api/cmd/<name>` with the request as JSON.
+//
+// and the backend's events: the Tauri event `kasa-event`, or server-sent
+// events on `GET /api/events`; each one a `KasaEvent`. The transport is chosen
+// at run time, at each call, by looking for `window.__TAURI_INTERNALS__`.
 // Nothing else in the UI imports @tauri-apps/*.
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import { writable, type Readable } from "svelte/store";
-import type { ReceiptTape } from "../bindings/ReceiptTape";
 import type { ApiError } from "../bindings/ApiError";
-import type { AppInfo } from "../bindings/AppInfo";
+import { client, type Call, type CommandName, type Commands } from "../bindings/commands";
 import type { KasaEvent } from "../bindings/KasaEvent";
-import type { SaleResult } from "../bindings/SaleResult";
-import { isErrorCode } from "./enums";
+import { isErrorCode, isOperationState } from "./enums";
 
-export type { ApiError, AppInfo, KasaEvent, ReceiptTape, SaleResult };
+export type { ApiError, KasaEvent };
 
 /** Tauri event name carrying a KasaEvent payload. */
 export const TAURI_EVENT = "kasa-event";
+/** The Tauri command that runs any declared command. */
+export const TAURI_RPC = "rpc";
 /** Paths of the HTTP API under `kasa serve`. */
 export const HTTP = {
-  info: "/api/info",
-  cardSale: "/api/sales/card",
+  command: (name: string) => `/api/cmd/${encodeURIComponent(name)}`,
   events: "/api/events",
-  tape: "/api/tape",
 } as const;
 
-/** A failed call: carries the backend's ApiError (or one made up for a transport failure). */
+/**
+ * A failed call. `error` is the backend's ApiError, or one made up for a
+ * failure of the transport. `uncertain` is true when the request may or may
+ * not have reached Kasa (the connection failed, or something other than Kasa
+ * answered): a state-changing request must then be sent again with the same
+ * key, which never does it twice, to learn what became of it.
+ */
 export class ApiFailure extends Error {
   readonly error: ApiError;
+  readonly uncertain: boolean;
 
-  constructor(error: ApiError) {
+  constructor(error: ApiError, uncertain = false) {
     super(`${error.code}: ${error.message}`);
     this.name = "ApiFailure";
     this.error = error;
+    this.uncertain = uncertain;
   }
 }
 
@@ -63,33 +77,38 @@ function failureFrom(reason: unknown): ApiFailure {
   return new ApiFailure({ code: "internal", message, details: null, device_code: null });
 }
 
-async function tauriCall<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+async function tauriCall(name: string, request: unknown): Promise<unknown> {
   try {
-    return await invoke<T>(command, args);
+    return await invoke(TAURI_RPC, { name, request });
   } catch (reason) {
     throw failureFrom(reason);
   }
 }
 
-async function httpCall<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: "application/json" };
-  if (body !== undefined) headers["content-type"] = "application/json";
+async function httpCall(name: string, request: unknown): Promise<unknown> {
   let response: Response;
   try {
-    response = await fetch(new URL(path, location.origin), {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+    response = await fetch(new URL(HTTP.command(name), location.origin), {
+      method: "POST",
+      headers: { accept: "application/json", "content-type": "application/json" },
+      body: JSON.stringify(request ?? {}),
     });
   } catch (reason) {
-    throw new ApiFailure({
-      code: "internal",
-      message: "network error",
-      details: String(reason),
-      device_code: null,
-    });
+    throw new ApiFailure(
+      { code: "internal", message: "network error", details: String(reason), device_code: null },
+      true,
+    );
   }
-  const text = await response.text();
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (reason) {
+    // The answer was cut off: whatever it said is lost.
+    throw new ApiFailure(
+      { code: "internal", message: "the answer was cut off", details: String(reason), device_code: null },
+      true,
+    );
+  }
   let json: unknown = undefined;
   try {
     json = text === "" ? undefined : JSON.parse(text);
@@ -97,48 +116,37 @@ async function httpCall<T>(method: "GET" | "POST", path: string, body?: unknown)
     // handled below
   }
   if (!response.ok) {
+    const apiError = asApiError(json);
+    if (apiError) throw new ApiFailure(apiError);
+    // Not Kasa's JSON (a proxy's error page...): we cannot tell what Kasa did.
     throw new ApiFailure(
-      asApiError(json) ?? {
-        code: response.status === 404 ? "not_found" : "internal",
+      {
+        code: "internal",
         message: `HTTP ${response.status} ${response.statusText}`.trim(),
         details: text.slice(0, 500) || null,
         device_code: null,
       },
+      true,
     );
   }
   if (json === undefined) {
-    throw new ApiFailure({
-      code: "internal",
-      message: "invalid JSON from the server",
-      details: text.slice(0, 500),
-      device_code: null,
-    });
+    throw new ApiFailure(
+      { code: "internal", message: "invalid JSON from the server", details: text.slice(0, 500), device_code: null },
+      true,
+    );
   }
-  return json as T;
+  return json;
 }
 
-/** Version and mode ("demo" or "production") of the running backend. */
-export function appInfo(): Promise<AppInfo> {
-  return transport() === "tauri" ? tauriCall<AppInfo>("app_info") : httpCall<AppInfo>("GET", HTTP.info);
-}
+/** Runs command `name` on the backend, over Tauri or HTTP. Rejects with an ApiFailure. */
+export const call: Call = <K extends CommandName>(name: K, request: Commands[K]["request"]) =>
+  (transport() === "tauri" ? tauriCall(name, request) : httpCall(name, request)) as Promise<
+    Commands[K]["response"]
+  >;
 
-/**
- * Takes a card payment of `amount` (a decimal string in hryvnias, "12.50").
- * Resolves with the sale's outcome (done, declined, cancelled, needs_attention);
- * rejects with an ApiFailure when the sale could not be run at all.
- */
-export function payByCard(amount: string): Promise<SaleResult> {
-  return transport() === "tauri"
-    ? tauriCall<SaleResult>("pay_by_card", { request: { amount } })
-    : httpCall<SaleResult>("POST", HTTP.cardSale, { amount });
-}
-
-/** The last `last` documents the emulated fiscal register printed (demo mode's virtual tape). */
-export function receiptTape(last = 3): Promise<ReceiptTape> {
-  return transport() === "tauri"
-    ? tauriCall<ReceiptTape>("receipt_tape", { last })
-    : httpCall<ReceiptTape>("GET", `${HTTP.tape}?last=${last}`);
-}
+/** The typed API: one function per declared command (`api.sale({...})`, `api.current({})`...). */
+export const api = client(call);
+export type Api = typeof api;
 
 /** Tells the desktop shell the first screen has rendered (its smoke test waits for this). No-op over HTTP. */
 export async function uiReady(summary: string): Promise<void> {
@@ -156,8 +164,20 @@ export async function uiReady(summary: string): Promise<void> {
 export function isKasaEvent(value: unknown): value is KasaEvent {
   if (typeof value !== "object" || value === null) return false;
   const v = value as Record<string, unknown>;
-  if (typeof v.sale_id !== "number") return false;
-  return (v.type === "progress" && typeof v.status === "string") || (v.type === "state" && typeof v.state === "string");
+  if (v.type === "progress") return typeof v.operation === "number" && typeof v.status === "string";
+  if (v.type === "operation") {
+    const op = v.operation as Record<string, unknown> | null;
+    return (
+      typeof op === "object" &&
+      op !== null &&
+      typeof op.id === "number" &&
+      typeof op.key === "string" &&
+      isOperationState(op.state) &&
+      Array.isArray(op.payments) &&
+      Array.isArray(op.documents)
+    );
+  }
+  return false;
 }
 
 type Listener = (event: KasaEvent) => void;
@@ -249,7 +269,7 @@ function connectSse(): Connection {
   };
 }
 
-/** Subscribes to backend events (terminal progress, sale state changes). Returns the unsubscribe function. */
+/** Subscribes to backend events (terminal progress, operation changes). Returns the unsubscribe function. */
 export function onEvent(cb: (e: KasaEvent) => void): () => void {
   listeners.add(cb);
   if (!connection) connection = transport() === "tauri" ? connectTauri() : connectSse();

@@ -1,7 +1,18 @@
 import { get } from "svelte/store";
 import { describe, expect, it } from "vitest";
-import { ERROR_CODES, SALE_STATES, TERMINAL_STATUSES } from "./enums";
-import { DEFAULT_LOCALE, LOCALES, dictionaries, interpolate, locale, setLocale, t, translate } from "./i18n";
+import { TRANSLATED_ENUMS } from "./enums";
+import {
+  DEFAULT_LOCALE,
+  LOCALES,
+  codeTranslation,
+  declineTranslation,
+  dictionaries,
+  interpolate,
+  locale,
+  setLocale,
+  t,
+  translate,
+} from "./i18n";
 import { MONEY_ERRORS } from "./money";
 
 /** The string literals of a generated union type, read from its binding file. */
@@ -34,22 +45,23 @@ describe("dictionaries", () => {
     }
   });
 
-  it("the runtime enum lists match the generated bindings", () => {
-    expect([...ERROR_CODES].sort()).toEqual(bindingVariants("ErrorCode"));
-    expect([...TERMINAL_STATUSES].sort()).toEqual(bindingVariants("TerminalStatus"));
-    expect([...SALE_STATES].sort()).toEqual(bindingVariants("SaleState"));
+  it.each(TRANSLATED_ENUMS.map((e) => [e.binding, e] as const))("the runtime list of %s matches its binding file", (_, e) => {
+    expect([...e.values].sort()).toEqual(bindingVariants(e.binding));
   });
 
   const required = [
-    ...bindingVariants("ErrorCode").map((c) => `error.${c}`),
-    ...bindingVariants("TerminalStatus").map((s) => `status.${s}`),
-    ...bindingVariants("SaleState").map((s) => `state.${s}`),
+    // Read from the binding files themselves, not from our own lists.
+    ...TRANSLATED_ENUMS.flatMap((e) => bindingVariants(e.binding).map((v) => `${e.prefix}.${v}`)),
     ...MONEY_ERRORS.map((e) => `validation.${e}`),
     ...LOCALES.map((l) => `lang.${l}`),
     ...LOCALES.map((l) => `lang.${l}.short`),
   ];
 
-  it.each(LOCALES)("%s translates every ErrorCode, TerminalStatus, SaleState and validation error", (code) => {
+  it("covers ErrorCode, OperationState, PaymentState, SafeAction and TerminalStatus", () => {
+    expect(required).toEqual(expect.arrayContaining(["error.key_reused", "state.awaiting_payment", "payment_state.unknown", "action.retry_lookup", "status.enter_pin"]));
+  });
+
+  it.each(LOCALES)("%s translates every value of every generated enum and every validation error", (code) => {
     const missing = required.filter((key) => !(key in dictionaries[code]));
     expect(missing).toEqual([]);
   });
@@ -59,6 +71,103 @@ describe("dictionaries", () => {
     expect(dictionaries.uk["pay.card"]).toBe("Оплата карткою");
     expect(dictionaries.uk["header.mode.demo"]).toBe("Демо-режим");
     expect(dictionaries.en["pay.card"]).toBe("Pay by card");
+  });
+});
+
+// The stable codes the backend sends (problems, device errors, declines,
+// blocking conditions), read from the Rust sources so that a new code there
+// fails here until it has a text: every string literal in checkout/src that
+// looks like one, and the codes of the terminal and fiscal crates' errors
+// (which checkout prefixes with `terminal.` and `fiscal.`).
+const checkoutSources = import.meta.glob<string>("../../../checkout/src/**/*.rs", {
+  query: "?raw",
+  import: "default",
+  eager: true,
+});
+const errorSources = import.meta.glob<string>(["../../../terminal/src/error.rs", "../../../fiscal/src/error.rs"], {
+  query: "?raw",
+  import: "default",
+  eager: true,
+});
+
+/** The string literals in the body of `fn <name>` of a Rust file (up to its closing brace). */
+function literalsOfFn(file: string, name: string): string[] {
+  const source = errorSources[`../../../${file}`];
+  if (source === undefined) throw new Error(`${file} is missing`);
+  const start = source.indexOf(`fn ${name}(`);
+  if (start < 0) throw new Error(`${file} has no fn ${name}`);
+  const lineStart = source.lastIndexOf("\n", start) + 1;
+  const indent = /^\s*/.exec(source.slice(lineStart, start))![0];
+  const end = source.indexOf(`\n${indent}}\n`, start);
+  const body = source.slice(start, end > start ? end : undefined);
+  return [...body.matchAll(/"([a-z_0-9.]+)"/g)].map((m) => m[1]);
+}
+
+function backendCodes(): string[] {
+  const codes = new Set<string>();
+  const files = Object.values(checkoutSources);
+  if (files.length < 10) throw new Error(`found only ${files.length} Rust files under checkout/src`);
+  for (const source of files) {
+    for (const m of source.matchAll(/"((?:terminal|fiscal|payment|resolved|internal|operation)\.[a-z_0-9.]+)"/g)) {
+      codes.add(m[1]);
+    }
+  }
+  const terminal = [...literalsOfFn("terminal/src/error.rs", "code"), ...literalsOfFn("terminal/src/error.rs", "device_code_name")];
+  for (const c of terminal.filter((c) => /^[a-z_]+\.[a-z_]+$/.test(c))) codes.add(`terminal.${c}`);
+  for (const c of literalsOfFn("fiscal/src/error.rs", "code").filter((c) => /^[a-z_0-9]+$/.test(c))) codes.add(`fiscal.${c}`);
+  // The gate names an unresolved operation by its state (`operation.<state>`).
+  for (const state of ["running", "awaiting_payment", "needs_attention"]) codes.add(`operation.${state}`);
+  return [...codes].sort();
+}
+
+describe("stable codes from the backend", () => {
+  const codes = backendCodes();
+
+  it("finds the codes the brief names", () => {
+    expect(codes).toEqual(
+      expect.arrayContaining([
+        "fiscal.paper_out",
+        "fiscal.cover_open",
+        "fiscal.wrong_password",
+        "fiscal.shift_over_24h",
+        "fiscal.subtotal_mismatch",
+        "fiscal.receipt_open",
+        "fiscal.transport",
+        "fiscal.timeout",
+        "terminal.outcome_unknown",
+        "terminal.not_sent",
+        "terminal.cancelled",
+        "terminal.reverse_refused",
+        "terminal.transport.io",
+        "terminal.transport.link_lost",
+        "terminal.transport.timeout",
+        "terminal.device.no_host_link",
+        "terminal.device.busy",
+        "payment.remaining",
+        "resolved.by_hand",
+        "internal.retries",
+      ]),
+    );
+  });
+
+  it.each(LOCALES)("%s has a text for every one of them", (lang) => {
+    const missing = codes.filter((c) => !(`code.${c}` in dictionaries[lang]));
+    expect(missing).toEqual([]);
+  });
+
+  it("a code the UI does not know gets a generic text that names it", () => {
+    expect(codeTranslation("uk", "fiscal.paper_out")).toBe(dictionaries.uk["code.fiscal.paper_out"]);
+    const unknown = codeTranslation("en", "terminal.device.something_new");
+    expect(unknown).toContain("terminal.device.something_new");
+    expect(unknown).toBe(translate("en", "code.unknown", { code: "terminal.device.something_new" }));
+  });
+
+  it("translates a bank's decline code whatever its leading zeros, and names one it does not know", () => {
+    expect(declineTranslation("uk", "51")).toBe(dictionaries.uk["decline.host.51"]);
+    expect(declineTranslation("uk", "0051")).toBe(dictionaries.uk["decline.host.51"]);
+    expect(declineTranslation("en", "05")).toBe(dictionaries.en["decline.host.5"]);
+    expect(declineTranslation("ru", "77")).toBe(translate("ru", "decline.unknown", { code: "77" }));
+    expect(declineTranslation("en", "terminal.not_sent")).toBe(dictionaries.en["code.terminal.not_sent"]);
   });
 });
 

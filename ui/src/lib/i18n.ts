@@ -69,14 +69,37 @@ export function tr(key: string, params?: Params): string {
   return translate(get(locale), key, params);
 }
 
+function lookup($locale: Locale, key: string): string | undefined {
+  return dictionaries[$locale][key] ?? dictionaries[DEFAULT_LOCALE][key];
+}
+
 /**
- * A device's own error code (`fiscal.paper_out`, `terminal.transport.link_lost`)
- * in the current language, or `fallback` (what the device said) when the UI
- * has no text for that code.
+ * A stable code the backend sends (a problem, a device error, a blocking
+ * condition: `fiscal.paper_out`, `terminal.transport.link_lost`,
+ * `payment.remaining`...) in a language: its text, or, for a code this UI
+ * does not know, a generic text that names the code.
  */
-export const deviceText = derived(locale, ($locale) => (code: string | null, fallback: string) => {
-  if (!code) return fallback;
-  const key = `device.${code}`;
-  const known = dictionaries[$locale][key] ?? dictionaries[DEFAULT_LOCALE][key];
-  return known ? interpolate(known) : fallback;
-});
+export function codeTranslation($locale: Locale, code: string): string {
+  const known = lookup($locale, `code.${code}`);
+  return known ?? translate($locale, "code.unknown", { code });
+}
+
+/**
+ * Why a card payment was declined: the bank's code (`05`, `0051`; leading
+ * zeros do not matter), or one of Kasa's stable codes (`terminal.not_sent`,
+ * `terminal.device.no_host_link`); a bank code this UI does not know is named.
+ */
+export function declineTranslation($locale: Locale, code: string): string {
+  const c = code.trim();
+  if (/^\d+$/.test(c)) {
+    const host = c.replace(/^0+(?=\d)/, "");
+    return lookup($locale, `decline.host.${host}`) ?? translate($locale, "decline.unknown", { code: c });
+  }
+  return codeTranslation($locale, c);
+}
+
+/** `$codeText("fiscal.paper_out")` in the current language. */
+export const codeText = derived(locale, ($locale) => (code: string) => codeTranslation($locale, code));
+
+/** `$declineText("51")` in the current language. */
+export const declineText = derived(locale, ($locale) => (code: string) => declineTranslation($locale, code));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MAX_MINOR, formatMinor, parseAmount, toApiAmount } from "./money";
+import { MAX_MINOR, formatMinor, parseAmount, roundCash } from "./money";
 
 const ok = (minor: number) => ({ ok: true, minor });
 const err = (error: string) => ({ ok: false, error });
@@ -72,15 +72,30 @@ describe("formatMinor", () => {
   it("round-trips through parseAmount", () => {
     for (const minor of [1, 9, 10, 99, 100, 101, 1250, 123456, MAX_MINOR]) {
       expect(parseAmount(formatMinor(minor))).toEqual(ok(minor));
-      expect(parseAmount(toApiAmount(minor))).toEqual(ok(minor));
     }
   });
 });
 
-describe("toApiAmount", () => {
-  it("writes a dot and two decimals", () => {
-    expect(toApiAmount(1250)).toBe("12.50");
-    expect(toApiAmount(5)).toBe("0.05");
-    expect(toApiAmount(MAX_MINOR)).toBe("10000000.00");
+describe("roundCash", () => {
+  it.each([
+    [1250, 1250],
+    [1244, 1240],
+    [1245, 1250],
+    [1249, 1250],
+    [1, 0],
+    [5, 10],
+    [MAX_MINOR, MAX_MINOR],
+  ])("rounds %d kopiykas of cash to %d", (minor, rounded) => {
+    expect(roundCash(minor)).toBe(rounded);
+  });
+});
+
+describe("parseAmount gives integers only", () => {
+  it.each(["12.50", "12,5", "0.29", "1 250,07", "10000000.00", "0,57"])("%j is a safe integer", (input) => {
+    const r = parseAmount(input);
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(Number.isSafeInteger(r.minor)).toBe(true);
+    // What goes on the wire: a plain JSON integer, never a fraction or an exponent.
+    if (r.ok) expect(JSON.stringify({ amount: r.minor })).toMatch(/^\{"amount":\d+\}$/);
   });
 });

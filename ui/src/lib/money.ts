@@ -1,5 +1,6 @@
-// Money helpers. Amounts are integers of minor units (kopiykas) everywhere;
-// no floating-point arithmetic touches a money value.
+// Money helpers. Amounts are integers of minor units (kopiykas) everywhere,
+// and travel to the backend as JSON integers; no floating-point arithmetic
+// touches a money value.
 
 /** The largest amount a single sale may take: 10 000 000.00 UAH. */
 export const MAX_MINOR = 1_000_000_000;
@@ -79,8 +80,12 @@ export function formatMinor(minor: number | bigint): string {
   return `${sign}${grouped},${cents}`;
 }
 
-/** The canonical string the API takes: 1250 → "12.50". */
-export function toApiAmount(minor: number | bigint): string {
-  const { sign, whole, cents } = splitMinor(minor);
-  return `${sign}${whole}.${cents}`;
+/**
+ * The cash due for `minor`, rounded to 10 kopiykas as Ukrainian cash is
+ * (1..4 down, 5..9 up): 1247 → 1250, 1244 → 1240. The same rule as
+ * `round_cash` in checkout/src/money.rs, which refuses cash below it.
+ */
+export function roundCash(minor: number): number {
+  const r = ((minor % 10) + 10) % 10;
+  return r >= 5 ? minor - r + 10 : minor - r;
 }
