@@ -278,9 +278,12 @@ pub struct OperationView {
     /// Covered so far by approved card payments and cash, minor units.
     #[ts(type = "number")]
     pub paid: i64,
-    /// Still to pay, minor units (cash rounding applied to a cash rest).
+    /// Still to pay, exactly (as a card would pay it), minor units.
     #[ts(type = "number")]
     pub remaining: i64,
+    /// What the rest costs in cash (rounded to 10 kopiykas), minor units.
+    #[ts(type = "number")]
+    pub cash_due: i64,
     /// Change to hand back, minor units.
     #[ts(type = "number")]
     pub change: i64,
@@ -523,6 +526,9 @@ pub struct ApiError {
     pub details: Option<String>,
     /// For device errors, the device's stable code (`fiscal.paper_out`, ...).
     pub device_code: Option<String>,
+    /// The operation the error is about (the unresolved one that blocks).
+    #[ts(type = "number | null")]
+    pub operation: Option<i64>,
 }
 
 /// Something the UI should hear about as it happens.

@@ -39,11 +39,12 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// The local desktop user (the Tauri window).
+    /// The local desktop user (the Tauri window). Until PIN login comes,
+    /// the till's own window may do what a manager may.
     pub fn desktop() -> Self {
         Caller {
             actor: "desktop".into(),
-            role: Role::Cashier,
+            role: Role::Manager,
         }
     }
 }

@@ -122,6 +122,10 @@ impl From<&Error> for ApiError {
             message: e.to_string(),
             details,
             device_code: e.device_code(),
+            operation: match e {
+                Error::Unresolved { operation, .. } => Some(*operation),
+                _ => None,
+            },
         }
     }
 }

@@ -106,6 +106,7 @@ fn api_error(code: ErrorCode, message: impl Into<String>) -> HttpError {
         message: message.into(),
         details: None,
         device_code: None,
+        operation: None,
     })
 }
 
@@ -138,6 +139,7 @@ async fn method_not_allowed() -> Response {
         message: "this method is not allowed here: commands are POST, events are GET".into(),
         details: None,
         device_code: None,
+        operation: None,
     };
     (StatusCode::METHOD_NOT_ALLOWED, Json(e)).into_response()
 }

@@ -64,12 +64,16 @@ pub fn journal_path(data_dir: &Path) -> PathBuf {
 pub struct DemoOptions {
     /// Delay between the terminal's status steps (the "insert card" timeline).
     pub step: Duration,
+    /// Outcomes of the demo terminal's next operations, in order (training
+    /// and browser tests: a decline, a partial approval...).
+    pub script: Vec<terminal::emulator::Outcome>,
 }
 
 impl Default for DemoOptions {
     fn default() -> Self {
         Self {
             step: Duration::from_millis(400),
+            script: Vec::new(),
         }
     }
 }
@@ -98,6 +102,9 @@ pub async fn start(data_dir: &Path, settings: &Settings, opts: DemoOptions) -> R
                 ..terminal::demo::DemoOptions::default()
             })
             .await?;
+            for outcome in &opts.script {
+                demo.script_next(outcome.clone());
+            }
             let t = demo.terminal();
             guards.push(Guard(Box::new(demo)));
             t

@@ -121,8 +121,10 @@ fn has_display() -> bool {
     }
 }
 
-/// How the demo devices behave; `KASA_DEMO_STEP_MS` shortens the terminal's
-/// status timeline (tests use a few milliseconds).
+/// How the demo devices behave: `KASA_DEMO_STEP_MS` shortens the terminal's
+/// status timeline (tests use a few milliseconds); `KASA_DEMO_SCRIPT` lists
+/// the demo terminal's next outcomes (`decline:51,partial,approve`; the
+/// names of `kasa emulate terminal --outcome`).
 pub fn demo_options() -> checkout::setup::DemoOptions {
     let mut opts = checkout::setup::DemoOptions::default();
     if let Some(ms) = std::env::var("KASA_DEMO_STEP_MS")
@@ -130,6 +132,14 @@ pub fn demo_options() -> checkout::setup::DemoOptions {
         .and_then(|v| v.parse().ok())
     {
         opts.step = Duration::from_millis(ms);
+    }
+    if let Ok(script) = std::env::var("KASA_DEMO_SCRIPT") {
+        for name in script.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match name.parse() {
+                Ok(outcome) => opts.script.push(outcome),
+                Err(e) => eprintln!("KASA_DEMO_SCRIPT: {e}"),
+            }
+        }
     }
     opts
 }

@@ -107,3 +107,17 @@ async fn items_with_quantities_and_discounts_print_as_lines() -> anyhow::Result<
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn cash_is_paid_rounded_as_the_register_rounds_it() -> anyhow::Result<()> {
+    let rig = Rig::new().await?;
+    // 3.33 in cash is 3.30; 3.30 handed over is enough, and the next sale is fine.
+    let op = rig.sale(333, vec![TenderRequest::cash(330)]).await?;
+    assert_eq!(op.state, OperationState::Done, "{op:#?}");
+    assert_eq!(op.change, 0);
+    let next = rig.sale(336, vec![TenderRequest::cash(500)]).await?;
+    assert_eq!(next.state, OperationState::Done, "{next:#?}");
+    assert_eq!(next.change, 160, "3.36 is 3.40 in cash");
+    assert!(rig.fiscal.emulator().open_receipt().is_none());
+    Ok(())
+}

@@ -69,14 +69,16 @@ pub fn view(l: &Loaded, step: Option<&str>) -> OperationView {
         .filter_map(|p| p.tendered)
         .sum();
     let has_cash = l.payments.iter().any(|p| p.method == PaymentMethod::Cash);
+    let mut cash_due = 0;
     let (paid, remaining, change) = match op.kind {
         OperationKind::Sale => {
             let due = (op.total - card).max(0);
-            let cash_due = round_cash(due);
-            if has_cash && cash_tendered >= cash_due {
-                (op.total, 0, cash_tendered - cash_due)
+            let rounded = round_cash(due);
+            if has_cash && cash_tendered >= rounded {
+                (op.total, 0, cash_tendered - rounded)
             } else {
                 let left = (due - cash_tendered).max(0);
+                cash_due = (rounded - cash_tendered).max(0);
                 (op.total - left, left, 0)
             }
         }
@@ -115,6 +117,7 @@ pub fn view(l: &Loaded, step: Option<&str>) -> OperationView {
         total: op.total,
         paid,
         remaining,
+        cash_due,
         change,
         payments: l.payments.iter().map(payment_view).collect(),
         documents: l

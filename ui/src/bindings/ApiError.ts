@@ -8,4 +8,8 @@ export type ApiError = { code: ErrorCode, message: string, details: string | nul
 /**
  * For device errors, the device's stable code (`fiscal.paper_out`, ...).
  */
-device_code: string | null, };
+device_code: string | null, 
+/**
+ * The operation the error is about (the unresolved one that blocks).
+ */
+operation: number | null, };

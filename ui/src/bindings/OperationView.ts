@@ -22,9 +22,13 @@ total: number,
  */
 paid: number, 
 /**
- * Still to pay, minor units (cash rounding applied to a cash rest).
+ * Still to pay, exactly (as a card would pay it), minor units.
  */
 remaining: number, 
+/**
+ * What the rest costs in cash (rounded to 10 kopiykas), minor units.
+ */
+cash_due: number, 
 /**
  * Change to hand back, minor units.
  */
