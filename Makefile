@@ -47,8 +47,9 @@ serve: build
 test: build test-rust lint boundaries windows-check test-ui test-browser test-desktop
 	@echo "make test: all suites passed"
 
-test-rust:
-	$(CARGO) test --workspace
+# The crash and disconnect suites run the freshly built `kasa` as a process.
+test-rust: build
+	KASA_BIN=$(KASA_BIN) $(CARGO) test --workspace
 
 lint:
 	$(CARGO) fmt --all -- --check

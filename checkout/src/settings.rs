@@ -21,6 +21,21 @@ pub struct Settings {
     pub receipt: ReceiptSettings,
     /// The shop itself.
     pub shop: ShopSettings,
+    /// The merchants (legal entities) on the terminal, by index.
+    pub merchants: Vec<MerchantSettings>,
+}
+
+/// One merchant on the card terminal: its index and the ids its receipts
+/// carry. The ids fill a receipt printed after a lookup when the terminal's
+/// lookup does not report them (PrivatBank JSON reports no terminal id).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MerchantSettings {
+    /// The terminal's merchant index (0: the terminal's default merchant).
+    pub index: u8,
+    pub name: String,
+    pub terminal_id: String,
+    pub merchant_id: String,
 }
 
 /// The shop: where it is in time.

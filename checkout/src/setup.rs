@@ -128,6 +128,7 @@ pub async fn start(data_dir: &Path, settings: &Settings, opts: DemoOptions) -> R
     let config = EngineConfig {
         receipt: settings.receipt.clone(),
         time_zone: settings.shop.time_zone()?,
+        merchants: settings.merchants.clone(),
         ..EngineConfig::default()
     };
     let engine = Engine::new(

@@ -242,6 +242,8 @@ pub fn settings(
     let s = json!({
         "terminal": t,
         "fiscal": { "endpoint": { "kind": "tcp", "address": fiscal.address } },
+        // The emulators' first merchant, as an installer would enter it.
+        "merchants": [{ "index": 0, "name": "ФОП Каса 1", "terminal_id": "KASA0001", "merchant_id": "S1KASA01" }],
     });
     let path = dir.join("kasa.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&s)?)?;

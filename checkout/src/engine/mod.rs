@@ -56,6 +56,8 @@ pub struct EngineConfig {
     /// How often an operation waiting for a device that did not answer is
     /// tried again.
     pub retry_every: Duration,
+    /// The merchants configured on the terminal (their ids fill a lookup).
+    pub merchants: Vec<crate::settings::MerchantSettings>,
 }
 
 impl Default for EngineConfig {
@@ -65,6 +67,7 @@ impl Default for EngineConfig {
             time_zone: crate::clock::DEFAULT_TIME_ZONE,
             lane_wait: Duration::from_secs(3),
             retry_every: Duration::from_secs(5),
+            merchants: Vec::new(),
         }
     }
 }

@@ -174,7 +174,7 @@ impl Engine {
             Step::Charge(_) => match steps::target(l, step, &originals) {
                 Some((p, original)) => steps::prepare_charge(d.terminal.as_ref(), p, original)
                     .await
-                    .map(|a| json(&a))
+                    .map(|a| json(&self.with_known_ids(a, p.merchant)))
                     .map_err(unreachable),
                 None => Err(internal("the charge has no payment")),
             },
@@ -200,6 +200,36 @@ impl Engine {
                 .await
                 .map(|a| json(&a)),
         }
+    }
+
+    /// Fill the ids a pending operation lacks with what the terminal last
+    /// reported for the merchant, else the installer's settings, so a
+    /// receipt printed after a lookup carries them.
+    fn with_known_ids(&self, mut a: steps::ChargeAhead, merchant: u8) -> steps::ChargeAhead {
+        if a.pending.terminal_id.is_empty() || a.pending.merchant_id.is_empty() {
+            let known = self.inner.journal.known_ids(merchant).ok().flatten();
+            let configured = self
+                .inner
+                .config
+                .merchants
+                .iter()
+                .find(|m| m.index == merchant)
+                .map(|m| (m.terminal_id.clone(), m.merchant_id.clone()));
+            for (tid, mid) in known.into_iter().chain(configured) {
+                let tid = if a.pending.terminal_id.is_empty() {
+                    tid
+                } else {
+                    String::new()
+                };
+                let mid = if a.pending.merchant_id.is_empty() {
+                    mid
+                } else {
+                    String::new()
+                };
+                a.pending = a.pending.with_ids(&tid, &mid);
+            }
+        }
+        a
     }
 
     /// Run a step whose row is written ahead; an uncertain outcome is

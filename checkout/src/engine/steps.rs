@@ -34,6 +34,7 @@ use terminal::{
 
 use crate::api::{CardAction, CardData, Decline, PaymentMethod, PaymentState};
 use crate::journal::{Loaded, NewDocument, PaymentRecord, PaymentUpdate};
+use crate::money::round_cash;
 use crate::operations::{OperationSpec, Step};
 
 /// The devices the steps drive.
@@ -678,25 +679,19 @@ pub async fn recover_pay(ctx: &StepContext<'_>, id: i64, ahead: &PayAhead) -> Ou
     if !state.open {
         return Outcome::RestartReceipt("the register no longer has the receipt open".into());
     }
-    let amount = fiscal_payment(ctx.loaded, p).amount();
-    if state.paid >= ahead.paid_before + amount {
-        let change = (state.paid - state.amount).max(0);
+    // A payment command runs whole or not at all: the paid sum moved means
+    // it was taken (a register caps what it counts at the receipt's sum, and
+    // rounds a cash rest).
+    if state.paid > ahead.paid_before {
+        let tendered = p.tendered.unwrap_or(p.requested);
+        let change = (tendered - round_cash(state.amount - ahead.paid_before)).max(0);
         Outcome::Done {
             result: json!({ "how": "register state", "change": change }),
             payment: cash_taken(p, change),
             document: None,
         }
-    } else if state.paid == ahead.paid_before {
-        Outcome::Retry("the register did not take the payment".into())
     } else {
-        Outcome::Failed {
-            code: "fiscal.payment_mismatch".into(),
-            message: format!(
-                "the register was paid {} (had {}, this payment is {amount})",
-                state.paid, ahead.paid_before
-            ),
-            payment: None,
-        }
+        Outcome::Retry("the register did not take the payment".into())
     }
 }
 

@@ -352,6 +352,22 @@ impl super::Journal {
         })
     }
 
+    /// The terminal and merchant ids the terminal last reported for a
+    /// merchant index (a receipt printed after a lookup carries them too).
+    pub fn known_ids(&self, merchant: u8) -> Result<Option<(String, String)>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT terminal_id, COALESCE(merchant_id, '') FROM payments
+                 WHERE merchant = ?1 AND method = 'card' AND terminal_id IS NOT NULL
+                   AND terminal_id <> ''
+                 ORDER BY id DESC LIMIT 1",
+                [merchant],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+        })
+    }
+
     /// A payment by id.
     pub fn payment(&self, id: i64) -> Result<Option<PaymentRecord>> {
         self.read(|c| {
