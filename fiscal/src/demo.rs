@@ -36,13 +36,24 @@ pub async fn start_with(
     dialect: Dialect,
     faults: Faults,
 ) -> Result<DemoRegister> {
+    let mut config = EmulatorConfig::new(dialect);
+    config.faults = faults;
+    start_configured(state_dir, config, DriverOptions::default()).await
+}
+
+/// Like [`start`], with the emulator's whole configuration (its state and
+/// tape files are set here) and the driver's options (operator, password).
+pub async fn start_configured(
+    state_dir: &Path,
+    mut config: EmulatorConfig,
+    options: DriverOptions,
+) -> Result<DemoRegister> {
     std::fs::create_dir_all(state_dir)?;
     let state_file = state_dir.join("fiscal-emulator.json");
     let tape_file = state_dir.join("fiscal-tape.txt");
-    let mut config = EmulatorConfig::new(dialect.clone());
+    let dialect = config.dialect.clone();
     config.state_file = Some(state_file.clone());
     config.tape_file = Some(tape_file.clone());
-    config.faults = faults;
     let emulator = EmulatorHandle::new(config)?;
     let (master, slave, pty_path) = crate::transport::pty_pair()?;
     let h = emulator.clone();
@@ -51,11 +62,7 @@ pub async fn start_with(
             eprintln!("fiscal demo emulator stopped: {e}");
         }
     });
-    let driver = Arc::new(DatecsDriver::new(
-        Box::new(slave),
-        dialect,
-        DriverOptions::default(),
-    ));
+    let driver = Arc::new(DatecsDriver::new(Box::new(slave), dialect, options));
     Ok(DemoRegister {
         emulator,
         driver,

@@ -24,6 +24,9 @@ pub struct DemoOptions {
     /// The emulator moves to its next status step only once the driver's
     /// poll has read the current one: every step is seen, whatever the load.
     pub lockstep: bool,
+    /// How long the driver waits without a status change before it gives
+    /// the operation up (the driver's `operation_ms`).
+    pub operation_timeout: Duration,
 }
 
 impl Default for DemoOptions {
@@ -33,6 +36,7 @@ impl Default for DemoOptions {
             poll: Duration::from_millis(100),
             merchants: 3,
             lockstep: false,
+            operation_timeout: Duration::from_millis(PrivatbankTimeouts::default().operation_ms),
         }
     }
 }
@@ -43,8 +47,7 @@ impl DemoOptions {
         Self {
             step_delay: Duration::from_millis(ms),
             poll: Duration::from_millis(5),
-            merchants: 3,
-            lockstep: false,
+            ..Self::default()
         }
     }
 }
@@ -75,6 +78,7 @@ pub async fn start_with(opts: DemoOptions) -> Result<DemoTerminal> {
         connect_ms: 2_000,
         after_handshake_ms: 0,
         poll_ms: u64::try_from(opts.poll.as_millis()).unwrap_or(100).max(1),
+        operation_ms: u64::try_from(opts.operation_timeout.as_millis()).unwrap_or(u64::MAX),
         ..PrivatbankTimeouts::default()
     };
     let terminal = Arc::new(PrivatbankTerminal::new(

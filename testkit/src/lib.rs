@@ -6,6 +6,7 @@
 //! crash and disconnect tests.
 
 pub mod process;
+pub mod watch;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub struct Rig {
     pub terminal: terminal::demo::DemoTerminal,
     pub fiscal: fiscal::demo::DemoRegister,
     pub engine: Engine,
+    /// With [`RigOptions::watch`]: what the watching devices saw.
+    pub seen: Option<watch::Seen>,
 }
 
 /// How to build a rig.
@@ -43,6 +46,13 @@ pub struct RigOptions {
     pub step: Duration,
     pub faults: fiscal::emulator::Faults,
     pub dialect: fiscal::Dialect,
+    /// The operator password the driver sends (the register's is `0000`).
+    pub password: String,
+    /// How long the terminal's driver waits for a status change.
+    pub terminal_timeout: Duration,
+    /// Wrap the drivers in devices that check the journal before each
+    /// state-changing call ([`watch`]).
+    pub watch: bool,
 }
 
 impl Default for RigOptions {
@@ -51,6 +61,9 @@ impl Default for RigOptions {
             step: Duration::from_millis(1),
             faults: fiscal::emulator::Faults::default(),
             dialect: fiscal::Dialect::ua_fp_t260(),
+            password: "0000".into(),
+            terminal_timeout: Duration::from_secs(180),
+            watch: false,
         }
     }
 }
@@ -64,25 +77,34 @@ impl Rig {
     /// A rig built as `opts` says.
     pub async fn with(opts: RigOptions) -> anyhow::Result<Rig> {
         let dir = tempfile::tempdir()?;
-        let terminal = terminal::demo::start_with(terminal::demo::DemoOptions::fast(
-            u64::try_from(opts.step.as_millis()).unwrap_or(1),
-        ))
+        let terminal = terminal::demo::start_with(terminal::demo::DemoOptions {
+            operation_timeout: opts.terminal_timeout,
+            ..terminal::demo::DemoOptions::fast(u64::try_from(opts.step.as_millis()).unwrap_or(1))
+        })
         .await?;
-        let fiscal = fiscal::demo::start_with(dir.path(), opts.dialect, opts.faults).await?;
-        let engine = engine(&dir, &terminal, &fiscal)?;
+        let mut config = fiscal::emulator::EmulatorConfig::new(opts.dialect);
+        config.faults = opts.faults;
+        let options = fiscal::DriverOptions {
+            password: opts.password,
+            ..fiscal::DriverOptions::default()
+        };
+        let fiscal = fiscal::demo::start_configured(dir.path(), config, options).await?;
+        let seen = opts.watch.then(watch::Seen::default);
+        let engine = engine(&dir, &terminal, &fiscal, seen.as_ref())?;
         engine.start().await?;
         Ok(Rig {
             dir,
             terminal,
             fiscal,
             engine,
+            seen,
         })
     }
 
     /// A new engine on the same journal and devices, as after a restart;
     /// returns what its start-up recovery resolved.
     pub async fn restart(&mut self) -> anyhow::Result<Vec<OperationView>> {
-        self.engine = engine(&self.dir, &self.terminal, &self.fiscal)?;
+        self.engine = engine(&self.dir, &self.terminal, &self.fiscal, self.seen.as_ref())?;
         Ok(self.engine.start().await?)
     }
 
@@ -150,14 +172,31 @@ fn engine(
     dir: &tempfile::TempDir,
     terminal: &terminal::demo::DemoTerminal,
     fiscal: &fiscal::demo::DemoRegister,
+    seen: Option<&watch::Seen>,
 ) -> anyhow::Result<Engine> {
-    let journal = Journal::open(&dir.path().join("journal.sqlite"))?;
-    Ok(Engine::new(
-        journal,
-        Devices {
+    let path = dir.path().join("journal.sqlite");
+    let journal = Journal::open(&path)?;
+    let devices = match seen {
+        None => Devices {
             terminal: terminal.terminal(),
             fiscal: fiscal.register(),
         },
+        Some(seen) => Devices {
+            terminal: Arc::new(watch::WatchedTerminal {
+                inner: terminal.terminal(),
+                journal: path.clone(),
+                seen: seen.clone(),
+            }),
+            fiscal: Arc::new(watch::WatchedRegister {
+                inner: fiscal.register(),
+                journal: path,
+                seen: seen.clone(),
+            }),
+        },
+    };
+    Ok(Engine::new(
+        journal,
+        devices,
         Arc::new(SystemClock),
         EngineConfig {
             receipt: ReceiptSettings::default(),

@@ -192,3 +192,110 @@ async fn a_register_that_stops_answering_at_the_close_is_resolved_when_it_is_bac
     assert_eq!(done.documents.len(), 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_wrong_operator_password_refuses_card_sales_before_any_charge() -> anyhow::Result<()> {
+    let rig = Rig::with(RigOptions {
+        password: "1234".into(),
+        ..RigOptions::default()
+    })
+    .await?;
+    for _ in 0..3 {
+        let e = rig.card_sale(1000).await.unwrap_err();
+        assert_eq!(
+            e.device_code().as_deref(),
+            Some("fiscal.wrong_password"),
+            "{e}"
+        );
+    }
+    assert!(
+        !rig.fiscal.emulator().locked(),
+        "checked once at start, never retried by itself: the register is not locked"
+    );
+    let health = rig.engine.health().await;
+    assert!(health
+        .blocking
+        .contains(&"fiscal.wrong_password".to_string()));
+    assert!(
+        rig.terminal
+            .emulator()
+            .bank()
+            .books()
+            .approved_charges()
+            .is_empty(),
+        "no card was charged"
+    );
+    assert!(rig.tape().is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_register_power_cycled_mid_receipt_finishes_it_once() -> anyhow::Result<()> {
+    let rig = rig_with(Faults {
+        // The register takes the card payment, then goes dark.
+        mute_after: Some(0x35),
+        ..Faults::default()
+    })
+    .await?;
+    let op = rig.card_sale(2100).await?;
+    assert_eq!(op.state, OperationState::Running, "{op:#?}");
+    rig.fiscal.emulator().power_cycle();
+    rig.fiscal.emulator().unmute();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let done = loop {
+        let v = rig.engine.operation(op.id)?;
+        if v.state != OperationState::Running {
+            break v;
+        }
+        assert!(std::time::Instant::now() < end, "not resolved: {v:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(done.state, OperationState::Done, "{done:#?}");
+    let rrn = done.payments[0].card.clone().unwrap().rrn;
+    assert_eq!(rig.receipts_with(&rrn), 1, "{:#?}", rig.tape());
+    assert_eq!(
+        rig.fiscal.emulator().counters().day_paid,
+        [0, 2100],
+        "paid once"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn whatever_card_number_the_terminal_sends_only_a_masked_one_is_kept() -> anyhow::Result<()> {
+    let rig = Rig::new().await?;
+    rig.terminal.script_next("raw-pan".parse()?);
+    let op = rig.card_sale(1200).await?;
+    assert_eq!(op.state, OperationState::Done, "{op:#?}");
+    let card = op.payments[0].card.clone().unwrap();
+    assert_eq!(card.masked_pan, "516875******1234");
+    let printed = rig.tape().join("\n");
+    assert!(!printed.contains("5168 7500"), "{printed}");
+    assert!(!printed.contains("5168750000001234"), "{printed}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_terminal_that_never_gets_a_card_is_given_up_and_charges_nothing() -> anyhow::Result<()> {
+    let rig = Rig::with(RigOptions {
+        terminal_timeout: std::time::Duration::from_millis(300),
+        ..RigOptions::default()
+    })
+    .await?;
+    rig.terminal.script_next(Outcome::Timeout);
+    let op = rig.card_sale(900).await?;
+    assert_eq!(op.state, OperationState::Cancelled, "{op:#?}");
+    assert_ne!(op.payments[0].state, PaymentState::Approved);
+    assert!(rig
+        .terminal
+        .emulator()
+        .bank()
+        .books()
+        .standing_charges()
+        .is_empty());
+    assert!(rig.tape().is_empty());
+    // The next sale goes through.
+    let next = rig.card_sale(900).await?;
+    assert_eq!(next.state, OperationState::Done, "{next:#?}");
+    Ok(())
+}

@@ -65,3 +65,69 @@ fn the_database_refuses_an_unmasked_card_number() -> anyhow::Result<()> {
     assert!(update.is_err(), "and on UPDATE");
     Ok(())
 }
+
+/// Every state-changing device call finds its step already written to the
+/// journal file as `started`, with what its recovery needs (the terminal's
+/// request id; the register's document number before; what the receipt had
+/// been paid).
+#[tokio::test]
+async fn every_device_call_is_written_ahead() -> anyhow::Result<()> {
+    use checkout::api::{CashMoveRequest, KeyRequest, TenderRequest, VoidRequest};
+    use checkout::engine::NewRequest;
+    let rig = testkit::Rig::with(testkit::RigOptions {
+        watch: true,
+        ..testkit::RigOptions::default()
+    })
+    .await?;
+    let sale = rig
+        .sale(
+            2500,
+            vec![TenderRequest::card(1500), TenderRequest::cash(1000)],
+        )
+        .await?;
+    assert_eq!(sale.state, checkout::api::OperationState::Done, "{sale:#?}");
+    let invoice = sale.payments[0].card.clone().unwrap().invoice;
+    rig.engine
+        .submit(
+            "t",
+            NewRequest::Void(VoidRequest {
+                key: testkit::key(),
+                invoice,
+            }),
+        )
+        .await?;
+    rig.engine
+        .submit(
+            "t",
+            NewRequest::CashIn(CashMoveRequest {
+                key: testkit::key(),
+                amount: checkout::money::Money(100),
+            }),
+        )
+        .await?;
+    rig.engine
+        .submit(
+            "t",
+            NewRequest::XReport(KeyRequest {
+                key: testkit::key(),
+            }),
+        )
+        .await?;
+    let seen = rig.seen.clone().unwrap().all();
+    for call in [
+        "execute",
+        "open_receipt",
+        "pay",
+        "close_receipt",
+        "cash_in_out",
+        "x_report",
+    ] {
+        assert!(
+            seen.iter().any(|s| s.starts_with(&format!("{call}:"))),
+            "{call} was watched: {seen:#?}"
+        );
+    }
+    let late: Vec<_> = seen.iter().filter(|s| !s.ends_with(": ok")).collect();
+    assert!(late.is_empty(), "calls not written ahead: {late:#?}");
+    Ok(())
+}
