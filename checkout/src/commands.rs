@@ -159,6 +159,8 @@ commands! {
     print_again(ActionRequest) -> OperationView, Cashier, true;
     /// Ask the terminal again about a payment it could not account for.
     retry_lookup(ActionRequest) -> OperationView, Cashier, true;
+    /// A customer's copy of a finished receipt (non-fiscal).
+    customer_copy(ActionRequest) -> OperationView, Cashier, true;
     /// Close an operation that needs attention by hand, with a reason.
     resolve(ResolveRequest) -> OperationView, Manager, true;
     /// One operation.
@@ -231,6 +233,13 @@ mod handlers {
         r: ActionRequest,
     ) -> Result<OperationView> {
         c.engine.retry_lookup(&who.actor, r).await
+    }
+    pub async fn customer_copy(
+        c: &Checkout,
+        who: &Caller,
+        r: ActionRequest,
+    ) -> Result<OperationView> {
+        c.engine.customer_copy(&who.actor, r).await
     }
     pub async fn resolve(c: &Checkout, who: &Caller, r: ResolveRequest) -> Result<OperationView> {
         c.engine.resolve(&who.actor, r).await

@@ -138,3 +138,85 @@ async fn cancelling_a_partly_paid_sale_gives_the_card_part_back() -> anyhow::Res
     assert!(rig.tape().is_empty(), "nothing printed: {:#?}", rig.tape());
     Ok(())
 }
+
+#[tokio::test]
+async fn a_customer_copy_is_non_fiscal_and_carries_the_receipt() -> anyhow::Result<()> {
+    let rig = Rig::new().await?;
+    let sale = rig.card_sale(1800).await?;
+    let before = rig.fiscal.emulator().counters();
+    let req = ActionRequest {
+        key: key(),
+        operation: sale.id,
+    };
+    rig.engine.customer_copy("test", req.clone()).await?;
+    // The same key again prints nothing more.
+    rig.engine.customer_copy("test", req).await?;
+    let after = rig.fiscal.emulator().counters();
+    assert_eq!(
+        after.fiscal_receipts, before.fiscal_receipts,
+        "no second fiscal receipt"
+    );
+    assert_eq!(after.day_paid, before.day_paid);
+    let rrn = sale.payments[0].card.clone().unwrap().rrn;
+    let copies: Vec<String> = rig
+        .tape()
+        .into_iter()
+        .filter(|d| d.contains("КОПІЯ ДЛЯ ПОКУПЦЯ"))
+        .collect();
+    assert_eq!(copies.len(), 1, "{:#?}", rig.tape());
+    assert!(copies[0].contains(&rrn), "{}", copies[0]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_card_step_waiting_for_the_customer_can_be_cancelled() -> anyhow::Result<()> {
+    let rig = Rig::with(testkit::RigOptions {
+        step: std::time::Duration::from_millis(200),
+        ..testkit::RigOptions::default()
+    })
+    .await?;
+    let mut events = rig.engine.subscribe();
+    let engine = rig.engine.clone();
+    let sale = tokio::spawn(async move {
+        engine
+            .submit(
+                "test",
+                NewRequest::Sale(checkout::api::SaleRequest {
+                    key: key(),
+                    items: Vec::new(),
+                    amount: Some(checkout::money::Money(4000)),
+                    payments: Vec::new(),
+                }),
+            )
+            .await
+    });
+    // Wait until the terminal waits for the card.
+    let op = loop {
+        if let checkout::api::KasaEvent::Progress { operation, status } = events.recv().await? {
+            if status == terminal::TerminalStatus::WaitingForCard {
+                break rig.engine.operation(operation)?;
+            }
+        }
+    };
+    let cancelled = rig
+        .engine
+        .cancel(
+            "test",
+            ActionRequest {
+                key: key(),
+                operation: op.id,
+            },
+        )
+        .await?;
+    assert_eq!(cancelled.state, OperationState::Cancelled, "{cancelled:#?}");
+    assert_eq!(sale.await??.state, OperationState::Cancelled);
+    assert!(rig
+        .terminal
+        .emulator()
+        .bank()
+        .books()
+        .standing_charges()
+        .is_empty());
+    assert!(rig.tape().is_empty());
+    Ok(())
+}

@@ -521,15 +521,17 @@ impl Engine {
     pub async fn cancel(&self, actor: &str, req: ActionRequest) -> Result<OperationView> {
         let l = self.inner.journal.load(req.operation)?;
         if l.op.state == OperationState::Running {
-            // A card step in flight: ask the terminal to stop; the engine's
-            // own task records how it ended.
+            // A card step in flight: record the wish (a charge not yet sent
+            // is never sent; one approved anyway is given back), then ask
+            // the terminal to stop; the engine's own task ends it.
             if matches!(self.inner.step(l.op.id), Some("charge")) {
                 check_key(&req.key)?;
                 if self.inner.journal.action_by_key(&req.key)?.is_none() {
                     let at = self.now();
                     let actor = actor.to_string();
                     self.inner.journal.write(|t| {
-                        journal::record_action(t, &req.key, l.op.id, "cancel", &actor, None, &at)
+                        journal::record_action(t, &req.key, l.op.id, "cancel", &actor, None, &at)?;
+                        journal::request_cancel(t, l.op.id, &at)
                     })?;
                     self.inner.devices.terminal.cancel().await?;
                 }
@@ -634,6 +636,62 @@ impl Engine {
             .await;
             match r {
                 Ok(created) => engine.run_live(created, &tx).await,
+                Err(e) => {
+                    tx.send_replace(Creation::Refused((&e).into()));
+                }
+            }
+        })
+        .await
+    }
+
+    /// Print a customer's copy of a finished operation's fiscal document: a
+    /// non-fiscal document, never a second fiscal receipt. It carries the
+    /// text the register's electronic journal holds.
+    pub async fn customer_copy(&self, actor: &str, req: ActionRequest) -> Result<OperationView> {
+        let journal = &self.inner.journal;
+        let key = req.key.clone();
+        let op = req.operation;
+        let existing = || match journal.action_by_key(&key)? {
+            Some((o, a)) if o == op && a == "customer_copy" => Ok(Some(o)),
+            Some(_) => Err(Error::KeyReused(key.clone())),
+            None => Ok(None),
+        };
+        let actor = actor.to_string();
+        self.keyed(&req.key.clone(), existing, move |engine, tx| async move {
+            let r: Result<i64> = async {
+                let _guard = engine.lane().await?;
+                let l = engine.inner.journal.load(req.operation)?;
+                let doc = l
+                    .documents
+                    .iter()
+                    .rev()
+                    .find(|d| d.kind.ends_with("receipt"))
+                    .filter(|_| l.op.state == OperationState::Done)
+                    .ok_or_else(|| not_now(&l, "copied: it has no fiscal receipt"))?;
+                let mut lines = vec![
+                    "КОПІЯ ДЛЯ ПОКУПЦЯ".to_string(),
+                    "НЕ Є ФІСКАЛЬНИМ ДОКУМЕНТОМ".to_string(),
+                ];
+                match &doc.text {
+                    Some(text) => lines.extend(text.lines().map(str::to_string)),
+                    None => lines.push(format!(
+                        "ЧЕК № {}  СУМА {}",
+                        doc.number.unwrap_or_default(),
+                        crate::money::format_minor(doc.amount)
+                    )),
+                }
+                engine.inner.devices.fiscal.print_non_fiscal(&lines).await?;
+                let at = engine.now();
+                engine.inner.journal.write(|t| {
+                    journal::record_action(t, &req.key, l.op.id, "customer_copy", &actor, None, &at)
+                })?;
+                Ok(l.op.id)
+            }
+            .await;
+            match r {
+                Ok(id) => {
+                    tx.send_replace(Creation::Created(id));
+                }
                 Err(e) => {
                     tx.send_replace(Creation::Refused((&e).into()));
                 }

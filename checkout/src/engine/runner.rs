@@ -182,10 +182,14 @@ impl Engine {
                 .step(&Step::Charge(*p).name())
                 .and_then(|r| r.recovery.clone())),
             Step::Reverse(_) => match steps::target(l, step, &originals) {
-                Some((p, _)) => steps::prepare_reverse(d.terminal.as_ref(), p)
-                    .await
-                    .map(|a| json(&a))
-                    .map_err(unreachable),
+                Some((p, _)) => {
+                    let by_refund = l.step(&step.name()).and_then(|r| r.error_code.as_deref())
+                        == Some(steps::VOID_REFUSED);
+                    steps::prepare_reverse(d.terminal.as_ref(), p, by_refund)
+                        .await
+                        .map(|a| json(&self.with_known_ids(a, p.merchant)))
+                        .map_err(unreachable)
+                }
                 None => Err(internal("the reversal has no payment")),
             },
             Step::Open => steps::prepare_open(d.fiscal.as_ref())
@@ -236,6 +240,28 @@ impl Engine {
     /// recovered at once, as after a crash.
     async fn run_started(&self, l: &Loaded, step: &Step, row: &StepRecord) -> Outcome {
         failpoint::hit(&format!("{}:before", step.point())).await;
+        if let Step::Charge(p) = step {
+            // The cashier cancelled while the charge was being prepared: it
+            // is never sent.
+            let cancelled = self
+                .inner
+                .journal
+                .load(l.op.id)
+                .is_ok_and(|now| now.op.cancel_requested);
+            if cancelled {
+                return Outcome::Done {
+                    result: serde_json::json!({ "how": "cancelled before it was sent" }),
+                    payment: Some((
+                        *p,
+                        PaymentUpdate::Cancelled(crate::api::Decline {
+                            code: "terminal.cancelled".into(),
+                            message: "cancelled by the cashier before it was sent".into(),
+                        }),
+                    )),
+                    document: None,
+                };
+            }
+        }
         let result = self.run(l, step, row).await;
         failpoint::hit(&format!("{}:after", step.point())).await;
         match result {
@@ -412,6 +438,16 @@ impl Engine {
                     })?;
                 }
                 self.again(l, retries, &name, &why)
+            }
+            Outcome::Switch(code) => {
+                let at = self.now();
+                if let Some(r) = row {
+                    j.write(|tx| {
+                        journal::finish_step(tx, r, StepState::Failed, None, Some(&code), &at)?;
+                        journal::log(tx, id, &at, &format!("{name} again"), Some(&code))
+                    })?;
+                }
+                self.again(l, retries, &name, &code)
             }
             Outcome::RestartReceipt(why) => {
                 let names: Vec<String> = l

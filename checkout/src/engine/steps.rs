@@ -58,6 +58,10 @@ pub enum Outcome {
     /// The register lost the receipt (power cycle, a cancel by hand): print
     /// it again from the start, with the same data.
     RestartReceipt(String),
+    /// Nothing happened on the device, and the step must go another way on
+    /// its next attempt; the code is kept on this attempt (a void refused:
+    /// the next reversal is a refund by RRN).
+    Switch(String),
     /// The device refused or failed definitely. `attention` when a person
     /// must act (paper, cover, a charge whose receipt cannot print).
     Failed {
@@ -438,17 +442,34 @@ pub async fn recover_confirm(ctx: &StepContext<'_>, id: i64, ahead: &ChargeAhead
 
 // ---- reverse --------------------------------------------------------------
 
-/// Write-ahead of a reversal: a void of the approved payment.
+/// The code a refused void leaves on its attempt: the next reversal of the
+/// payment is a refund by RRN.
+pub const VOID_REFUSED: &str = "terminal.void_refused";
+
+/// Write-ahead of a reversal: a void of the approved payment inside the
+/// terminal's batch, or, once a void was refused (the batch was settled), a
+/// refund by its RRN. No receipt is printed either way: the sale's own
+/// receipt never was.
 pub async fn prepare_reverse(
     t: &dyn CardTerminal,
     p: &PaymentRecord,
+    by_refund: bool,
 ) -> terminal::Result<ChargeAhead> {
     let card = p.card.clone().unwrap_or_default();
+    let kind = if by_refund {
+        TxnKind::Refund
+    } else {
+        TxnKind::Void
+    };
     let pending = t
-        .begin(TxnKind::Void, p.approved, p.merchant)
+        .begin(kind, p.approved, p.merchant)
         .await?
-        .with_ids(&card.terminal_id, &card.merchant_id)
-        .voiding(card.invoice);
+        .with_ids(&card.terminal_id, &card.merchant_id);
+    let pending = if by_refund {
+        pending.refund_of(card.rrn)
+    } else {
+        pending.voiding(card.invoice)
+    };
     Ok(ChargeAhead { pending })
 }
 
@@ -457,32 +478,39 @@ pub async fn run_reverse(ctx: &StepContext<'_>, id: i64, ahead: &ChargeAhead) ->
     let Ok(p) = payment(ctx.loaded, id) else {
         return RunResult::Ended(Outcome::Retry("no such payment".into()));
     };
+    let is_void = ahead.pending.kind == TxnKind::Void;
+    let refused = |why: String| {
+        if is_void {
+            // Outside the batch a void is refused: give it back by RRN.
+            Outcome::Switch(VOID_REFUSED.into())
+        } else {
+            Outcome::Failed {
+                code: "terminal.reverse_refused".into(),
+                message: why,
+                payment: None,
+            }
+        }
+    };
     match execute(ctx.devices.terminal.as_ref(), ahead, ctx.progress.clone()).await {
         Ok(CardOutcome::Approved(_)) => RunResult::Ended(Outcome::Done {
-            result: json!({ "how": "reply" }),
+            result: json!({ "how": "reply", "by": if is_void { "void" } else { "refund" } }),
             payment: Some((p.id, PaymentUpdate::Reversed)),
             document: None,
         }),
-        Ok(CardOutcome::Declined { code, message }) => RunResult::Ended(Outcome::Failed {
-            code: "terminal.reverse_refused".into(),
-            message: format!("{code}: {message}"),
-            payment: None,
-        }),
+        Ok(CardOutcome::Declined { code, message }) => {
+            RunResult::Ended(refused(format!("{code}: {message}")))
+        }
         Ok(CardOutcome::Cancelled) => RunResult::Ended(Outcome::Failed {
             code: "terminal.reverse_refused".into(),
-            message: "the void was cancelled on the terminal".into(),
+            message: "the reversal was cancelled on the terminal".into(),
             payment: None,
         }),
         Err(e) if e.outcome_unknown() => RunResult::Uncertain,
-        Err(e) => RunResult::Ended(Outcome::Failed {
-            code: "terminal.reverse_refused".into(),
-            message: e.to_string(),
-            payment: None,
-        }),
+        Err(e) => RunResult::Ended(refused(e.to_string())),
     }
 }
 
-/// Recover a reversal: did the void go through?
+/// Recover a reversal: did the void (or refund) go through?
 pub async fn recover_reverse(ctx: &StepContext<'_>, id: i64, ahead: &ChargeAhead) -> Outcome {
     match ctx.devices.terminal.recover(&ahead.pending).await {
         Ok(Recovery::Found(tx)) if tx.status == TxnStatus::Approved => Outcome::Done {

@@ -413,7 +413,7 @@ fn outcome(api: &mut dyn Bpos1Api, requested: i64) -> Result<CardOutcome> {
                 .unwrap_or_default();
             let message = |c: &str| {
                 if text.is_empty() {
-                    crate::response_text(c, crate::Lang::Uk).to_string()
+                    crate::response_text(c, crate::Lang::En).to_string()
                 } else {
                     text.clone()
                 }

@@ -207,7 +207,7 @@ impl IngenicoTerminal {
                 }
                 let status = reply.info("transStatus");
                 let message = if status.is_empty() {
-                    crate::response_text(&code, crate::Lang::Uk).to_string()
+                    crate::response_text(&code, crate::Lang::En).to_string()
                 } else {
                     status
                 };

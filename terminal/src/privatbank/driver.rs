@@ -308,7 +308,7 @@ pub fn outcome(reply: &Message, requested: i64) -> Result<CardOutcome> {
     let message = || {
         let d = reply.description();
         if d.is_empty() {
-            response_text(&rc, Lang::Uk).to_string()
+            response_text(&rc, Lang::En).to_string()
         } else {
             d.to_string()
         }

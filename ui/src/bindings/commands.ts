@@ -46,6 +46,8 @@ export interface Commands {
   print_again: { request: ActionRequest; response: OperationView };
   /** Ask the terminal again about a payment it could not account for. */
   retry_lookup: { request: ActionRequest; response: OperationView };
+  /** A customer's copy of a finished receipt (non-fiscal). */
+  customer_copy: { request: ActionRequest; response: OperationView };
   /** Close an operation that needs attention by hand, with a reason. */
   resolve: { request: ResolveRequest; response: OperationView };
   /** One operation. */
@@ -78,6 +80,7 @@ export const COMMANDS: { readonly [K in CommandName]: { role: Role; mutating: bo
   x_report: { role: "cashier", mutating: true },
   print_again: { role: "cashier", mutating: true },
   retry_lookup: { role: "cashier", mutating: true },
+  customer_copy: { role: "cashier", mutating: true },
   resolve: { role: "manager", mutating: true },
   operation: { role: "cashier", mutating: false },
   by_key: { role: "cashier", mutating: false },
@@ -105,6 +108,7 @@ export function client(call: Call) {
     x_report: (request: KeyRequest): Promise<OperationView> => call("x_report", request),
     print_again: (request: ActionRequest): Promise<OperationView> => call("print_again", request),
     retry_lookup: (request: ActionRequest): Promise<OperationView> => call("retry_lookup", request),
+    customer_copy: (request: ActionRequest): Promise<OperationView> => call("customer_copy", request),
     resolve: (request: ResolveRequest): Promise<OperationView> => call("resolve", request),
     operation: (request: OperationQuery): Promise<OperationView> => call("operation", request),
     by_key: (request: KeyQuery): Promise<MaybeOperation> => call("by_key", request),
