@@ -7,8 +7,10 @@
 // Environment:
 //   KASA_BIN   (required) the backend binary; run as
 //              KASA_BIN serve --addr 127.0.0.1:0 --data-dir <fresh temp dir>
-//              with KASA_DEMO_STEP_MS=20 (and a second one with a slow
-//              terminal for the reload test). It must print a line containing
+//              with KASA_DEMO_STEP_MS=20 (a second one with a slow terminal
+//              for the reload test, and a third whose demo terminal follows a
+//              script, KASA_DEMO_SCRIPT=decline:51,partial,cancel, for the
+//              outcomes other than an approval). It must print a line containing
 //              http://127.0.0.1:PORT/ (e.g. "Kasa is serving on http://127.0.0.1:PORT/").
 //   CHROMIUM   Chromium executable (default /usr/bin/chromium).
 //
@@ -62,10 +64,10 @@ function fill(template, params) {
 }
 
 /** Starts `kasa serve` and resolves once it prints the address it listens on. */
-function startServer(bin, dataDir, logLines, stepMs = 20) {
+function startServer(bin, dataDir, logLines, stepMs = 20, env = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, ["serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir], {
-      env: { ...process.env, KASA_DEMO_STEP_MS: String(stepMs) },
+      env: { ...process.env, KASA_DEMO_STEP_MS: String(stepMs), ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let settled = false;
@@ -344,18 +346,203 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
     });
   });
 
-  test("cash: exact cash for the amount, rounded to 10 kopiykas, with its receipt", { timeout: 90_000 }, async () => {
+  test("cash: the amount rounded to 10 kopiykas as the register rounds it, with its receipt", { timeout: 90_000 }, async () => {
     await withPage("cash-sale", async (page) => {
+      const saleBodies = [];
+      page.on("request", (request) => {
+        if (new URL(request.url()).pathname === SALE_PATH) saleBodies.push(JSON.parse(request.postData() ?? "null"));
+      });
       await openCashier(page);
+      // Up: 12,47 is 12,50 in cash.
       await page.fill("#amount", "12,47");
       await page.locator("#cash-hint").waitFor();
+      assert.equal((await page.locator("#cash-hint").innerText()).trim(), fill(uk["pay.cash.hint"], { amount: "12,50" }));
       await page.click("#pay-cash");
-      const result = page.locator('#result[data-state="done"]');
-      await result.waitFor({ timeout: SALE_TIMEOUT_MS });
-      const money = (await page.getByTestId("money").innerText()).trim();
+      await page.locator('#result[data-state="done"]').waitFor({ timeout: SALE_TIMEOUT_MS });
+      let money = (await page.getByTestId("money").innerText()).trim();
       assert.ok(money.includes(fill(uk["money.cash_taken"], { amount: "12,50", change: "0,00" })), money);
       assert.match((await page.getByTestId("fiscal-number").innerText()).trim(), /^\d+$/);
       assert.equal(await page.getByTestId("rrn").count(), 0, "no card data for cash");
+
+      // Down: 3,33 is 3,30 in cash, less than the total, and the register takes it.
+      await page.fill("#amount", "3,33");
+      assert.equal((await page.locator("#cash-hint").innerText()).trim(), fill(uk["pay.cash.hint"], { amount: "3,30" }));
+      const first = await page.locator("#result").getAttribute("data-operation");
+      await page.click("#pay-cash");
+      await page.locator(`#result[data-state="done"]:not([data-operation="${first}"])`).waitFor({ timeout: SALE_TIMEOUT_MS });
+      assert.deepEqual(
+        saleBodies.map((b) => b.payments),
+        [[{ method: "cash", amount: 1250 }], [{ method: "cash", amount: 330 }]],
+      );
+      assert.ok((await page.getByTestId("amount").innerText()).includes("3,33"));
+      money = (await page.getByTestId("money").innerText()).trim();
+      assert.ok(money.includes(fill(uk["money.cash_taken"], { amount: "3,30", change: "0,00" })), money);
+      const number = (await page.getByTestId("fiscal-number").innerText()).trim();
+      assert.match(number, /^\d+$/);
+      await page.locator("#virtual-tape pre").filter({ hasText: "3.33" }).waitFor({ timeout: 10_000 });
+    });
+  });
+});
+
+describe("what the terminal answers, other than an approval, in the browser", { skip: !process.env.KASA_BIN && "KASA_BIN is not set" }, () => {
+  // The demo terminal's next outcomes, in the order of the tests below; then it approves.
+  const SCRIPT = "decline:51,partial,cancel";
+  const logLines = [];
+  let server;
+  let baseUrl;
+  let browser;
+  let dataDir;
+  let context;
+  let page;
+  const pageErrors = [];
+
+  before(async () => {
+    dataDir = mkdtempSync(path.join(tmpdir(), "kasa-e2e-script-"));
+    ({ child: server, baseUrl } = await startServer(process.env.KASA_BIN, dataDir, logLines, 20, { KASA_DEMO_SCRIPT: SCRIPT }));
+    browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    // One page for the three sales, as one cashier makes them.
+    context = await browser.newContext({ viewport: { width: 1100, height: 800 }, locale: "uk-UA" });
+    page = await context.newPage();
+    page.on("pageerror", (err) => pageErrors.push(String(err)));
+    const response = await page.goto(baseUrl);
+    assert.equal(response?.status(), 200);
+    await page.locator('.app[data-events="open"]').waitFor({ timeout: 10_000 });
+  });
+
+  after(async () => {
+    await context?.close().catch(() => {});
+    await browser?.close().catch(() => {});
+    await stopServer(server);
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (logLines.length) {
+      mkdirSync(resultsDir, { recursive: true });
+      writeFileSync(path.join(resultsDir, "kasa-serve-script.log"), logLines.join("\n") + "\n");
+    }
+  });
+
+  /** Runs `body` on the shared page; screenshots it if `body` fails. */
+  async function step(name, body) {
+    try {
+      await body();
+      assert.deepEqual(pageErrors, [], "the page threw uncaught errors");
+    } catch (err) {
+      await page.screenshot({ path: path.join(resultsDir, `${name}-failure.png`), fullPage: true }).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** What the emulated register printed so far. */
+  async function printed() {
+    const response = await fetch(new URL("/api/cmd/receipt_tape", baseUrl), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ last: 100 }),
+    });
+    return (await response.json()).documents;
+  }
+
+  /** Types an amount, pays by card, and waits for the result of a new operation. */
+  async function payByCard(amount) {
+    const before = (await page.locator("#result").count()) ? await page.locator("#result").getAttribute("data-operation") : null;
+    if (await page.locator("#new-sale").count()) await page.click("#new-sale");
+    await page.fill("#amount", amount);
+    await page.click("#pay-card");
+    const result = page.locator("#result");
+    await page.waitForFunction(
+      (prev) => {
+        const r = document.getElementById("result");
+        return r !== null && r.dataset.operation !== prev && r.dataset.state !== "running";
+      },
+      before,
+      { timeout: SALE_TIMEOUT_MS },
+    );
+    return result;
+  }
+
+  const text = async (id) => (await page.getByTestId(id).innerText()).trim();
+  const kopiykas = (shown) => Number(shown.replace(/[^\d,]/g, "").replace(",", ""));
+  const formatted = (minor) => `${Math.trunc(minor / 100)},${String(minor % 100).padStart(2, "0")}`;
+
+  test("a decline: translated, the card was not charged, nothing printed", { timeout: 60_000 }, async () => {
+    await step("scripted-decline", async () => {
+      const result = await payByCard("7,00");
+      assert.equal(await result.getAttribute("data-state"), "declined");
+      assert.equal(await text("state"), uk["state.declined"]);
+      const decline = page.getByTestId("decline");
+      assert.equal(await decline.getAttribute("data-code"), "51");
+      assert.ok((await decline.innerText()).includes(uk["decline.host.51"]), await decline.innerText());
+      assert.equal(await text("money"), uk["money.not_charged"]);
+      assert.equal(await page.getByTestId("rrn").count(), 0, "no card data for a decline");
+      assert.equal(await page.getByTestId("fiscal-number").count(), 0, "no receipt number");
+      assert.deepEqual(await printed(), [], "the register printed nothing");
+      assert.ok((await page.locator("#virtual-tape").innerText()).includes(uk["tape.empty"]));
+      // The amount stays, to be paid again some other way.
+      assert.equal(await page.locator("#amount").inputValue(), "7,00");
+    });
+  });
+
+  test("a partial approval waits for the rest; the rest in cash finishes it, and the receipt carries the RRN", { timeout: 60_000 }, async () => {
+    await step("scripted-partial", async () => {
+      const addBodies = [];
+      page.on("request", (request) => {
+        if (new URL(request.url()).pathname === "/api/cmd/add_payment") addBodies.push(JSON.parse(request.postData() ?? "null"));
+      });
+      const result = await payByCard("12,47");
+      assert.equal(await result.getAttribute("data-state"), "awaiting_payment");
+      const state = await text("state");
+      assert.equal(state, uk["state.awaiting_payment"]);
+      assert.notEqual(state, uk["state.done"], "never called paid");
+      const paid = kopiykas(await text("paid"));
+      const remaining = kopiykas(await text("remaining"));
+      assert.ok(paid > 0 && remaining > 0 && paid + remaining === 1247, `paid ${paid} + left ${remaining} is the total`);
+      assert.equal(
+        await text("money"),
+        fill(uk["money.partial"], { paid: formatted(paid), total: "12,47", remaining: formatted(remaining) }),
+      );
+      const rrn = await text("rrn");
+      assert.match(rrn, /^\d{12}$/, "the charged part's card data is shown");
+      assert.equal(await page.locator("#new-sale").count(), 0, "not finished");
+      assert.deepEqual(await printed(), [], "no receipt before the rest is paid");
+      // By card the exact rest; in cash the rest rounded to 10 kopiykas (the view's cash_due).
+      assert.ok((await page.locator("#rest-card").innerText()).includes(formatted(remaining)));
+      const cashDue = Math.round(remaining / 10) * 10;
+      assert.ok((await page.locator("#rest-cash").innerText()).includes(formatted(cashDue)), await page.locator("#rest-cash").innerText());
+      await page.screenshot({ path: path.join(resultsDir, "partial-approval.png"), fullPage: true });
+
+      await page.click("#rest-cash");
+      await page.locator('#result[data-state="done"]').waitFor({ timeout: SALE_TIMEOUT_MS });
+      assert.equal(addBodies.length, 1);
+      assert.deepEqual(addBodies[0].payment, { method: "cash", amount: cashDue });
+      assert.equal(await text("state"), uk["state.done"]);
+      const money = await text("money");
+      assert.ok(money.includes(fill(uk["money.card_charged"], { amount: formatted(paid) })), money);
+      assert.ok(money.includes(fill(uk["money.cash_taken"], { amount: formatted(cashDue), change: "0,00" })), money);
+      assert.equal(await text("rrn"), rrn);
+      assert.match(await text("fiscal-number"), /^\d+$/);
+      const docs = await printed();
+      assert.equal(docs.length, 1, "one receipt");
+      assert.ok(docs[0].includes(rrn), `the receipt carries the RRN ${rrn}:\n${docs[0]}`);
+      await page.locator("#virtual-tape pre").filter({ hasText: rrn }).waitFor({ timeout: 10_000 });
+    });
+  });
+
+  test("the customer cancels on the terminal: cancelled, the card was not charged, nothing printed", { timeout: 60_000 }, async () => {
+    await step("scripted-cancel", async () => {
+      const result = await payByCard("5,00");
+      assert.equal(await result.getAttribute("data-state"), "cancelled");
+      assert.equal(await text("state"), uk["state.cancelled"]);
+      const problem = page.getByTestId("problem");
+      assert.equal(await problem.getAttribute("data-code"), "terminal.cancelled");
+      assert.ok((await problem.innerText()).includes(uk["code.terminal.cancelled"]), await problem.innerText());
+      assert.equal(await text("money"), uk["money.not_charged"]);
+      assert.equal(await page.getByTestId("rrn").count(), 0);
+      assert.equal((await printed()).length, 1, "no receipt for it");
+      assert.equal(await page.locator("#new-sale").count(), 1, "a new sale can start");
+
+      // The script is used up: the next card sale is approved as usual.
+      const next = await payByCard("5,00");
+      assert.equal(await next.getAttribute("data-state"), "done");
+      await page.screenshot({ path: path.join(resultsDir, "scripted-outcomes.png"), fullPage: true });
     });
   });
 });

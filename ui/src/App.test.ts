@@ -2,7 +2,7 @@ import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { KasaEvent } from "./bindings/KasaEvent";
 import type { OperationView } from "./bindings/OperationView";
-import { ApiFailure } from "./lib/api";
+import { ApiFailure, internalError } from "./lib/api";
 import { PENDING_KEY } from "./lib/cashier.svelte";
 import { dictionaries, setLocale, translate } from "./lib/i18n";
 import { cardPayment, operation } from "./test-fixtures";
@@ -84,7 +84,7 @@ function sent(mock: ReturnType<typeof vi.fn>, n = 0): Record<string, unknown> {
 }
 
 const networkDown = () =>
-  new ApiFailure({ code: "internal", message: "network error", details: "TypeError: Failed to fetch", device_code: null }, true);
+  new ApiFailure(internalError("network error", "TypeError: Failed to fetch"), true);
 
 beforeEach(() => {
   h.listeners.clear();
@@ -116,7 +116,7 @@ describe("cashier screen", () => {
   });
 
   it("reports a failed info call to the shell instead of a mode, and says so on screen", async () => {
-    h.api.info.mockRejectedValue(new ApiFailure({ code: "internal", message: "boom", details: null, device_code: null }));
+    h.api.info.mockRejectedValue(new ApiFailure(internalError("boom")));
     vi.spyOn(console, "error").mockImplementation(() => {});
     render(App);
     await waitFor(() => expect(h.uiReady).toHaveBeenCalledTimes(1));
@@ -217,18 +217,40 @@ describe("cashier screen", () => {
     expect(h.api.receipt_tape).toHaveBeenCalledWith({ last: 1 });
   });
 
-  it("pays in cash: the amount rounded to 10 kopiykas, and says what was taken", async () => {
-    h.api.sale.mockImplementation(async (r: { key: string }) =>
-      operation({ key: r.key, total: 1247, change: 0, payments: [{ ...cardPayment(), method: "cash", card_action: "none", card: null, tendered: 1250, approved: 1250 }] }),
-    );
+  it("pays in cash: the amount rounded to 10 kopiykas as the register rounds it, and says what was taken", async () => {
+    h.api.sale.mockImplementation(async (r: { key: string; amount: number; payments: { amount: number }[] }) => {
+      const cash = r.payments[0].amount;
+      return operation({
+        key: r.key,
+        total: r.amount,
+        paid: r.amount,
+        change: 0,
+        payments: [{ ...cardPayment(), method: "cash", card_action: "none", card: null, requested: cash, tendered: cash, approved: cash }],
+      });
+    });
     render(App);
+    // 12,47 is 12,50 in cash; 12,43 is 12,40, less than the amount and no change.
     await fireEvent.input(amountInput(), { target: { value: "12,47" } });
-    expect(byId("cash-hint")?.textContent).toContain(ukText("pay.cash.hint", { amount: "12,50", change: "0,00" }));
+    expect(byId("cash-hint")?.textContent?.trim()).toBe(ukText("pay.cash.hint", { amount: "12,50" }));
+    await fireEvent.input(amountInput(), { target: { value: "12,43" } });
+    expect(byId("cash-hint")?.textContent?.trim()).toBe(ukText("pay.cash.hint", { amount: "12,40" }));
+    await fireEvent.input(amountInput(), { target: { value: "12,40" } });
+    expect(byId("cash-hint")).toBeNull();
+    await fireEvent.input(amountInput(), { target: { value: "12,43" } });
     await fireEvent.click(byId("pay-cash")!);
-    expect(sent(h.api.sale)).toMatchObject({ amount: 1247, payments: [{ method: "cash", amount: 1250 }] });
+    expect(sent(h.api.sale)).toMatchObject({ amount: 1243, payments: [{ method: "cash", amount: 1240 }] });
     const result = await shown("result");
-    expect(testId(result, "money")).toContain(ukText("money.cash_taken", { amount: "12,50", change: "0,00" }));
+    expect(testId(result, "money")).toContain(ukText("money.cash_taken", { amount: "12,40", change: "0,00" }));
     expect(testId(result, "rrn")).toBeUndefined();
+  });
+
+  it("an amount under 0,05 rounds to nothing in cash: refused, to be taken by card", async () => {
+    render(App);
+    await fireEvent.input(amountInput(), { target: { value: "0,03" } });
+    expect(byId("cash-hint")).toBeNull();
+    await fireEvent.click(byId("pay-cash")!);
+    expect(byId("amount-error")?.textContent?.trim()).toBe(uk["validation.cash_too_small"]);
+    expect(h.api.sale).not.toHaveBeenCalled();
   });
 
   it("never shows an older view of the operation over a newer one", async () => {
@@ -283,7 +305,7 @@ describe("cashier screen", () => {
   });
 
   it("after a definite error, a new press gets a new key", async () => {
-    h.api.sale.mockRejectedValue(new ApiFailure({ code: "busy", message: "another operation is in progress", details: null, device_code: null }));
+    h.api.sale.mockRejectedValue(new ApiFailure({ code: "busy", message: "another operation is in progress", details: null, device_code: null, operation: null }));
     render(App);
     await typeAndSubmit("12.50");
     const error = await shown("error");
@@ -326,37 +348,60 @@ describe("cashier screen", () => {
       operation({
         key,
         state: "awaiting_payment",
-        total: 1247,
+        total: 1243,
         paid: 1000,
-        remaining: 247,
-        payments: [cardPayment({ requested: 1247, approved: 1000, partial: true })],
+        remaining: 243,
+        cash_due: 240,
+        payments: [cardPayment({ requested: 1243, approved: 1000, partial: true })],
         documents: [],
         problem: { code: "payment.remaining", message: "247 kopiykas are left to pay", actions: ["cancel"] },
       });
     h.api.sale.mockImplementation(async (r: { key: string }) => partial(r.key));
     h.api.add_payment.mockImplementation(async (r: { key: string }) =>
-      operation({ key: "sale-key", total: 1247, paid: 1247, payments: [cardPayment({ approved: 1000 })] }),
+      operation({ key: "sale-key", total: 1243, paid: 1243, payments: [cardPayment({ approved: 1000 })] }),
     );
     render(App);
-    await typeAndSubmit("12.47");
+    await typeAndSubmit("12.43");
     const result = await shown("result");
     expect(result.dataset.state).toBe("awaiting_payment");
     expect(testId(result, "state")).toBe(uk["state.awaiting_payment"]);
     expect(testId(result, "state")).not.toBe(uk["state.done"]);
     expect(testId(result, "paid")).toBe("10,00 грн");
-    expect(testId(result, "remaining")).toBe("2,47 грн");
-    expect(testId(result, "money")).toBe(ukText("money.partial", { paid: "10,00", total: "12,47", remaining: "2,47" }));
+    // The exact rest (as a card pays it), and the cash button asks what the view says it costs in cash.
+    expect(testId(result, "remaining")).toBe("2,43 грн");
+    expect(testId(result, "money")).toBe(ukText("money.partial", { paid: "10,00", total: "12,43", remaining: "2,43" }));
     expect(byId("new-sale")).toBeNull();
     expect(byId("action-cancel")?.textContent).toContain("10,00");
-    expect(byId("rest-cash")?.textContent).toContain("2,50");
-    // Never less than what is left: 2,43 would be asked as 2,50 too (below it the register refuses).
+    expect(byId("rest-card")?.textContent).toContain("2,43");
+    expect(byId("rest-cash")?.textContent).toContain("2,40");
 
     await fireEvent.click(byId("rest-cash")!);
     await waitFor(() => expect(h.api.add_payment).toHaveBeenCalledTimes(1));
     const request = sent(h.api.add_payment);
-    expect(request).toEqual({ key: expect.any(String), operation: 12, payment: { method: "cash", amount: 250 } });
+    expect(request).toEqual({ key: expect.any(String), operation: 12, payment: { method: "cash", amount: 240 } });
     expect(request.key).not.toBe(sent(h.api.sale).key);
     await waitFor(() => expect(byId("result")?.dataset.state).toBe("done"));
+  });
+
+  it("a rest that rounds to nothing in cash is offered by card only", async () => {
+    h.api.sale.mockImplementation(async (r: { key: string }) =>
+      operation({
+        key: r.key,
+        state: "awaiting_payment",
+        total: 7,
+        paid: 4,
+        remaining: 3,
+        cash_due: 0,
+        payments: [cardPayment({ requested: 7, approved: 4, partial: true })],
+        documents: [],
+        problem: { code: "payment.remaining", message: "", actions: ["cancel"] },
+      }),
+    );
+    render(App);
+    await typeAndSubmit("0,07");
+    await shown("result");
+    expect(byId("rest-card")?.textContent).toContain("0,03");
+    expect(byId("rest-cash")).toBeNull();
   });
 
   it("cancels a part-paid sale with a new key and says the money went back", async () => {
@@ -494,7 +539,13 @@ describe("cashier screen", () => {
 
   it("a device error before anything was charged: translated, and the card was not charged", async () => {
     h.api.sale.mockRejectedValue(
-      new ApiFailure({ code: "fiscal_error", message: "the devices are not ready", details: null, device_code: "fiscal.cover_open" }),
+      new ApiFailure({
+        code: "fiscal_error",
+        message: "the devices are not ready",
+        details: null,
+        device_code: "fiscal.cover_open",
+        operation: null,
+      }),
     );
     render(App);
     await typeAndSubmit("12.50");
@@ -506,7 +557,13 @@ describe("cashier screen", () => {
 
   it("an unknown device code in an error: the generic text with the code", async () => {
     h.api.sale.mockRejectedValue(
-      new ApiFailure({ code: "terminal_error", message: "terminal reported 1009", details: null, device_code: "terminal.device.something_new" }),
+      new ApiFailure({
+        code: "terminal_error",
+        message: "terminal reported 1009",
+        details: null,
+        device_code: "terminal.device.something_new",
+        operation: null,
+      }),
     );
     render(App);
     await typeAndSubmit("12.50");
@@ -515,27 +572,44 @@ describe("cashier screen", () => {
     expect(byId("error")?.textContent).toContain("terminal reported 1009");
   });
 
-  it("an older operation blocks the sale: says so and shows it with its actions", async () => {
+  it("an older operation blocks the sale: names it, and shows it with its actions", async () => {
     h.api.sale.mockRejectedValue(
       new ApiFailure({
         code: "unresolved",
         message: "operation 5 is unresolved (fiscal.paper_out)",
         details: "operation 5",
         device_code: "fiscal.paper_out",
+        operation: 5,
       }),
     );
-    h.api.unresolved.mockResolvedValue({
-      operations: [
-        operation({ id: 5, state: "needs_attention", documents: [], problem: { code: "fiscal.paper_out", message: "", actions: ["print_again", "resolve"] } }),
-      ],
-    });
+    h.api.operation.mockResolvedValue(
+      operation({ id: 5, state: "needs_attention", documents: [], problem: { code: "fiscal.paper_out", message: "", actions: ["print_again", "resolve"] } }),
+    );
     render(App);
     await typeAndSubmit("12.50");
     const error = await shown("error");
     expect(error.textContent).toContain(uk["error.unresolved"]);
+    expect(error.dataset.operation).toBe("5");
+    expect(testId(error, "blocking-operation")).toBe(ukText("error.blocking", { id: 5 }));
     const result = await shown("result");
     expect(result.dataset.operation).toBe("5");
+    expect(h.api.operation).toHaveBeenCalledWith({ id: 5 });
+    expect(h.api.unresolved).not.toHaveBeenCalled();
     expect(byId("action-print_again")).not.toBeNull();
+  });
+
+  it("an error that names no blocking operation: shows the oldest unresolved one", async () => {
+    h.api.sale.mockRejectedValue(
+      new ApiFailure({ code: "unresolved", message: "an operation is unresolved", details: null, device_code: null, operation: null }),
+    );
+    h.api.unresolved.mockResolvedValue({
+      operations: [operation({ id: 6, state: "awaiting_payment", cash_due: 250, remaining: 250, documents: [], problem: null })],
+    });
+    render(App);
+    await typeAndSubmit("12.50");
+    const error = await shown("error");
+    expect(testId(error, "blocking-operation")).toBeUndefined();
+    expect((await shown("result")).dataset.operation).toBe("6");
   });
 
   it("after a reload, follows the running operation until it settles", async () => {

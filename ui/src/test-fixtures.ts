@@ -65,6 +65,7 @@ export function operation(over: Partial<OperationView> = {}): OperationView {
     total: 1250,
     paid: 1250,
     remaining: 0,
+    cash_due: 0,
     change: 0,
     payments: [cardPayment()],
     documents: [{ kind: "sale_receipt", number: 345, amount: 1250, text: null }],

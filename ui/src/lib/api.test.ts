@@ -14,6 +14,7 @@ const sale: OperationView = {
   total: 1250,
   paid: 1250,
   remaining: 0,
+  cash_due: 0,
   change: 0,
   payments: [],
   documents: [{ kind: "sale_receipt", number: 101, amount: 1250, text: null }],
@@ -62,19 +63,30 @@ describe("asApiError", () => {
       message: "m",
       details: null,
       device_code: null,
+      operation: null,
     });
     expect(asApiError({ code: "busy", message: "m", details: "d" })).toEqual({
       code: "busy",
       message: "m",
       details: "d",
       device_code: null,
+      operation: null,
     });
     expect(asApiError({ code: "fiscal_error", message: "m", device_code: "fiscal.paper_out" })).toEqual({
       code: "fiscal_error",
       message: "m",
       details: null,
       device_code: "fiscal.paper_out",
+      operation: null,
     });
+  });
+
+  it("keeps the operation the error is about (the one that blocks), and only a whole number", () => {
+    const blocked = { code: "unresolved", message: "operation 5 is unresolved", details: null, device_code: "fiscal.paper_out", operation: 5 };
+    expect(asApiError(blocked)).toEqual(blocked);
+    expect(asApiError({ ...blocked, operation: "5" })?.operation).toBeNull();
+    expect(asApiError({ ...blocked, operation: 1.5 })?.operation).toBeNull();
+    expect(asApiError({ ...blocked, operation: null })?.operation).toBeNull();
   });
 
   it("maps an unknown code to internal and keeps it in details", () => {
@@ -83,6 +95,7 @@ describe("asApiError", () => {
       message: "m",
       details: "code: paper_out",
       device_code: null,
+      operation: null,
     });
   });
 
@@ -128,7 +141,7 @@ describe("over HTTP (kasa serve)", () => {
   });
 
   it("rejects with the server's ApiError, which is a definite answer", async () => {
-    const body = { code: "invalid_amount", message: "amount must be positive", details: null, device_code: null };
+    const body = { code: "invalid_amount", message: "amount must be positive", details: null, device_code: null, operation: null };
     vi.stubGlobal("fetch", async () => jsonResponse(400, body));
     const failure = await failureOf(api.sale({ ...saleRequest, amount: -5 }));
     expect(failure.error).toEqual(body);
@@ -140,7 +153,13 @@ describe("over HTTP (kasa serve)", () => {
       jsonResponse(502, { code: "printer_on_fire", message: "m", details: null, device_code: "fiscal.paper_out" }),
     );
     const failure = await failureOf(api.sale(saleRequest));
-    expect(failure.error).toEqual({ code: "internal", message: "m", details: "code: printer_on_fire", device_code: "fiscal.paper_out" });
+    expect(failure.error).toEqual({
+      code: "internal",
+      message: "m",
+      details: "code: printer_on_fire",
+      device_code: "fiscal.paper_out",
+      operation: null,
+    });
     expect(failure.uncertain).toBe(false);
   });
 
@@ -261,6 +280,7 @@ describe("in the desktop app (Tauri)", () => {
       message: "link down",
       details: "ECONNREFUSED",
       device_code: "terminal.transport.io",
+      operation: null,
     };
     mockIPC(() => Promise.reject(error));
     const failure = await failureOf(api.sale(saleRequest));
@@ -276,6 +296,7 @@ describe("in the desktop app (Tauri)", () => {
       message: "command rpc not found",
       details: null,
       device_code: null,
+      operation: null,
     });
   });
 

@@ -57,6 +57,11 @@ export function transport(): Transport {
   return typeof window !== "undefined" && "__TAURI_INTERNALS__" in window ? "tauri" : "http";
 }
 
+/** An error made up here (a failure of the transport, not an answer of Kasa's): code `internal`. */
+export function internalError(message: string, details: string | null = null): ApiError {
+  return { code: "internal", message, details, device_code: null, operation: null };
+}
+
 /** Reads an ApiError out of whatever the backend rejected with; null if it is not one. */
 export function asApiError(value: unknown): ApiError | null {
   if (typeof value !== "object" || value === null) return null;
@@ -64,9 +69,11 @@ export function asApiError(value: unknown): ApiError | null {
   if (typeof v.code !== "string" || typeof v.message !== "string") return null;
   const details = typeof v.details === "string" ? v.details : null;
   const device_code = typeof v.device_code === "string" ? v.device_code : null;
-  if (isErrorCode(v.code)) return { code: v.code, message: v.message, details, device_code };
+  // The operation the error is about (for `unresolved`, the one that blocks).
+  const operation = typeof v.operation === "number" && Number.isSafeInteger(v.operation) ? v.operation : null;
+  if (isErrorCode(v.code)) return { code: v.code, message: v.message, details, device_code, operation };
   // A code this UI does not know yet: keep the text, branch on it as internal.
-  return { code: "internal", message: v.message, details: details ?? `code: ${v.code}`, device_code };
+  return { code: "internal", message: v.message, details: details ?? `code: ${v.code}`, device_code, operation };
 }
 
 function failureFrom(reason: unknown): ApiFailure {
@@ -74,7 +81,7 @@ function failureFrom(reason: unknown): ApiFailure {
   const apiError = asApiError(reason);
   if (apiError) return new ApiFailure(apiError);
   const message = typeof reason === "string" ? reason : reason instanceof Error ? reason.message : String(reason);
-  return new ApiFailure({ code: "internal", message, details: null, device_code: null });
+  return new ApiFailure(internalError(message));
 }
 
 async function tauriCall(name: string, request: unknown): Promise<unknown> {
@@ -94,20 +101,14 @@ async function httpCall(name: string, request: unknown): Promise<unknown> {
       body: JSON.stringify(request ?? {}),
     });
   } catch (reason) {
-    throw new ApiFailure(
-      { code: "internal", message: "network error", details: String(reason), device_code: null },
-      true,
-    );
+    throw new ApiFailure(internalError("network error", String(reason)), true);
   }
   let text: string;
   try {
     text = await response.text();
   } catch (reason) {
     // The answer was cut off: whatever it said is lost.
-    throw new ApiFailure(
-      { code: "internal", message: "the answer was cut off", details: String(reason), device_code: null },
-      true,
-    );
+    throw new ApiFailure(internalError("the answer was cut off", String(reason)), true);
   }
   let json: unknown = undefined;
   try {
@@ -119,21 +120,10 @@ async function httpCall(name: string, request: unknown): Promise<unknown> {
     const apiError = asApiError(json);
     if (apiError) throw new ApiFailure(apiError);
     // Not Kasa's JSON (a proxy's error page...): we cannot tell what Kasa did.
-    throw new ApiFailure(
-      {
-        code: "internal",
-        message: `HTTP ${response.status} ${response.statusText}`.trim(),
-        details: text.slice(0, 500) || null,
-        device_code: null,
-      },
-      true,
-    );
+    throw new ApiFailure(internalError(`HTTP ${response.status} ${response.statusText}`.trim(), text.slice(0, 500) || null), true);
   }
   if (json === undefined) {
-    throw new ApiFailure(
-      { code: "internal", message: "invalid JSON from the server", details: text.slice(0, 500), device_code: null },
-      true,
-    );
+    throw new ApiFailure(internalError("invalid JSON from the server", text.slice(0, 500)), true);
   }
   return json;
 }

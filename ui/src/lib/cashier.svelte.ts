@@ -10,7 +10,7 @@
 import type { OperationView } from "../bindings/OperationView";
 import type { Resolution } from "../bindings/Resolution";
 import type { TerminalStatus } from "../bindings/TerminalStatus";
-import { ApiFailure, api, type ApiError, type KasaEvent } from "./api";
+import { ApiFailure, api, internalError, type ApiError, type KasaEvent } from "./api";
 import { isFinal, isSettled } from "./enums";
 import { cashToTake, newKey } from "./operations";
 
@@ -45,7 +45,7 @@ function stored(): string | null {
 function failureOf(err: unknown): ApiFailure {
   if (err instanceof ApiFailure) return err;
   const message = err instanceof Error ? err.message : String(err);
-  return new ApiFailure({ code: "internal", message, details: null, device_code: null });
+  return new ApiFailure(internalError(message));
 }
 
 const time = (iso: string) => {
@@ -171,19 +171,18 @@ export class Cashier {
     }
   }
 
-  /** An older operation blocks new card payments: show it, with what can be done about it. */
+  /** An older operation blocks new card payments: show it (the error names it), with what can be done about it. */
   async #showBlocking(error: ApiError): Promise<void> {
     try {
-      const { operations } = await api.unresolved({});
-      const id = Number(/operation (\d+)/.exec(error.details ?? error.message)?.[1]);
-      const blocking = operations.find((o) => o.id === id) ?? operations[0];
+      const blocking =
+        error.operation !== null ? await api.operation({ id: error.operation }) : (await api.unresolved({})).operations[0];
       if (blocking && this.op === null) this.#take(blocking, true);
     } catch {
       // the error panel still says what to do
     }
   }
 
-  /** Starts a sale of a free amount (kopiykas), paid by card or in cash (exact, rounded to 10 kopiykas). */
+  /** Starts a sale of a free amount (kopiykas), paid by card or in cash (the amount rounded to 10 kopiykas, as the register rounds it). */
   async pay(minor: number, method: PayMethod): Promise<OperationView | null> {
     if (this.busy) return null;
     const request = {
@@ -202,14 +201,15 @@ export class Cashier {
     return view;
   }
 
-  /** Pays what is left of the sale shown: by card (the exact rest) or in cash (rounded). */
+  /** Pays what is left of the sale shown: by card (the exact rest) or in cash (what the view says it costs in cash). */
   async payRest(method: PayMethod): Promise<OperationView | null> {
     const op = this.op;
     if (!op || op.state !== "awaiting_payment" || this.pending !== null) return null;
+    if (method === "cash" && op.cash_due <= 0) return null;
     const payment =
       method === "card"
         ? { method: "card" as const, amount: op.remaining }
-        : { method: "cash" as const, amount: cashToTake(op.remaining) };
+        : { method: "cash" as const, amount: op.cash_due };
     const request = { operation: op.id, payment };
     return this.#send("add_payment", request, (key) => api.add_payment({ key, ...request }));
   }

@@ -77,18 +77,22 @@ describe("dictionaries", () => {
 // The stable codes the backend sends (problems, device errors, declines,
 // blocking conditions), read from the Rust sources so that a new code there
 // fails here until it has a text: every string literal in checkout/src that
-// looks like one, and the codes of the terminal and fiscal crates' errors
-// (which checkout prefixes with `terminal.` and `fiscal.`).
+// looks like one, the codes of the terminal and fiscal crates' errors
+// (which checkout prefixes with `terminal.` and `fiscal.`), and the fiscal
+// register's health conditions (blocking ones and warnings, `fiscal.` too).
 const checkoutSources = import.meta.glob<string>("../../../checkout/src/**/*.rs", {
   query: "?raw",
   import: "default",
   eager: true,
 });
-const errorSources = import.meta.glob<string>(["../../../terminal/src/error.rs", "../../../fiscal/src/error.rs"], {
-  query: "?raw",
-  import: "default",
-  eager: true,
-});
+const errorSources = import.meta.glob<string>(
+  ["../../../terminal/src/error.rs", "../../../fiscal/src/error.rs", "../../../fiscal/src/health.rs"],
+  {
+    query: "?raw",
+    import: "default",
+    eager: true,
+  },
+);
 
 /** The string literals in the body of `fn <name>` of a Rust file (up to its closing brace). */
 function literalsOfFn(file: string, name: string): string[] {
@@ -114,7 +118,8 @@ function backendCodes(): string[] {
   }
   const terminal = [...literalsOfFn("terminal/src/error.rs", "code"), ...literalsOfFn("terminal/src/error.rs", "device_code_name")];
   for (const c of terminal.filter((c) => /^[a-z_]+\.[a-z_]+$/.test(c))) codes.add(`terminal.${c}`);
-  for (const c of literalsOfFn("fiscal/src/error.rs", "code").filter((c) => /^[a-z_0-9]+$/.test(c))) codes.add(`fiscal.${c}`);
+  const fiscal = [...literalsOfFn("fiscal/src/error.rs", "code"), ...literalsOfFn("fiscal/src/health.rs", "assess")];
+  for (const c of fiscal.filter((c) => /^[a-z_0-9]+$/.test(c))) codes.add(`fiscal.${c}`);
   // The gate names an unresolved operation by its state (`operation.<state>`).
   for (const state of ["running", "awaiting_payment", "needs_attention"]) codes.add(`operation.${state}`);
   return [...codes].sort();
@@ -132,6 +137,14 @@ describe("stable codes from the backend", () => {
         "fiscal.shift_over_24h",
         "fiscal.subtotal_mismatch",
         "fiscal.receipt_open",
+        "fiscal.card_data_too_long",
+        "fiscal.sam_error",
+        "fiscal.journal_full",
+        "fiscal.clock_drift",
+        "fiscal.modem_lock",
+        "fiscal.fiscal_memory_error",
+        "fiscal.journal_single_receipts",
+        "fiscal.not_fiscalised",
         "fiscal.transport",
         "fiscal.timeout",
         "terminal.outcome_unknown",
@@ -143,6 +156,7 @@ describe("stable codes from the backend", () => {
         "terminal.transport.timeout",
         "terminal.device.no_host_link",
         "terminal.device.busy",
+        "terminal.device.confirm_expired",
         "payment.remaining",
         "resolved.by_hand",
         "internal.retries",

@@ -83,7 +83,9 @@ export function formatMinor(minor: number | bigint): string {
 /**
  * The cash due for `minor`, rounded to 10 kopiykas as Ukrainian cash is
  * (1..4 down, 5..9 up): 1247 → 1250, 1244 → 1240. The same rule as
- * `round_cash` in checkout/src/money.rs, which refuses cash below it.
+ * `round_cash` in checkout/src/money.rs. Only for a sale not made yet (the
+ * cash button asks for it): once there is an operation, what its rest costs
+ * in cash is the view's `cash_due`.
  */
 export function roundCash(minor: number): number {
   const r = ((minor % 10) + 10) % 10;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { cardPayment, cashPayment, operation } from "../test-fixtures";
 import { dictionaries, translate } from "./i18n";
-import { cardOf, cashChange, cashToTake, charged, declineOf, moneyLines, newKey, receiptNumber } from "./operations";
+import { cardOf, cashToTake, charged, declineOf, moneyLines, newKey, receiptNumber } from "./operations";
 
 const keys = (op: ReturnType<typeof operation>) => moneyLines(op).map((l) => l.key);
 const text = (op: ReturnType<typeof operation>) => moneyLines(op).map((l) => translate("en", l.key, l.params));
@@ -16,18 +16,15 @@ describe("newKey", () => {
 });
 
 describe("cashToTake", () => {
-  it("rounds up to 10 kopiykas: never less than the total, which the register refuses", () => {
+  it("is the amount rounded to 10 kopiykas as the register rounds cash (1..4 down, 5..9 up)", () => {
     expect(cashToTake(1250)).toBe(1250);
     expect(cashToTake(1247)).toBe(1250);
-    expect(cashToTake(1243)).toBe(1250);
-    expect(cashToTake(3)).toBe(10);
-  });
-
-  it("says the change Kasa gives back for it (the total rounded as cash is)", () => {
-    expect(cashChange(1250)).toBe(0);
-    expect(cashChange(1247)).toBe(0);
-    expect(cashChange(1243)).toBe(10);
-    expect(cashChange(3)).toBe(10);
+    expect(cashToTake(1245)).toBe(1250);
+    expect(cashToTake(1244)).toBe(1240);
+    expect(cashToTake(1243)).toBe(1240);
+    expect(cashToTake(333)).toBe(330);
+    expect(cashToTake(7)).toBe(10);
+    expect(cashToTake(3)).toBe(0);
   });
 });
 

@@ -18,19 +18,13 @@ export function newKey(): string {
 }
 
 /**
- * The cash to ask for when `minor` is due: `minor` rounded up to whole
- * 10 kopiykas. Kasa accepts cash down to the legally rounded amount
- * (`roundCash`), but the fiscal register refuses a payment below the
- * receipt's total, so the UI never asks for less than the total: 12,43 is
- * paid with 12,50 and 0,10 change (the customer pays 12,40, as rounding says).
+ * The cash to ask for a new sale of `minor`: the amount rounded to 10
+ * kopiykas (1..4 down, 5..9 up), as the register rounds a cash total:
+ * 12,43 is paid with 12,40, 12,47 with 12,50, and no change is due. For the
+ * rest of an operation, its view says it (`cash_due`).
  */
 export function cashToTake(minor: number): number {
-  return Math.ceil(minor / 10) * 10;
-}
-
-/** The change for cash of `cashToTake(minor)`: what Kasa gives back once the total is rounded. */
-export function cashChange(minor: number): number {
-  return cashToTake(minor) - roundCash(minor);
+  return roundCash(minor);
 }
 
 /** The last element (Array.prototype.at is ES2022; the desktop web view targets ES2021). */
