@@ -435,7 +435,11 @@ impl Engine {
         let ctx = self.context(actor);
         let new = req.validate(&ctx)?;
         let card = needs_card(&new);
-        self.gate_unresolved(card, None)?;
+        let strict = !matches!(
+            new.spec.kind(),
+            OperationKind::CashIn | OperationKind::CashOut | OperationKind::XReport
+        );
+        self.gate_unresolved(strict, None)?;
         if card {
             self.preflight_card().await?;
         }
@@ -485,7 +489,7 @@ impl Engine {
                 }
                 let p = operations::validate_add_payment(&l, &req)?;
                 let card = p.card_action != crate::api::CardAction::None;
-                engine.gate_unresolved(card, Some(l.op.id))?;
+                engine.gate_unresolved(true, Some(l.op.id))?;
                 if card {
                     engine.preflight_card().await?;
                 }

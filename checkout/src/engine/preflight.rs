@@ -45,14 +45,16 @@ impl Engine {
         self.inner.set_password(result);
     }
 
-    /// Refuse if an older operation is unresolved: `card` also counts
-    /// operations that await a payment or a person.
-    pub(crate) fn gate_unresolved(&self, card: bool, except: Option<i64>) -> Result<()> {
+    /// Refuse if an older operation is unresolved. A running one (waiting
+    /// for a device) holds everything back; one that awaits a payment or a
+    /// person holds back every new money operation (`strict`), but not cash
+    /// in or out of the drawer or an X report.
+    pub(crate) fn gate_unresolved(&self, strict: bool, except: Option<i64>) -> Result<()> {
         for op in self.inner.journal.unresolved()? {
             if Some(op.id) == except {
                 continue;
             }
-            if op.state == OperationState::Running || card {
+            if op.state == OperationState::Running || strict {
                 return Err(Error::Unresolved {
                     operation: op.id,
                     code: op

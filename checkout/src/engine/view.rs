@@ -78,7 +78,12 @@ pub fn view(l: &Loaded, step: Option<&str>) -> OperationView {
                 (op.total, 0, cash_tendered - rounded)
             } else {
                 let left = (due - cash_tendered).max(0);
-                cash_due = (rounded - cash_tendered).max(0);
+                if matches!(
+                    op.state,
+                    OperationState::Running | OperationState::AwaitingPayment
+                ) {
+                    cash_due = (rounded - cash_tendered).max(0);
+                }
                 (op.total - left, left, 0)
             }
         }
