@@ -45,15 +45,37 @@ pub async fn start_with(
 /// tape files are set here) and the driver's options (operator, password).
 pub async fn start_configured(
     state_dir: &Path,
+    config: EmulatorConfig,
+    options: DriverOptions,
+) -> Result<DemoRegister> {
+    start_files(state_dir, config, options, true).await
+}
+
+/// Like [`start_configured`], but the emulator keeps everything in memory:
+/// no state or tape file (benchmarks measure the checkout, not the
+/// emulator's own bookkeeping).
+pub async fn start_in_memory(
+    state_dir: &Path,
+    config: EmulatorConfig,
+    options: DriverOptions,
+) -> Result<DemoRegister> {
+    start_files(state_dir, config, options, false).await
+}
+
+async fn start_files(
+    state_dir: &Path,
     mut config: EmulatorConfig,
     options: DriverOptions,
+    persist: bool,
 ) -> Result<DemoRegister> {
     std::fs::create_dir_all(state_dir)?;
     let state_file = state_dir.join("fiscal-emulator.json");
     let tape_file = state_dir.join("fiscal-tape.txt");
     let dialect = config.dialect.clone();
-    config.state_file = Some(state_file.clone());
-    config.tape_file = Some(tape_file.clone());
+    if persist {
+        config.state_file = Some(state_file.clone());
+        config.tape_file = Some(tape_file.clone());
+    }
     let emulator = EmulatorHandle::new(config)?;
     let (master, slave, pty_path) = crate::transport::pty_pair()?;
     let h = emulator.clone();

@@ -53,6 +53,9 @@ pub struct RigOptions {
     /// Wrap the drivers in devices that check the journal before each
     /// state-changing call ([`watch`]).
     pub watch: bool,
+    /// The register emulator keeps its state and tape on disk (else in
+    /// memory only: benchmarks).
+    pub persist_register: bool,
 }
 
 impl Default for RigOptions {
@@ -64,6 +67,7 @@ impl Default for RigOptions {
             password: "0000".into(),
             terminal_timeout: Duration::from_secs(180),
             watch: false,
+            persist_register: true,
         }
     }
 }
@@ -88,7 +92,11 @@ impl Rig {
             password: opts.password,
             ..fiscal::DriverOptions::default()
         };
-        let fiscal = fiscal::demo::start_configured(dir.path(), config, options).await?;
+        let fiscal = if opts.persist_register {
+            fiscal::demo::start_configured(dir.path(), config, options).await?
+        } else {
+            fiscal::demo::start_in_memory(dir.path(), config, options).await?
+        };
         let seen = opts.watch.then(watch::Seen::default);
         let engine = engine(&dir, &terminal, &fiscal, seen.as_ref())?;
         engine.start().await?;

@@ -209,7 +209,7 @@ impl FiscalRegister for WatchedRegister {
             &self.journal,
             &self.seen,
             "open_receipt",
-            "open",
+            "receipt",
             Some("before"),
         );
         self.inner.open_receipt(kind).await
@@ -224,7 +224,7 @@ impl FiscalRegister for WatchedRegister {
         self.inner.subtotal().await
     }
     async fn pay(&self, payment: &Payment) -> fiscal::Result<PaymentResult> {
-        check(&self.journal, &self.seen, "pay", "pay", Some("paid_before"));
+        check(&self.journal, &self.seen, "pay", "receipt", Some("before"));
         self.inner.pay(payment).await
     }
     async fn close_receipt(&self) -> fiscal::Result<u64> {
@@ -232,7 +232,7 @@ impl FiscalRegister for WatchedRegister {
             &self.journal,
             &self.seen,
             "close_receipt",
-            "close",
+            "receipt",
             Some("before"),
         );
         self.inner.close_receipt().await

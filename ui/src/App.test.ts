@@ -455,10 +455,10 @@ describe("cashier screen", () => {
     await fireEvent.click(byId("action-print_again")!);
     expect(sent(h.api.print_again)).toEqual({ key: expect.any(String), operation: 12 });
     // While it prints again, the panel says the card was charged and the receipt is on its way.
-    emit({ type: "operation", operation: operation({ state: "running", step: "open", documents: [] }) });
+    emit({ type: "operation", operation: operation({ state: "running", step: "receipt", documents: [] }) });
     const progress = await shown("progress");
     expect(testId(progress, "money")).toBe(ukText("money.charged_receipt_pending", { amount: "12,50" }));
-    expect(testId(progress, "terminal-status")).toBe(uk["step.open"]);
+    expect(testId(progress, "terminal-status")).toBe(uk["step.receipt"]);
     printing.resolve(operation());
     await waitFor(() => expect(byId("result")?.dataset.state).toBe("done"));
   });

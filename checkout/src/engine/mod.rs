@@ -145,8 +145,9 @@ struct Inner {
     live: Mutex<HashMap<i64, watch::Sender<OperationView>>>,
     /// The step each live operation is at.
     steps: Mutex<HashMap<i64, &'static str>>,
-    /// Keyed requests whose effect is not yet recorded.
-    creating: Mutex<HashMap<String, watch::Receiver<Creation>>>,
+    /// Keyed requests whose effect is not yet recorded (or whose engine
+    /// task still runs), with the fingerprint of the request they carry.
+    creating: Mutex<HashMap<String, (String, watch::Receiver<Creation>)>>,
     events: broadcast::Sender<KasaEvent>,
     password: Mutex<PasswordCheck>,
     /// Set when an operation was left waiting for a device.
@@ -235,6 +236,12 @@ impl Engine {
         Ok(recovered)
     }
 
+    /// Wait until no operation holds the devices (benchmarks: a sale's
+    /// read-back runs after the sale is reported done).
+    pub async fn idle(&self) {
+        let _lane = Arc::clone(&self.inner.lane).lock_owned().await;
+    }
+
     /// The journal (read access for queries and tests).
     pub fn journal(&self) -> &Journal {
         &self.inner.journal
@@ -300,10 +307,15 @@ impl Engine {
     }
 
     fn publish(&self, id: i64) {
-        let Ok(l) = self.inner.journal.load(id) else {
-            return;
-        };
-        let v = view(&l, self.inner.step(id));
+        if let Ok(l) = self.inner.journal.load(id) {
+            self.publish_loaded(&l);
+        }
+    }
+
+    /// Publish an operation as just read from the journal.
+    fn publish_loaded(&self, l: &journal::Loaded) {
+        let id = l.op.id;
+        let v = view(l, self.inner.step(id));
         if let Some(tx) = lock(&self.inner.live).get(&id) {
             tx.send_replace(v.clone());
         }
@@ -353,6 +365,7 @@ impl Engine {
     async fn keyed<F, Fut>(
         &self,
         key: &str,
+        fingerprint: String,
         existing: impl FnOnce() -> Result<Option<i64>>,
         work: F,
     ) -> Result<OperationView>
@@ -368,12 +381,13 @@ impl Engine {
         let next = {
             let mut creating = lock(&self.inner.creating);
             match creating.get(key) {
-                Some(rx) => Next::Follow(rx.clone()),
+                Some((f, _)) if *f != fingerprint => return Err(Error::KeyReused(key.to_string())),
+                Some((_, rx)) => Next::Follow(rx.clone()),
                 None => match existing()? {
                     Some(id) => Next::Done(id),
                     None => {
                         let (tx, rx) = watch::channel(Creation::Pending);
-                        creating.insert(key.to_string(), rx.clone());
+                        creating.insert(key.to_string(), (fingerprint, rx.clone()));
                         let engine = self.clone();
                         let key = key.to_string();
                         tokio::spawn(async move {
@@ -409,7 +423,7 @@ impl Engine {
             },
         };
         let actor = actor.to_string();
-        self.keyed(&key, existing, move |engine, tx| async move {
+        self.keyed(&key, hash.clone(), existing, move |engine, tx| async move {
             let created = engine.create(&actor, &req, &tx).await;
             match created {
                 Ok(id) => engine.run_live(id, &tx).await,
@@ -476,46 +490,60 @@ impl Engine {
             None => Ok(None),
         };
         let actor = actor.to_string();
-        self.keyed(&req.key.clone(), existing, move |engine, tx| async move {
-            let r: Result<(i64, OwnedMutexGuard<()>)> = async {
-                let guard = engine.lane().await?;
-                let l = engine.inner.journal.load(req.operation)?;
-                if l.op.state != OperationState::AwaitingPayment {
-                    return Err(Error::NotAllowed(format!(
-                        "operation {} is {}, not awaiting a payment",
-                        l.op.id,
-                        l.op.state.as_str()
-                    )));
+        let fingerprint = operations::fingerprint("add_payment", &req);
+        self.keyed(
+            &req.key.clone(),
+            fingerprint,
+            existing,
+            move |engine, tx| async move {
+                let r: Result<(i64, OwnedMutexGuard<()>)> = async {
+                    let guard = engine.lane().await?;
+                    let l = engine.inner.journal.load(req.operation)?;
+                    if l.op.state != OperationState::AwaitingPayment {
+                        return Err(Error::NotAllowed(format!(
+                            "operation {} is {}, not awaiting a payment",
+                            l.op.id,
+                            l.op.state.as_str()
+                        )));
+                    }
+                    let p = operations::validate_add_payment(&l, &req)?;
+                    let card = p.card_action != crate::api::CardAction::None;
+                    engine.gate_unresolved(true, Some(l.op.id))?;
+                    if card {
+                        engine.preflight_card().await?;
+                    }
+                    let at = engine.now();
+                    engine.inner.journal.write(|t| {
+                        journal::payments_insert(t, l.op.id, &p, &at)?;
+                        journal::record_action(
+                            t,
+                            &req.key,
+                            l.op.id,
+                            "add_payment",
+                            &actor,
+                            None,
+                            &at,
+                        )?;
+                        journal::set_operation_state(
+                            t,
+                            l.op.id,
+                            &[OperationState::AwaitingPayment],
+                            OperationState::Running,
+                            None,
+                            &at,
+                        )
+                    })?;
+                    Ok((l.op.id, guard))
                 }
-                let p = operations::validate_add_payment(&l, &req)?;
-                let card = p.card_action != crate::api::CardAction::None;
-                engine.gate_unresolved(true, Some(l.op.id))?;
-                if card {
-                    engine.preflight_card().await?;
+                .await;
+                match r {
+                    Ok(created) => engine.run_live(created, &tx).await,
+                    Err(e) => {
+                        tx.send_replace(Creation::Refused((&e).into()));
+                    }
                 }
-                let at = engine.now();
-                engine.inner.journal.write(|t| {
-                    journal::payments_insert(t, l.op.id, &p, &at)?;
-                    journal::record_action(t, &req.key, l.op.id, "add_payment", &actor, None, &at)?;
-                    journal::set_operation_state(
-                        t,
-                        l.op.id,
-                        &[OperationState::AwaitingPayment],
-                        OperationState::Running,
-                        None,
-                        &at,
-                    )
-                })?;
-                Ok((l.op.id, guard))
-            }
-            .await;
-            match r {
-                Ok(created) => engine.run_live(created, &tx).await,
-                Err(e) => {
-                    tx.send_replace(Creation::Refused((&e).into()));
-                }
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -598,53 +626,59 @@ impl Engine {
             None => Ok(None),
         };
         let actor = actor.to_string();
-        self.keyed(&req.key.clone(), existing, move |engine, tx| async move {
-            let r: Result<(i64, OwnedMutexGuard<()>)> = async {
-                let guard = engine.lane().await?;
-                let l = engine.inner.journal.load(req.operation)?;
-                allowed(&l)?;
-                let at = engine.now();
-                let failed: Vec<String> = l
-                    .steps
-                    .iter()
-                    .filter(|s| s.state == StepState::Failed)
-                    .map(|s| s.name.clone())
-                    .collect();
-                engine.inner.journal.write(|t| {
-                    journal::record_action(
-                        t,
-                        &req.key,
-                        l.op.id,
-                        action,
-                        &actor,
-                        reason.as_deref(),
-                        &at,
-                    )?;
-                    if action == "cancel" {
-                        journal::request_cancel(t, l.op.id, &at)?;
-                    }
-                    if action == "print_again" {
-                        journal::supersede(t, l.op.id, &failed, &at)?;
-                    }
-                    journal::set_operation_state(
-                        t,
-                        l.op.id,
-                        &[l.op.state],
-                        OperationState::Running,
-                        None,
-                        &at,
-                    )
-                })?;
-                Ok((l.op.id, guard))
-            }
-            .await;
-            match r {
-                Ok(created) => engine.run_live(created, &tx).await,
-                Err(e) => {
-                    tx.send_replace(Creation::Refused((&e).into()));
+        let fingerprint = format!("{action}:{}", req.operation);
+        self.keyed(
+            &req.key.clone(),
+            fingerprint,
+            existing,
+            move |engine, tx| async move {
+                let r: Result<(i64, OwnedMutexGuard<()>)> = async {
+                    let guard = engine.lane().await?;
+                    let l = engine.inner.journal.load(req.operation)?;
+                    allowed(&l)?;
+                    let at = engine.now();
+                    let failed: Vec<String> = l
+                        .steps
+                        .iter()
+                        .filter(|s| s.state == StepState::Failed)
+                        .map(|s| s.name.clone())
+                        .collect();
+                    engine.inner.journal.write(|t| {
+                        journal::record_action(
+                            t,
+                            &req.key,
+                            l.op.id,
+                            action,
+                            &actor,
+                            reason.as_deref(),
+                            &at,
+                        )?;
+                        if action == "cancel" {
+                            journal::request_cancel(t, l.op.id, &at)?;
+                        }
+                        if action == "print_again" {
+                            journal::supersede(t, l.op.id, &failed, &at)?;
+                        }
+                        journal::set_operation_state(
+                            t,
+                            l.op.id,
+                            &[l.op.state],
+                            OperationState::Running,
+                            None,
+                            &at,
+                        )
+                    })?;
+                    Ok((l.op.id, guard))
                 }
-            }
-        })
+                .await;
+                match r {
+                    Ok(created) => engine.run_live(created, &tx).await,
+                    Err(e) => {
+                        tx.send_replace(Creation::Refused((&e).into()));
+                    }
+                }
+            },
+        )
         .await
     }
 
@@ -661,46 +695,60 @@ impl Engine {
             None => Ok(None),
         };
         let actor = actor.to_string();
-        self.keyed(&req.key.clone(), existing, move |engine, tx| async move {
-            let r: Result<i64> = async {
-                let _guard = engine.lane().await?;
-                let l = engine.inner.journal.load(req.operation)?;
-                let doc = l
-                    .documents
-                    .iter()
-                    .rev()
-                    .find(|d| d.kind.ends_with("receipt"))
-                    .filter(|_| l.op.state == OperationState::Done)
-                    .ok_or_else(|| not_now(&l, "copied: it has no fiscal receipt"))?;
-                let mut lines = vec![
-                    "КОПІЯ ДЛЯ ПОКУПЦЯ".to_string(),
-                    "НЕ Є ФІСКАЛЬНИМ ДОКУМЕНТОМ".to_string(),
-                ];
-                match &doc.text {
-                    Some(text) => lines.extend(text.lines().map(str::to_string)),
-                    None => lines.push(format!(
-                        "ЧЕК № {}  СУМА {}",
-                        doc.number.unwrap_or_default(),
-                        crate::money::format_minor(doc.amount)
-                    )),
+        let fingerprint = format!("customer_copy:{}", req.operation);
+        self.keyed(
+            &req.key.clone(),
+            fingerprint,
+            existing,
+            move |engine, tx| async move {
+                let r: Result<i64> = async {
+                    let _guard = engine.lane().await?;
+                    let l = engine.inner.journal.load(req.operation)?;
+                    let doc = l
+                        .documents
+                        .iter()
+                        .rev()
+                        .find(|d| d.kind.ends_with("receipt"))
+                        .filter(|_| l.op.state == OperationState::Done)
+                        .ok_or_else(|| not_now(&l, "copied: it has no fiscal receipt"))?;
+                    let mut lines = vec![
+                        "КОПІЯ ДЛЯ ПОКУПЦЯ".to_string(),
+                        "НЕ Є ФІСКАЛЬНИМ ДОКУМЕНТОМ".to_string(),
+                    ];
+                    match &doc.text {
+                        Some(text) => lines.extend(text.lines().map(str::to_string)),
+                        None => lines.push(format!(
+                            "ЧЕК № {}  СУМА {}",
+                            doc.number.unwrap_or_default(),
+                            crate::money::format_minor(doc.amount)
+                        )),
+                    }
+                    engine.inner.devices.fiscal.print_non_fiscal(&lines).await?;
+                    let at = engine.now();
+                    engine.inner.journal.write(|t| {
+                        journal::record_action(
+                            t,
+                            &req.key,
+                            l.op.id,
+                            "customer_copy",
+                            &actor,
+                            None,
+                            &at,
+                        )
+                    })?;
+                    Ok(l.op.id)
                 }
-                engine.inner.devices.fiscal.print_non_fiscal(&lines).await?;
-                let at = engine.now();
-                engine.inner.journal.write(|t| {
-                    journal::record_action(t, &req.key, l.op.id, "customer_copy", &actor, None, &at)
-                })?;
-                Ok(l.op.id)
-            }
-            .await;
-            match r {
-                Ok(id) => {
-                    tx.send_replace(Creation::Created(id));
+                .await;
+                match r {
+                    Ok(id) => {
+                        tx.send_replace(Creation::Created(id));
+                    }
+                    Err(e) => {
+                        tx.send_replace(Creation::Refused((&e).into()));
+                    }
                 }
-                Err(e) => {
-                    tx.send_replace(Creation::Refused((&e).into()));
-                }
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -721,69 +769,76 @@ impl Engine {
             None => Ok(None),
         };
         let actor = actor.to_string();
-        self.keyed(&req.key.clone(), existing, move |engine, tx| async move {
-            let r: Result<i64> = async {
-                let _guard = engine.lane().await?;
-                let l = engine.inner.journal.load(req.operation)?;
-                if !matches!(
-                    l.op.state,
-                    OperationState::NeedsAttention | OperationState::AwaitingPayment
-                ) {
-                    return Err(not_now(&l, "resolved by hand"));
-                }
-                let to = match req.resolution {
-                    Resolution::Done => OperationState::Done,
-                    Resolution::Cancelled => OperationState::Cancelled,
-                };
-                let at = engine.now();
-                engine.inner.journal.write(|t| {
-                    journal::record_action(
-                        t,
-                        &req.key,
-                        l.op.id,
-                        "resolve",
-                        &actor,
-                        Some(&reason),
-                        &at,
-                    )?;
-                    for p in &l.payments {
-                        if matches!(
-                            p.state,
-                            crate::api::PaymentState::Pending | crate::api::PaymentState::Unknown
-                        ) {
-                            journal::payments_update(
-                                t,
-                                p.id,
-                                &journal::PaymentUpdate::Cancelled(crate::api::Decline {
-                                    code: "resolved.by_hand".into(),
-                                    message: reason.clone(),
-                                }),
-                                &at,
-                            )?;
-                        }
+        let fingerprint = operations::fingerprint("resolve", &req);
+        self.keyed(
+            &req.key.clone(),
+            fingerprint,
+            existing,
+            move |engine, tx| async move {
+                let r: Result<i64> = async {
+                    let _guard = engine.lane().await?;
+                    let l = engine.inner.journal.load(req.operation)?;
+                    if !matches!(
+                        l.op.state,
+                        OperationState::NeedsAttention | OperationState::AwaitingPayment
+                    ) {
+                        return Err(not_now(&l, "resolved by hand"));
                     }
-                    journal::set_operation_state(
-                        t,
-                        l.op.id,
-                        &[l.op.state],
-                        to,
-                        Some(("resolved.by_hand", &reason)),
-                        &at,
-                    )
-                })?;
-                Ok(l.op.id)
-            }
-            .await;
-            match r {
-                Ok(id) => {
-                    engine.publish(id);
-                    tx.send_replace(Creation::Created(id));
+                    let to = match req.resolution {
+                        Resolution::Done => OperationState::Done,
+                        Resolution::Cancelled => OperationState::Cancelled,
+                    };
+                    let at = engine.now();
+                    engine.inner.journal.write(|t| {
+                        journal::record_action(
+                            t,
+                            &req.key,
+                            l.op.id,
+                            "resolve",
+                            &actor,
+                            Some(&reason),
+                            &at,
+                        )?;
+                        for p in &l.payments {
+                            if matches!(
+                                p.state,
+                                crate::api::PaymentState::Pending
+                                    | crate::api::PaymentState::Unknown
+                            ) {
+                                journal::payments_update(
+                                    t,
+                                    p.id,
+                                    &journal::PaymentUpdate::Cancelled(crate::api::Decline {
+                                        code: "resolved.by_hand".into(),
+                                        message: reason.clone(),
+                                    }),
+                                    &at,
+                                )?;
+                            }
+                        }
+                        journal::set_operation_state(
+                            t,
+                            l.op.id,
+                            &[l.op.state],
+                            to,
+                            Some(("resolved.by_hand", &reason)),
+                            &at,
+                        )
+                    })?;
+                    Ok(l.op.id)
                 }
-                Err(e) => {
-                    tx.send_replace(Creation::Refused((&e).into()));
+                .await;
+                match r {
+                    Ok(id) => {
+                        engine.publish(id);
+                        tx.send_replace(Creation::Created(id));
+                    }
+                    Err(e) => {
+                        tx.send_replace(Creation::Refused((&e).into()));
+                    }
                 }
-            }
-        })
+            },
+        )
         .await
     }
 

@@ -30,15 +30,12 @@ fn json<T: serde::Serialize>(v: &T) -> Option<String> {
 }
 
 /// The money an operation has moved that cannot be undone by just stopping:
-/// a charged card, or a fiscal step done.
+/// a charged card, or a fiscal document printed.
 fn moved_money(l: &Loaded) -> bool {
     l.payments.iter().any(|p| p.is_charged())
         || l.steps
             .iter()
-            .any(|s| s.state == StepState::Done && matches!(s.name.as_str(), "open" | "close"))
-        || l.steps
-            .iter()
-            .any(|s| s.state == StepState::Done && s.name.starts_with("pay:"))
+            .any(|s| s.state == StepState::Done && s.name == "receipt")
 }
 
 /// What the runner does after a step's outcome is recorded.
@@ -123,7 +120,7 @@ impl Engine {
                 }
                 Plan::Run(step) => {
                     self.inner.set_step(id, Some(step.point()));
-                    self.publish(id);
+                    self.publish_loaded(&l);
                     let (outcome, row) = match fresh.take() {
                         Some(row) => (self.run_started(&l, &step, &row).await, Some(row.id)),
                         None => self.step(&l, &step).await?,
@@ -192,14 +189,9 @@ impl Engine {
                 }
                 None => Err(internal("the reversal has no payment")),
             },
-            Step::Open => steps::prepare_open(d.fiscal.as_ref())
+            Step::Receipt => steps::prepare_receipt(d.fiscal.as_ref())
                 .await
                 .map(|a| json(&a)),
-            Step::Pay(_) => steps::prepare_pay(d.fiscal.as_ref())
-                .await
-                .map(|a| json(&a)),
-            // The close is recovered against the receipt's own start.
-            Step::Close => Ok(l.step("open").and_then(|r| r.recovery.clone())),
             Step::Drawer | Step::Report => steps::prepare_counters(d.fiscal.as_ref())
                 .await
                 .map(|a| json(&a)),
@@ -246,18 +238,18 @@ impl Engine {
             let cancelled = self
                 .inner
                 .journal
-                .load(l.op.id)
-                .is_ok_and(|now| now.op.cancel_requested);
+                .cancel_requested(l.op.id)
+                .unwrap_or(false);
             if cancelled {
                 return Outcome::Done {
                     result: serde_json::json!({ "how": "cancelled before it was sent" }),
-                    payment: Some((
+                    payment: vec![(
                         *p,
                         PaymentUpdate::Cancelled(crate::api::Decline {
                             code: "terminal.cancelled".into(),
                             message: "cancelled by the cashier before it was sent".into(),
                         }),
-                    )),
+                    )],
                     document: None,
                 };
             }
@@ -304,9 +296,7 @@ impl Engine {
                 Some(a) => steps::run_reverse(&ctx, *p, &a).await,
                 None => RunResult::Ended(internal("the reversal was not written ahead")),
             },
-            Step::Open => steps::run_open(&ctx).await,
-            Step::Pay(p) => steps::run_pay(&ctx, *p).await,
-            Step::Close => steps::run_close(&ctx).await,
+            Step::Receipt => steps::run_receipt(&ctx).await,
             Step::Drawer => steps::run_drawer(&ctx).await,
             Step::Report => steps::run_report(&ctx).await,
         };
@@ -331,14 +321,9 @@ impl Engine {
                 Some(a) => steps::recover_reverse(&ctx, *p, &a).await,
                 None => Outcome::Retry("the reversal was never sent".into()),
             },
-            Step::Open => steps::recover_open(&ctx).await,
-            Step::Pay(p) => match ahead::<steps::PayAhead>(row) {
-                Some(a) => steps::recover_pay(&ctx, *p, &a).await,
-                None => Outcome::Retry("the payment was not written ahead".into()),
-            },
-            Step::Close => match ahead::<steps::ReceiptAhead>(row) {
-                Some(a) => steps::recover_close(&ctx, &a).await,
-                None => Outcome::RestartReceipt("the receipt's start is unknown".into()),
+            Step::Receipt => match ahead::<steps::ReceiptAhead>(row) {
+                Some(a) => steps::recover_receipt(&ctx, &a).await,
+                None => Outcome::Retry("the receipt was not written ahead".into()),
             },
             Step::Drawer => match ahead::<steps::CountersAhead>(row) {
                 Some(a) => steps::recover_drawer(&ctx, &a).await,
@@ -375,7 +360,7 @@ impl Engine {
                 document,
             } => {
                 // Plan on from the operation as it reads once this is written.
-                let after = l.with_step_done(&name, payment.as_ref(), document.as_ref());
+                let after = l.with_step_done(&name, &payment, document.as_ref());
                 let next = plan(&after, self.explicit_confirm());
                 let mut ahead = None;
                 if let Plan::Run(s) = &next {
@@ -396,7 +381,7 @@ impl Engine {
                     };
                     let text = result.to_string();
                     journal::finish_step(tx, row, StepState::Done, Some(&text), None, &at)?;
-                    if let Some((p, u)) = &payment {
+                    for (p, u) in &payment {
                         journal::payments_update(tx, *p, u, &at)?;
                     }
                     if let Some(d) = &document {
@@ -424,6 +409,15 @@ impl Engine {
                         (Plan::Run(_), None) => None,
                     })
                 })?;
+                if let (Step::Receipt, Some(d)) = (step, &document) {
+                    if d.text.is_none() {
+                        // The sale is done: say so now, then read the receipt
+                        // back from the register's electronic journal and keep
+                        // it with what it lacked, if anything.
+                        self.publish(id);
+                        self.read_back_receipt(&after, d.number).await;
+                    }
+                }
                 Ok(match next {
                     Plan::Run(_) => Next::Continue(fresh),
                     _ => Next::Stop,
@@ -450,12 +444,7 @@ impl Engine {
                 self.again(l, retries, &name, &code)
             }
             Outcome::RestartReceipt(why) => {
-                let names: Vec<String> = l
-                    .steps
-                    .iter()
-                    .map(|s| s.name.clone())
-                    .filter(|n| n == "open" || n == "close" || n.starts_with("pay:"))
-                    .collect();
+                let names = vec!["receipt".to_string()];
                 let at = self.now();
                 j.write(|tx| {
                     if let Some(r) = row {
@@ -510,6 +499,37 @@ impl Engine {
                 self.inner.note_unresolved();
                 Ok(Next::Stop)
             }
+        }
+    }
+
+    /// Read a printed receipt back and keep its text with the operation;
+    /// what it lacks of what it had to carry (RRN, auth code, reference) is
+    /// noted in its history. A register that cannot be read back changes
+    /// nothing.
+    async fn read_back_receipt(&self, l: &Loaded, number: Option<i64>) {
+        let Some(number) = number.and_then(|n| u64::try_from(n).ok()) else {
+            return;
+        };
+        let Some(lines) = steps::read_back(self.inner.devices.fiscal.as_ref(), number).await else {
+            return;
+        };
+        let missing = steps::missing(l, &lines);
+        let at = self.now();
+        let text = lines.join("\n");
+        let written = self.inner.journal.write(|tx| {
+            journal::set_document_text(tx, l.op.id, number, &text)?;
+            let detail = if missing.is_empty() {
+                "verified".to_string()
+            } else {
+                format!("missing {}", missing.join(", "))
+            };
+            journal::log(tx, l.op.id, &at, "read_back", Some(&detail))
+        });
+        if let Err(e) = written {
+            tracing::warn!("the read-back of receipt {number} was not kept: {e}");
+        }
+        if !missing.is_empty() {
+            tracing::warn!("receipt {number} lacks {}", missing.join(", "));
         }
     }
 
@@ -600,7 +620,8 @@ fn internal(message: &str) -> Outcome {
 }
 
 fn clear_problem(tx: &rusqlite::Transaction<'_>, id: i64, at: &str) -> Result<()> {
-    tx.execute(
+    crate::journal::exec(
+        tx,
         "UPDATE operations SET error_code = NULL, error_message = NULL, updated_at = ?2
          WHERE id = ?1 AND state = 'running' AND error_code IS NOT NULL",
         rusqlite::params![id, at],

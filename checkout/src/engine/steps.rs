@@ -33,6 +33,7 @@ use terminal::{
 };
 
 use crate::api::{CardAction, CardData, Decline, PaymentMethod, PaymentState};
+use crate::failpoint;
 use crate::journal::{Loaded, NewDocument, PaymentRecord, PaymentUpdate};
 use crate::money::round_cash;
 use crate::operations::{OperationSpec, Step};
@@ -50,7 +51,8 @@ pub enum Outcome {
     /// Done: record the result and its effects.
     Done {
         result: Value,
-        payment: Option<(i64, PaymentUpdate)>,
+        /// Payments whose state this step settled.
+        payment: Vec<(i64, PaymentUpdate)>,
         document: Option<NewDocument>,
     },
     /// Nothing happened on the device: run the step again (a new attempt).
@@ -78,7 +80,7 @@ impl Outcome {
     fn done(result: Value) -> Self {
         Outcome::Done {
             result,
-            payment: None,
+            payment: Vec::new(),
             document: None,
         }
     }
@@ -123,18 +125,11 @@ pub struct ChargeAhead {
     pub pending: PendingOperation,
 }
 
-/// What the open step writes ahead.
+/// What the receipt step writes ahead.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReceiptAhead {
     /// The register's last document number before this receipt.
     pub before: u64,
-}
-
-/// What a pay step writes ahead.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PayAhead {
-    /// What the open receipt had been paid before this payment.
-    pub paid_before: i64,
 }
 
 /// What the drawer and report steps write ahead.
@@ -229,7 +224,7 @@ fn outcome_of(p: &PaymentRecord, outcome: CardOutcome, how: &str) -> Outcome {
     };
     Outcome::Done {
         result: json!({ "how": how }),
-        payment: Some((p.id, update)),
+        payment: vec![(p.id, update)],
         document: None,
     }
 }
@@ -288,13 +283,13 @@ pub async fn run_charge(ctx: &StepContext<'_>, id: i64, ahead: &ChargeAhead) -> 
         // A definite refusal (no host link, no paper, busy...): not charged.
         Err(e) => RunResult::Ended(Outcome::Done {
             result: json!({ "how": "refused" }),
-            payment: Some((
+            payment: vec![(
                 p.id,
                 PaymentUpdate::Declined(Decline {
                     code: format!("terminal.{}", e.code()),
                     message: e.to_string(),
                 }),
-            )),
+            )],
             document: None,
         }),
     }
@@ -321,7 +316,7 @@ pub async fn recover_charge(ctx: &StepContext<'_>, id: i64, ahead: &ChargeAhead)
                 let tx = fill_from(tx, ahead);
                 Outcome::Done {
                     result: json!({ "how": "lookup" }),
-                    payment: Some((p.id, approval(p, &tx))),
+                    payment: vec![(p.id, approval(p, &tx))],
                     document: None,
                 }
             }
@@ -370,13 +365,13 @@ pub async fn recover_charge(ctx: &StepContext<'_>, id: i64, ahead: &ChargeAhead)
             } else {
                 Outcome::Done {
                     result: json!({ "how": "lookup: not found" }),
-                    payment: Some((
+                    payment: vec![(
                         p.id,
                         PaymentUpdate::Cancelled(Decline {
                             code: "terminal.not_sent".into(),
                             message: format!("the terminal has no such payment: {reason}"),
                         }),
-                    )),
+                    )],
                     document: None,
                 }
             }
@@ -408,7 +403,7 @@ pub async fn run_confirm(ctx: &StepContext<'_>, id: i64) -> RunResult {
         Ok(()) => RunResult::Ended(Outcome::done(json!({}))),
         Err(terminal::Error::ConfirmExpired { .. }) => RunResult::Ended(Outcome::Done {
             result: json!({ "how": "the terminal cancelled it before the confirm" }),
-            payment: Some((id, PaymentUpdate::Reversed)),
+            payment: vec![(id, PaymentUpdate::Reversed)],
             document: None,
         }),
         Err(e) if e.outcome_unknown() => RunResult::Uncertain,
@@ -424,7 +419,7 @@ pub async fn recover_confirm(ctx: &StepContext<'_>, id: i64, ahead: &ChargeAhead
     }
     let reversed = || Outcome::Done {
         result: json!({ "how": "lookup: cancelled by the terminal" }),
-        payment: Some((id, PaymentUpdate::Reversed)),
+        payment: vec![(id, PaymentUpdate::Reversed)],
         document: None,
     };
     match ctx.devices.terminal.recover(&ahead.pending).await {
@@ -494,7 +489,7 @@ pub async fn run_reverse(ctx: &StepContext<'_>, id: i64, ahead: &ChargeAhead) ->
     match execute(ctx.devices.terminal.as_ref(), ahead, ctx.progress.clone()).await {
         Ok(CardOutcome::Approved(_)) => RunResult::Ended(Outcome::Done {
             result: json!({ "how": "reply", "by": if is_void { "void" } else { "refund" } }),
-            payment: Some((p.id, PaymentUpdate::Reversed)),
+            payment: vec![(p.id, PaymentUpdate::Reversed)],
             document: None,
         }),
         Ok(CardOutcome::Declined { code, message }) => {
@@ -515,7 +510,7 @@ pub async fn recover_reverse(ctx: &StepContext<'_>, id: i64, ahead: &ChargeAhead
     match ctx.devices.terminal.recover(&ahead.pending).await {
         Ok(Recovery::Found(tx)) if tx.status == TxnStatus::Approved => Outcome::Done {
             result: json!({ "how": "lookup" }),
-            payment: Some((id, PaymentUpdate::Reversed)),
+            payment: vec![(id, PaymentUpdate::Reversed)],
             document: None,
         },
         Ok(_) => Outcome::Retry("the void was not carried out".into()),
@@ -559,63 +554,10 @@ async fn clear_stray(f: &dyn FiscalRegister) -> Result<u64, Outcome> {
 }
 
 /// Write-ahead of a receipt: clear a stray receipt, note the last document.
-pub async fn prepare_open(f: &dyn FiscalRegister) -> Result<ReceiptAhead, Outcome> {
+pub async fn prepare_receipt(f: &dyn FiscalRegister) -> Result<ReceiptAhead, Outcome> {
     Ok(ReceiptAhead {
         before: clear_stray(f).await?,
     })
-}
-
-/// Open the receipt, print its lines and the operation's reference, and
-/// check the register's subtotal against ours before any payment.
-pub async fn run_open(ctx: &StepContext<'_>) -> RunResult {
-    let f = ctx.devices.fiscal.as_ref();
-    let op = &ctx.loaded.op;
-    let kind = op.spec.receipt_kind();
-    let result: fiscal::Result<Option<i64>> = async {
-        f.open_receipt(kind).await?;
-        for line in op.spec.lines() {
-            f.add_line(line).await?;
-        }
-        f.print_text(&reference(op.id)).await?;
-        let sub = f.subtotal().await?;
-        Ok((sub.amount != op.total).then_some(sub.amount))
-    }
-    .await;
-    match result {
-        Ok(None) => RunResult::Ended(Outcome::done(json!({}))),
-        Ok(Some(theirs)) => {
-            // Never pay a wrong sum: cancel and say so.
-            let _ = f.cancel_receipt().await;
-            RunResult::Ended(Outcome::Failed {
-                code: "fiscal.subtotal_mismatch".into(),
-                message: format!(
-                    "the register's subtotal {theirs} is not the receipt's total {}",
-                    op.total
-                ),
-                payment: None,
-            })
-        }
-        Err(e) if e.is_uncertain() => RunResult::Uncertain,
-        Err(e) => RunResult::Ended(Outcome::fiscal_failed(&e)),
-    }
-}
-
-/// Recover an open step: whatever it left is cancelled and it runs again.
-pub async fn recover_open(ctx: &StepContext<'_>) -> Outcome {
-    let f = ctx.devices.fiscal.as_ref();
-    match f.receipt_state().await {
-        Ok(state) if state.open && state.paid > 0 => Outcome::Failed {
-            code: "fiscal.receipt_open".into(),
-            message: "a paid receipt is open that this operation did not pay".into(),
-            payment: None,
-        },
-        Ok(state) if state.open => match f.cancel_receipt().await {
-            Ok(()) => Outcome::Retry("the unpaid receipt was cancelled".into()),
-            Err(e) => Outcome::fiscal_failed(&e),
-        },
-        Ok(_) => Outcome::Retry("no receipt is open".into()),
-        Err(e) => Outcome::fiscal_failed(&e),
-    }
 }
 
 /// The register payment for a payment of the operation.
@@ -649,20 +591,16 @@ pub fn fiscal_payment(l: &Loaded, p: &PaymentRecord) -> Payment {
     }
 }
 
-/// Write-ahead of a payment: what the receipt had been paid before it.
-pub async fn prepare_pay(f: &dyn FiscalRegister) -> Result<PayAhead, Outcome> {
-    let state = f
-        .receipt_state()
-        .await
-        .map_err(|e| Outcome::fiscal_failed(&e))?;
-    if !state.open {
-        return Err(Outcome::RestartReceipt(
-            "the register has no open receipt to pay".into(),
-        ));
-    }
-    Ok(PayAhead {
-        paid_before: state.paid,
-    })
+/// The payments that go on the receipt, in order: approved card payments
+/// and cash.
+pub fn receipt_payments(l: &Loaded) -> Vec<&PaymentRecord> {
+    l.payments
+        .iter()
+        .filter(|p| match p.method {
+            PaymentMethod::Card => p.state == PaymentState::Approved,
+            PaymentMethod::Cash => true,
+        })
+        .collect()
 }
 
 fn cash_taken(p: &PaymentRecord, change: i64) -> Option<(i64, PaymentUpdate)> {
@@ -676,51 +614,6 @@ fn cash_taken(p: &PaymentRecord, change: i64) -> Option<(i64, PaymentUpdate)> {
             },
         )
     })
-}
-
-/// Pay one payment on the open receipt.
-pub async fn run_pay(ctx: &StepContext<'_>, id: i64) -> RunResult {
-    let Ok(p) = payment(ctx.loaded, id) else {
-        return RunResult::Ended(Outcome::Retry("no such payment".into()));
-    };
-    match ctx.devices.fiscal.pay(&fiscal_payment(ctx.loaded, p)).await {
-        Ok(r) => RunResult::Ended(Outcome::Done {
-            result: json!({ "change": r.change, "remaining": r.remaining, "card_data_as_text": r.card_data_as_text }),
-            payment: cash_taken(p, r.change),
-            document: None,
-        }),
-        Err(e) if e.is_uncertain() => RunResult::Uncertain,
-        Err(e) => RunResult::Ended(Outcome::fiscal_failed(&e)),
-    }
-}
-
-/// Recover a payment: did the register take it?
-pub async fn recover_pay(ctx: &StepContext<'_>, id: i64, ahead: &PayAhead) -> Outcome {
-    let Ok(p) = payment(ctx.loaded, id) else {
-        return Outcome::Retry("no such payment".into());
-    };
-    let f = ctx.devices.fiscal.as_ref();
-    let state = match f.receipt_state().await {
-        Ok(s) => s,
-        Err(e) => return Outcome::fiscal_failed(&e),
-    };
-    if !state.open {
-        return Outcome::RestartReceipt("the register no longer has the receipt open".into());
-    }
-    // A payment command runs whole or not at all: the paid sum moved means
-    // it was taken (a register caps what it counts at the receipt's sum, and
-    // rounds a cash rest).
-    if state.paid > ahead.paid_before {
-        let tendered = p.tendered.unwrap_or(p.requested);
-        let change = (tendered - round_cash(state.amount - ahead.paid_before)).max(0);
-        Outcome::Done {
-            result: json!({ "how": "register state", "change": change }),
-            payment: cash_taken(p, change),
-            document: None,
-        }
-    } else {
-        Outcome::Retry("the register did not take the payment".into())
-    }
 }
 
 fn document_kind(spec: &OperationSpec) -> &'static str {
@@ -748,18 +641,28 @@ fn is_ours(l: &Loaded, lines: &[String]) -> bool {
     readback::find(lines, &needles(l)).verified()
 }
 
-fn printed(l: &Loaded, number: u64, text: Option<Vec<String>>, how: &str) -> Outcome {
-    let missing: Vec<String> = match &text {
-        Some(lines) => readback::find(lines, &needles(l))
-            .missing
-            .iter()
-            .map(|n| format!("{}:{}", n.kind(), n.value()))
-            .collect(),
-        None => Vec::new(),
-    };
+/// What a read-back found missing of what the receipt had to carry.
+pub fn missing(l: &Loaded, lines: &[String]) -> Vec<String> {
+    readback::find(lines, &needles(l))
+        .missing
+        .iter()
+        .map(|n| format!("{}:{}", n.kind(), n.value()))
+        .collect()
+}
+
+/// The receipt printed as document `number`: done, with the change the
+/// register gave on the cash payments. The text is read back afterwards
+/// ([`read_back`]), once the sale is reported done.
+fn printed(
+    l: &Loaded,
+    number: u64,
+    payments: Vec<(i64, PaymentUpdate)>,
+    text: Option<Vec<String>>,
+    how: &str,
+) -> Outcome {
     Outcome::Done {
-        result: json!({ "how": how, "number": number, "read_back": text.is_some(), "missing": missing }),
-        payment: None,
+        result: json!({ "how": how, "number": number }),
+        payment: payments,
         document: Some(NewDocument {
             kind: document_kind(&l.op.spec),
             number: i64::try_from(number).ok(),
@@ -769,56 +672,174 @@ fn printed(l: &Loaded, number: u64, text: Option<Vec<String>>, how: &str) -> Out
     }
 }
 
-async fn read_back(f: &dyn FiscalRegister, number: u64) -> Option<Vec<String>> {
+/// Read document `number` back from the register's electronic journal.
+pub async fn read_back(f: &dyn FiscalRegister, number: u64) -> Option<Vec<String>> {
     f.read_document(number).await.ok().filter(|l| !l.is_empty())
 }
 
-/// Close the receipt and read it back.
-pub async fn run_close(ctx: &StepContext<'_>) -> RunResult {
+/// Pay `payments` on the open receipt and close it; the cash payments'
+/// change as the register gave it.
+async fn pay_and_close(
+    ctx: &StepContext<'_>,
+    payments: &[&PaymentRecord],
+) -> fiscal::Result<(u64, Vec<(i64, PaymentUpdate)>)> {
     let f = ctx.devices.fiscal.as_ref();
-    match f.close_receipt().await {
-        Ok(number) => {
-            let text = read_back(f, number).await;
-            RunResult::Ended(printed(ctx.loaded, number, text, "reply"))
+    let mut updates = Vec::new();
+    for p in payments {
+        let r = f.pay(&fiscal_payment(ctx.loaded, p)).await?;
+        updates.extend(cash_taken(p, r.change));
+        failpoint::hit("receipt:paid").await;
+    }
+    let number = f.close_receipt().await?;
+    Ok((number, updates))
+}
+
+/// Print the receipt: open it, its lines and the operation's reference,
+/// check the register's subtotal against ours before any payment, pay each
+/// payment, close.
+pub async fn run_receipt(ctx: &StepContext<'_>) -> RunResult {
+    let f = ctx.devices.fiscal.as_ref();
+    let l = ctx.loaded;
+    let op = &l.op;
+    let opened: fiscal::Result<Option<i64>> = async {
+        f.open_receipt(op.spec.receipt_kind()).await?;
+        for line in op.spec.lines() {
+            f.add_line(line).await?;
         }
+        f.print_text(&reference(op.id)).await?;
+        let sub = f.subtotal().await?;
+        Ok((sub.amount != op.total).then_some(sub.amount))
+    }
+    .await;
+    match opened {
+        Ok(None) => {}
+        Ok(Some(theirs)) => {
+            // Never pay a wrong sum: cancel and say so.
+            let _ = f.cancel_receipt().await;
+            return RunResult::Ended(Outcome::Failed {
+                code: "fiscal.subtotal_mismatch".into(),
+                message: format!(
+                    "the register's subtotal {theirs} is not the receipt's total {}",
+                    op.total
+                ),
+                payment: None,
+            });
+        }
+        Err(e) if e.is_uncertain() => return RunResult::Uncertain,
+        Err(e) => return RunResult::Ended(Outcome::fiscal_failed(&e)),
+    }
+    failpoint::hit("receipt:opened").await;
+    match pay_and_close(ctx, &receipt_payments(l)).await {
+        Ok((number, updates)) => RunResult::Ended(printed(l, number, updates, None, "reply")),
         Err(e) if e.is_uncertain() => RunResult::Uncertain,
         Err(e) => RunResult::Ended(Outcome::fiscal_failed(&e)),
     }
 }
 
-/// Recover a close: is the register's last document this receipt?
-pub async fn recover_close(ctx: &StepContext<'_>, ahead: &ReceiptAhead) -> Outcome {
+/// Recover a receipt from what the register holds:
+/// - open and unpaid: cancelled, and printed again from the start;
+/// - open and (partly) paid: the payments it lacks are paid (never another
+///   kind of payment), then it is closed;
+/// - closed: the register's documents since the receipt began are read back
+///   to find this operation's (its reference line and RRNs); found, it is
+///   done; not found, the register lost it and it is printed again.
+pub async fn recover_receipt(ctx: &StepContext<'_>, ahead: &ReceiptAhead) -> Outcome {
     let f = ctx.devices.fiscal.as_ref();
+    let l = ctx.loaded;
     let state = match f.receipt_state().await {
         Ok(s) => s,
         Err(e) => return Outcome::fiscal_failed(&e),
     };
+    if state.open && state.paid == 0 {
+        return match f.cancel_receipt().await {
+            Ok(()) => Outcome::Retry("the unpaid receipt was cancelled".into()),
+            Err(e) => Outcome::fiscal_failed(&e),
+        };
+    }
     if state.open {
-        return Outcome::Retry("the receipt is still open".into());
+        // The register took the payments whose running sum it holds; a
+        // register counts at most the receipt's sum (cash change).
+        let payments = receipt_payments(l);
+        let mut sum = 0;
+        let mut taken = Vec::new();
+        let mut rest = Vec::new();
+        for p in payments {
+            let amount = fiscal_payment(l, p).amount();
+            if state.paid >= state.amount || sum + amount <= state.paid {
+                taken.push(p);
+            } else {
+                rest.push(p);
+            }
+            sum += amount;
+        }
+        let mut updates: Vec<(i64, PaymentUpdate)> = Vec::new();
+        let mut before = 0;
+        for p in &taken {
+            let tendered = fiscal_payment(l, p).amount();
+            let due = round_cash(state.amount - before);
+            updates.extend(cash_taken(p, (tendered - due).max(0)));
+            before += tendered;
+        }
+        return match pay_and_close(ctx, &rest).await {
+            Ok((number, more)) => {
+                updates.extend(more);
+                printed(l, number, updates, None, "register state")
+            }
+            Err(e) => Outcome::fiscal_failed(&e),
+        };
     }
     let last = match f.last_document_number().await {
         Ok(n) => n,
         Err(e) => return Outcome::fiscal_failed(&e),
     };
     if last <= ahead.before {
-        return Outcome::RestartReceipt("the register printed nothing since".into());
+        return Outcome::Retry("the register printed nothing since the receipt began".into());
     }
     // Newest first: the receipt is normally the last document.
     for n in (ahead.before + 1..=last).rev().take(8) {
         match f.read_document(n).await {
-            Ok(lines) if is_ours(ctx.loaded, &lines) => {
-                return printed(ctx.loaded, n, Some(lines), "read back")
+            Ok(lines) if is_ours(l, &lines) => {
+                let updates = receipt_payments(l)
+                    .into_iter()
+                    .filter_map(|p| cash_taken(p, 0))
+                    .map(|(id, u)| match u {
+                        // The change the register gave is printed on the
+                        // receipt; what counts here is that the cash was taken.
+                        PaymentUpdate::CashTaken { .. } => {
+                            let p = l.payment(id).cloned();
+                            let tendered = p.and_then(|p| p.tendered).unwrap_or(0);
+                            let cash_due = round_cash(
+                                l.op.total
+                                    - l.payments
+                                        .iter()
+                                        .filter(|q| q.is_charged())
+                                        .map(|q| q.approved)
+                                        .sum::<i64>(),
+                            );
+                            let change = (tendered - cash_due).max(0);
+                            (
+                                id,
+                                PaymentUpdate::CashTaken {
+                                    amount: tendered - change,
+                                    change,
+                                },
+                            )
+                        }
+                        other => (id, other),
+                    })
+                    .collect();
+                return printed(l, n, updates, Some(lines), "read back");
             }
             Ok(_) => continue,
             // The register cannot be read back: judge by the number alone.
             Err(fiscal::Error::InvalidRequest(_)) if last == ahead.before + 1 => {
-                return printed(ctx.loaded, last, None, "document number")
+                return printed(l, last, Vec::new(), None, "document number")
             }
             Err(e) if e.is_uncertain() => return Outcome::fiscal_failed(&e),
             Err(_) => continue,
         }
     }
-    Outcome::RestartReceipt("no document since the receipt began is this operation's".into())
+    Outcome::Retry("no document since the receipt began is this operation's".into())
 }
 
 // ---- drawer and report ---------------------------------------------------------
@@ -846,7 +867,7 @@ async fn document(f: &dyn FiscalRegister, l: &Loaded, kind: &'static str, how: &
     };
     Outcome::Done {
         result: json!({ "how": how, "number": number }),
-        payment: None,
+        payment: Vec::new(),
         document: Some(NewDocument {
             kind,
             number: number.and_then(|n| i64::try_from(n).ok()),

@@ -27,7 +27,7 @@ pub struct NewDocument {
 
 /// The documents of an operation, oldest first.
 pub fn of_operation(c: &Connection, op: i64) -> Result<Vec<DocumentRecord>> {
-    let mut stmt = c.prepare(
+    let mut stmt = c.prepare_cached(
         "SELECT kind, number, amount, text FROM fiscal_documents WHERE operation_id = ?1 ORDER BY id",
     )?;
     let rows = stmt.query_map([op], |r| {
@@ -43,7 +43,8 @@ pub fn of_operation(c: &Connection, op: i64) -> Result<Vec<DocumentRecord>> {
 
 /// Record a document printed for operation `op`.
 pub fn insert(tx: &Transaction<'_>, op: i64, d: &NewDocument, at: &str) -> Result<()> {
-    tx.execute(
+    crate::journal::exec(
+        tx,
         "INSERT INTO fiscal_documents (operation_id, kind, number, amount, text, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![op, d.kind, d.number, d.amount, d.text, at],
@@ -55,11 +56,21 @@ pub fn insert(tx: &Transaction<'_>, op: i64, d: &NewDocument, at: &str) -> Resul
     log(tx, op, at, "document", Some(&detail))
 }
 
+/// Keep the read-back text of document `number` of operation `op`.
+pub fn set_text(tx: &Transaction<'_>, op: i64, number: u64, text: &str) -> Result<()> {
+    crate::journal::exec(
+        tx,
+        "UPDATE fiscal_documents SET text = ?3 WHERE operation_id = ?1 AND number = ?2",
+        params![op, i64::try_from(number).unwrap_or(i64::MAX), text],
+    )?;
+    Ok(())
+}
+
 impl super::Journal {
     /// The sale receipt number of operation `op`, if printed.
     pub fn receipt_number(&self, op: i64) -> Result<Option<i64>> {
         self.read(|c| {
-            Ok(c.query_row(
+            Ok(crate::journal::one(c,
                 "SELECT MAX(number) FROM fiscal_documents WHERE operation_id = ?1 AND kind = 'sale_receipt'",
                 [op],
                 |r| r.get(0),
@@ -70,7 +81,7 @@ impl super::Journal {
     /// The operation whose sale receipt has fiscal number `number`.
     pub fn operation_by_receipt(&self, number: i64) -> Result<Option<i64>> {
         self.read(|c| {
-            Ok(c.query_row(
+            Ok(crate::journal::one(c,
                 "SELECT MAX(operation_id) FROM fiscal_documents WHERE number = ?1 AND kind = 'sale_receipt'",
                 [number],
                 |r| r.get(0),

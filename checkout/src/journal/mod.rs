@@ -18,7 +18,9 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-pub use documents::{insert as insert_document, DocumentRecord, NewDocument};
+pub use documents::{
+    insert as insert_document, set_text as set_document_text, DocumentRecord, NewDocument,
+};
 pub use operations::{
     request_cancel, set_problem, set_state as set_operation_state, NewOperation, OperationRecord,
 };
@@ -70,7 +72,7 @@ impl Loaded {
     pub fn with_step_done(
         &self,
         name: &str,
-        payment: Option<&(i64, PaymentUpdate)>,
+        payments: &[(i64, PaymentUpdate)],
         document: Option<&NewDocument>,
     ) -> Loaded {
         let mut next = self.clone();
@@ -87,7 +89,7 @@ impl Loaded {
                 error_code: None,
             }),
         }
-        if let Some((id, u)) = payment {
+        for (id, u) in payments {
             if let Some(p) = next.payments.iter_mut().find(|p| p.id == *id) {
                 p.apply(u);
             }
@@ -124,6 +126,7 @@ impl Journal {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.set_prepared_statement_cache_capacity(64);
         let journal = Journal {
             conn: Mutex::new(conn),
         };
@@ -144,6 +147,25 @@ impl Journal {
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
+    }
+
+    /// Run `f` in one transaction that is not synced to disk by itself: the
+    /// next [`Journal::write`] syncs it together with its own (the WAL is
+    /// written in order). Only for a write that no device call follows
+    /// before the next synced write, so a crash in between loses nothing
+    /// that happened on a device: the creation of an operation, whose first
+    /// step's write-ahead is synced before that step's device call.
+    pub fn write_unsynced<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.lock();
+        conn.pragma_update(None, "synchronous", "OFF")?;
+        let out = (|| {
+            let tx = conn.transaction()?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        out
     }
 
     /// Run `f` on the connection for reading.
@@ -169,7 +191,8 @@ impl Journal {
             }
             let tx = conn.transaction()?;
             tx.execute_batch(sql)?;
-            tx.execute(
+            crate::journal::exec(
+                &tx,
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
                 params![version, chrono::Utc::now().to_rfc3339()],
             )?;
@@ -181,11 +204,12 @@ impl Journal {
     /// The schema version the journal is at.
     pub fn schema_version(&self) -> Result<u32> {
         self.read(|c| {
-            Ok(
-                c.query_row("SELECT MAX(version) FROM schema_migrations", [], |r| {
-                    r.get(0)
-                })?,
-            )
+            Ok(crate::journal::one(
+                c,
+                "SELECT MAX(version) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )?)
         })
     }
 
@@ -193,14 +217,19 @@ impl Journal {
     /// `synchronous` is FULL where it matters: on the connection that writes).
     pub fn pragma(&self, name: &str) -> Result<String> {
         self.read(|c| {
-            Ok(c.query_row(&format!("PRAGMA {name}"), [], |r| {
-                let v: rusqlite::types::Value = r.get(0)?;
-                Ok(match v {
-                    rusqlite::types::Value::Integer(i) => i.to_string(),
-                    rusqlite::types::Value::Text(t) => t,
-                    other => format!("{other:?}"),
-                })
-            })?)
+            Ok(crate::journal::one(
+                c,
+                &format!("PRAGMA {name}"),
+                [],
+                |r| {
+                    let v: rusqlite::types::Value = r.get(0)?;
+                    Ok(match v {
+                        rusqlite::types::Value::Integer(i) => i.to_string(),
+                        rusqlite::types::Value::Text(t) => t,
+                        other => format!("{other:?}"),
+                    })
+                },
+            )?)
         })
     }
 
@@ -212,7 +241,7 @@ impl Journal {
     /// The history of an operation, oldest first.
     pub fn history(&self, id: i64) -> Result<Vec<Event>> {
         self.read(|c| {
-            let mut stmt = c.prepare(
+            let mut stmt = c.prepare_cached(
                 "SELECT at, what, detail FROM operation_events WHERE operation_id = ?1 ORDER BY id",
             )?;
             let rows = stmt.query_map([id], |r| {
@@ -246,7 +275,8 @@ pub fn log(
     what: &str,
     detail: Option<&str>,
 ) -> Result<()> {
-    tx.execute(
+    crate::journal::exec(
+        tx,
         "INSERT INTO operation_events (operation_id, at, what, detail) VALUES (?1, ?2, ?3, ?4)",
         params![op, at, what, detail],
     )?;
@@ -263,7 +293,7 @@ pub fn record_action(
     reason: Option<&str>,
     at: &str,
 ) -> Result<()> {
-    tx.execute(
+    crate::journal::exec(tx,
         "INSERT INTO actions (key, operation_id, action, actor, reason, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![key, op, action, actor, reason, at],
     )?;
@@ -283,7 +313,8 @@ impl Journal {
     /// The operation and action an action key was used for.
     pub fn action_by_key(&self, key: &str) -> Result<Option<(i64, String)>> {
         self.read(|c| {
-            Ok(c.query_row(
+            Ok(crate::journal::one(
+                c,
                 "SELECT operation_id, action FROM actions WHERE key = ?1",
                 [key],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -291,6 +322,22 @@ impl Journal {
             .optional()?)
         })
     }
+}
+
+/// Run a statement through the connection's statement cache (the journal
+/// runs the same few statements over and over).
+pub fn exec<P: rusqlite::Params>(c: &Connection, sql: &str, p: P) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql)?.execute(p)
+}
+
+/// Read one row through the statement cache.
+pub fn one<T, P: rusqlite::Params>(
+    c: &Connection,
+    sql: &str,
+    p: P,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    c.prepare_cached(sql)?.query_row(p, f)
 }
 
 /// Map "no row changed" onto a refused guarded write.

@@ -82,7 +82,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<OperationRecord> {
 
 /// One operation by id.
 pub fn get(c: &Connection, id: i64) -> Result<Option<OperationRecord>> {
-    Ok(c.query_row(
+    Ok(crate::journal::one(
+        c,
         &format!("SELECT {COLUMNS} FROM operations WHERE id = ?1"),
         [id],
         from_row,
@@ -92,7 +93,8 @@ pub fn get(c: &Connection, id: i64) -> Result<Option<OperationRecord>> {
 
 /// One operation by its idempotency key.
 pub fn by_key(c: &Connection, key: &str) -> Result<Option<OperationRecord>> {
-    Ok(c.query_row(
+    Ok(crate::journal::one(
+        c,
         &format!("SELECT {COLUMNS} FROM operations WHERE key = ?1"),
         [key],
         from_row,
@@ -101,12 +103,15 @@ pub fn by_key(c: &Connection, key: &str) -> Result<Option<OperationRecord>> {
 }
 
 impl super::Journal {
-    /// Create an operation (state `running`) with its payments; returns its id.
+    /// Create an operation (state `running`) with its payments; returns its
+    /// id. Not synced by itself: the first step's write-ahead, synced before
+    /// its device call, takes it to disk (see [`super::Journal::write_unsynced`]).
     pub fn create_operation(&self, new: &NewOperation) -> Result<i64> {
         let spec = serde_json::to_string(&new.spec)
             .map_err(|e| Error::Internal(format!("cannot record the request: {e}")))?;
-        self.write(|tx| {
-            tx.execute(
+        self.write_unsynced(|tx| {
+            crate::journal::exec(
+                tx,
                 "INSERT INTO operations (key, kind, state, request, request_hash, actor, merchant,
                     business_day, total, original_id, created_at, updated_at)
                  VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
@@ -147,7 +152,7 @@ impl super::Journal {
     /// needing attention, oldest first.
     pub fn unresolved(&self) -> Result<Vec<OperationRecord>> {
         self.read(|c| {
-            let mut stmt = c.prepare(&format!(
+            let mut stmt = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM operations
                  WHERE state IN ('running','awaiting_payment','needs_attention') ORDER BY id"
             ))?;
@@ -159,7 +164,7 @@ impl super::Journal {
     /// The operations of a business day, oldest first.
     pub fn operations_of_day(&self, day: &str) -> Result<Vec<OperationRecord>> {
         self.read(|c| {
-            let mut stmt = c.prepare(&format!(
+            let mut stmt = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM operations WHERE business_day = ?1 ORDER BY id"
             ))?;
             let rows = stmt.query_map([day], from_row)?;
@@ -171,7 +176,7 @@ impl super::Journal {
     /// may still move it (not declined, cancelled or failed).
     pub fn returns_of(&self, id: i64) -> Result<Vec<OperationRecord>> {
         self.read(|c| {
-            let mut stmt = c.prepare(&format!(
+            let mut stmt = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM operations
                  WHERE original_id = ?1 AND state NOT IN ('declined','cancelled','failed')
                  ORDER BY id"
@@ -181,9 +186,28 @@ impl super::Journal {
         })
     }
 
+    /// Whether the cashier asked to cancel operation `id`.
+    pub fn cancel_requested(&self, id: i64) -> Result<bool> {
+        self.read(|c| {
+            Ok(crate::journal::one(
+                c,
+                "SELECT cancel_requested FROM operations WHERE id = ?1",
+                [id],
+                |r| r.get::<_, i64>(0),
+            )? != 0)
+        })
+    }
+
     /// How many operations the journal holds.
     pub fn count_operations(&self) -> Result<i64> {
-        self.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM operations", [], |r| r.get(0))?))
+        self.read(|c| {
+            Ok(crate::journal::one(
+                c,
+                "SELECT COUNT(*) FROM operations",
+                [],
+                |r| r.get(0),
+            )?)
+        })
     }
 }
 
@@ -206,7 +230,8 @@ pub fn set_state(
         Some((c, m)) => (Some(c), Some(m)),
         None => (None, None),
     };
-    let n = tx.execute(
+    let n = crate::journal::exec(
+        tx,
         &format!(
             "UPDATE operations SET state = ?2, error_code = ?3, error_message = ?4, updated_at = ?5
              WHERE id = ?1 AND state IN ({from_list})"
@@ -227,7 +252,8 @@ pub fn set_problem(
     message: &str,
     at: &str,
 ) -> Result<()> {
-    tx.execute(
+    crate::journal::exec(
+        tx,
         "UPDATE operations SET error_code = ?2, error_message = ?3, updated_at = ?4
          WHERE id = ?1 AND state = 'running'",
         params![id, code, message, at],
@@ -237,7 +263,8 @@ pub fn set_problem(
 
 /// Record that the cashier asked to cancel an operation.
 pub fn request_cancel(tx: &Transaction<'_>, id: i64, at: &str) -> Result<()> {
-    let n = tx.execute(
+    let n = crate::journal::exec(
+        tx,
         "UPDATE operations SET cancel_requested = 1, updated_at = ?2 WHERE id = ?1",
         params![id, at],
     )?;

@@ -170,7 +170,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<PaymentRecord> {
 
 /// The payments of an operation, oldest first.
 pub fn of_operation(c: &Connection, op: i64) -> Result<Vec<PaymentRecord>> {
-    let mut stmt = c.prepare(&format!(
+    let mut stmt = c.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM payments WHERE operation_id = ?1 ORDER BY id"
     ))?;
     let rows = stmt.query_map([op], from_row)?;
@@ -186,7 +186,8 @@ fn name<T: serde::Serialize>(v: &T) -> String {
 
 /// Insert a payment of operation `op`; returns its id.
 pub fn insert(tx: &Transaction<'_>, op: i64, p: &NewPayment, at: &str) -> Result<i64> {
-    tx.execute(
+    crate::journal::exec(
+        tx,
         "INSERT INTO payments (operation_id, key, method, card_action, state, requested, tendered,
             refund_of, merchant, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9, ?9)",
@@ -207,7 +208,8 @@ pub fn insert(tx: &Transaction<'_>, op: i64, p: &NewPayment, at: &str) -> Result
 
 /// Record what the terminal said the request id of a payment will be.
 pub fn set_request_id(tx: &Transaction<'_>, id: i64, request_id: &str) -> Result<()> {
-    tx.execute(
+    crate::journal::exec(
+        tx,
         "UPDATE payments SET request_id = ?2 WHERE id = ?1",
         params![id, request_id],
     )?;
@@ -227,7 +229,8 @@ pub fn update(tx: &Transaction<'_>, id: i64, u: &PaymentUpdate, at: &str) -> Res
         .ok_or_else(|| crate::Error::NotFound(format!("payment {id}")))?;
     let (n, what, detail) = match u {
         PaymentUpdate::Approved { amount, card } => {
-            let n = tx.execute(
+            let n = crate::journal::exec(
+                tx,
                 "UPDATE payments SET state = 'approved', approved = ?2, rrn = ?3, auth_code = ?4,
                     masked_pan = ?5, card_scheme = ?6, terminal_id = ?7, merchant_id = ?8,
                     invoice = ?9, batch = ?10, response_code = ?11, card_time = ?12,
@@ -258,7 +261,8 @@ pub fn update(tx: &Transaction<'_>, id: i64, u: &PaymentUpdate, at: &str) -> Res
             )
         }
         PaymentUpdate::CashTaken { amount, change } => {
-            let n = tx.execute(
+            let n = crate::journal::exec(
+                tx,
                 "UPDATE payments SET state = 'approved', approved = ?2, change_given = ?3,
                     updated_at = ?4
                  WHERE id = ?1 AND state = 'pending' AND method = 'cash'",
@@ -276,7 +280,8 @@ pub fn update(tx: &Transaction<'_>, id: i64, u: &PaymentUpdate, at: &str) -> Res
                 PaymentUpdate::Cancelled(_) => "cancelled",
                 _ => "unknown",
             };
-            let n = tx.execute(
+            let n = crate::journal::exec(
+                tx,
                 "UPDATE payments SET state = ?2, decline_code = ?3, decline_message = ?4,
                     updated_at = ?5
                  WHERE id = ?1 AND state IN ('pending','unknown')",
@@ -285,7 +290,8 @@ pub fn update(tx: &Transaction<'_>, id: i64, u: &PaymentUpdate, at: &str) -> Res
             (n, state, format!("payment {id}: {}", d.code))
         }
         PaymentUpdate::Reversed => {
-            let n = tx.execute(
+            let n = crate::journal::exec(
+                tx,
                 "UPDATE payments SET state = 'reversed', updated_at = ?2
                  WHERE id = ?1 AND state = 'approved' AND method = 'card'",
                 params![id, at],
@@ -310,7 +316,8 @@ impl super::Journal {
     /// The approved card payment with this RRN (a purchase), if any.
     pub fn payment_by_rrn(&self, rrn: &str) -> Result<Option<PaymentRecord>> {
         self.read(|c| {
-            Ok(c.query_row(
+            Ok(crate::journal::one(
+                c,
                 &format!(
                     "SELECT {COLUMNS} FROM payments
                      WHERE rrn = ?1 AND card_action = 'purchase' AND state = 'approved'
@@ -326,7 +333,8 @@ impl super::Journal {
     /// The approved card purchase with this terminal invoice number, if any.
     pub fn payment_by_invoice(&self, invoice: &str) -> Result<Option<PaymentRecord>> {
         self.read(|c| {
-            Ok(c.query_row(
+            Ok(crate::journal::one(
+                c,
                 &format!(
                     "SELECT {COLUMNS} FROM payments
                      WHERE invoice = ?1 AND card_action = 'purchase' AND state = 'approved'
@@ -343,7 +351,7 @@ impl super::Journal {
     /// except those that ended without moving money.
     pub fn refunds_of(&self, id: i64) -> Result<Vec<PaymentRecord>> {
         self.read(|c| {
-            let mut stmt = c.prepare(&format!(
+            let mut stmt = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM payments
                  WHERE refund_of = ?1 AND state IN ('pending','approved','unknown') ORDER BY id"
             ))?;
@@ -356,7 +364,8 @@ impl super::Journal {
     /// merchant index (a receipt printed after a lookup carries them too).
     pub fn known_ids(&self, merchant: u8) -> Result<Option<(String, String)>> {
         self.read(|c| {
-            Ok(c.query_row(
+            Ok(crate::journal::one(
+                c,
                 "SELECT terminal_id, COALESCE(merchant_id, '') FROM payments
                  WHERE merchant = ?1 AND method = 'card' AND terminal_id IS NOT NULL
                    AND terminal_id <> ''
@@ -371,7 +380,8 @@ impl super::Journal {
     /// A payment by id.
     pub fn payment(&self, id: i64) -> Result<Option<PaymentRecord>> {
         self.read(|c| {
-            Ok(c.query_row(
+            Ok(crate::journal::one(
+                c,
                 &format!("SELECT {COLUMNS} FROM payments WHERE id = ?1"),
                 [id],
                 from_row,

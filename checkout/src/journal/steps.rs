@@ -80,7 +80,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<StepRecord> {
 /// The newest attempt of each step of an operation, in the order the steps
 /// were first started.
 pub fn latest_of_operation(c: &Connection, op: i64) -> Result<Vec<StepRecord>> {
-    let mut stmt = c.prepare(
+    let mut stmt = c.prepare_cached(
         "SELECT s.id, s.operation_id, s.name, s.attempt, s.state, s.recovery, s.result, s.error_code
          FROM steps s
          WHERE s.operation_id = ?1
@@ -102,7 +102,8 @@ pub fn start(
     recovery: Option<&str>,
     at: &str,
 ) -> Result<i64> {
-    let busy: i64 = tx.query_row(
+    let busy: i64 = crate::journal::one(
+        tx,
         "SELECT COUNT(*) FROM steps WHERE operation_id = ?1 AND name = ?2 AND state = 'started'",
         params![op, name],
         |r| r.get(0),
@@ -110,7 +111,7 @@ pub fn start(
     guarded(usize::from(busy == 0), || {
         format!("step {name} of operation {op} is still started")
     })?;
-    tx.execute(
+    crate::journal::exec(tx,
         "INSERT INTO steps (operation_id, name, attempt, state, recovery, started_at)
          VALUES (?1, ?2,
                  (SELECT COALESCE(MAX(attempt), 0) + 1 FROM steps WHERE operation_id = ?1 AND name = ?2),
@@ -129,7 +130,8 @@ pub fn finish(
     error_code: Option<&str>,
     at: &str,
 ) -> Result<()> {
-    let n = tx.execute(
+    let n = crate::journal::exec(
+        tx,
         "UPDATE steps SET state = ?2, result = ?3, error_code = ?4, finished_at = ?5
          WHERE id = ?1 AND state = 'started'",
         params![id, state.as_str(), result, error_code, at],
@@ -141,7 +143,8 @@ pub fn finish(
 /// superseded, so they run again.
 pub fn supersede(tx: &Transaction<'_>, op: i64, names: &[String], at: &str) -> Result<()> {
     for name in names {
-        tx.execute(
+        crate::journal::exec(
+            tx,
             "UPDATE steps SET state = 'superseded', finished_at = COALESCE(finished_at, ?3)
              WHERE operation_id = ?1 AND name = ?2 AND state IN ('done','failed','started')",
             params![op, name, at],

@@ -107,13 +107,12 @@ pub enum Step {
     Confirm(i64),
     /// Terminal: give back an approved card payment of a cancelled sale.
     Reverse(i64),
-    /// Register: open the receipt, its lines, the operation's reference,
-    /// and the subtotal check.
-    Open,
-    /// Register: one payment on the open receipt.
-    Pay(i64),
-    /// Register: close the receipt and read it back.
-    Close,
+    /// Register: the fiscal receipt (open, lines, the operation's
+    /// reference, the subtotal check, each payment, close). One journalled
+    /// step: its recovery reads the register (what is open, what is paid,
+    /// what was printed), so the commands inside it need no write of their
+    /// own.
+    Receipt,
     /// Register: cash in or out of the drawer.
     Drawer,
     /// Register: the X report.
@@ -127,9 +126,7 @@ impl Step {
             Step::Charge(p) => format!("charge:{p}"),
             Step::Confirm(p) => format!("confirm:{p}"),
             Step::Reverse(p) => format!("reverse:{p}"),
-            Step::Open => "open".into(),
-            Step::Pay(p) => format!("pay:{p}"),
-            Step::Close => "close".into(),
+            Step::Receipt => "receipt".into(),
             Step::Drawer => "drawer".into(),
             Step::Report => "report".into(),
         }
@@ -141,9 +138,7 @@ impl Step {
             Step::Charge(_) => "charge",
             Step::Confirm(_) => "confirm",
             Step::Reverse(_) => "reverse",
-            Step::Open => "open",
-            Step::Pay(_) => "pay",
-            Step::Close => "close",
+            Step::Receipt => "receipt",
             Step::Drawer => "drawer",
             Step::Report => "report",
         }
@@ -252,21 +247,9 @@ pub fn plan(l: &Loaded, confirm: bool) -> Plan {
         }
     }
 
-    // The fiscal document: open, pay each payment that counts, close.
-    if !done(l, &Step::Open) {
-        return Plan::Run(Step::Open);
-    }
-    for p in &l.payments {
-        let counts = match p.method {
-            PaymentMethod::Card => p.state == PaymentState::Approved,
-            PaymentMethod::Cash => true,
-        };
-        if counts && !done(l, &Step::Pay(p.id)) {
-            return Plan::Run(Step::Pay(p.id));
-        }
-    }
-    if !done(l, &Step::Close) {
-        return Plan::Run(Step::Close);
+    // The fiscal document.
+    if !done(l, &Step::Receipt) {
+        return Plan::Run(Step::Receipt);
     }
     Plan::Finish(OperationState::Done, None)
 }

@@ -98,7 +98,7 @@ describe("what happened to the money", () => {
   });
 
   it("while the receipt is printed again: charged; the receipt will be printed", () => {
-    const op = operation({ state: "running", step: "open", documents: [] });
+    const op = operation({ state: "running", step: "receipt", documents: [] });
     expect(keys(op)).toEqual(["money.charged_receipt_pending"]);
   });
 
