@@ -366,3 +366,48 @@ async fn killed_at_every_step_ingenico_web() -> anyhow::Result<()> {
 async fn killed_at_every_step_bpos1_bridge() -> anyhow::Result<()> {
     matrix("bpos1-bridge").await
 }
+
+/// Killed right after the register closed the receipt; before Kasa comes
+/// back, someone prints an X report on the register, so the register's last
+/// document is not the sale's. The read-back tells recovery exactly which
+/// document is the sale's receipt: the sale ends done on its own receipt,
+/// with that receipt's number, and nothing is printed twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_read_back_finds_the_receipt_behind_a_later_document() -> anyhow::Result<()> {
+    use fiscal::FiscalRegister;
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let terminal = Emulator::terminal("privatbank", dir.path(), &[])?;
+    let fiscal = Emulator::fiscal(dir.path(), &[])?;
+    let config = settings(dir.path(), "privatbank", &terminal, &fiscal, json!({}))?;
+    let mut kasa = Kasa::start(&data, &config, Some("receipt:after"))?;
+    let k = key("behind");
+    kasa.fire("sale", json!({ "key": k, "amount": 1700 }));
+    anyhow::ensure!(
+        kasa.wait_failpoint(Duration::from_secs(30)).is_some(),
+        "{}",
+        kasa.proc.tail()
+    );
+    kasa.proc.kill();
+
+    let register =
+        fiscal::DatecsDriver::connect(&fiscal::DriverConfig::tcp(fiscal.address.clone())).await?;
+    register.x_report().await?;
+    let x_number = register.last_document_number().await?;
+    drop(register);
+
+    let kasa = Kasa::start(&data, &config, None)?;
+    let op = kasa.settled(&k, Duration::from_secs(30)).await?;
+    anyhow::ensure!(op["state"] == "done", "{op}");
+    let number = op["documents"][0]["number"].as_u64().unwrap_or_default();
+    anyhow::ensure!(
+        number + 1 == x_number,
+        "the receipt is the document before the X report ({number} vs {x_number}): {op}"
+    );
+    let rrn = op["payments"][0]["card"]["rrn"]
+        .as_str()
+        .unwrap_or_default();
+    let on = fiscal.receipts_with(rrn);
+    anyhow::ensure!(on.len() == 1, "printed {} times", on.len());
+    Ok(())
+}
