@@ -167,13 +167,19 @@ impl Rig {
     }
 
     /// The printed documents that are fiscal receipts carrying `needle`
-    /// (an RRN), not cancelled ones.
+    /// (an RRN): not cancelled ones, not non-fiscal copies.
     pub fn receipts_with(&self, needle: &str) -> usize {
         self.tape()
             .iter()
-            .filter(|d| d.contains(needle) && !d.contains("АНУЛЬОВАНО"))
+            .filter(|d| d.contains(needle) && is_fiscal(d))
             .count()
     }
+}
+
+/// A printed document that counts as a fiscal receipt: not cancelled, not a
+/// non-fiscal copy (a customer's or a merchant's).
+pub fn is_fiscal(doc: &str) -> bool {
+    !doc.contains("АНУЛЬОВАНО") && !doc.contains("КОПІЯ")
 }
 
 fn engine(

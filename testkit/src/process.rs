@@ -207,7 +207,7 @@ impl Emulator {
     pub fn receipts_with(&self, needle: &str) -> Vec<String> {
         self.documents()
             .into_iter()
-            .filter(|d| d.contains(needle) && !d.contains("АНУЛЬОВАНО"))
+            .filter(|d| d.contains(needle) && crate::is_fiscal(d))
             .collect()
     }
 }

@@ -285,7 +285,7 @@ fn check_records(
     );
     let printed = |rrn: &str| -> Vec<&String> {
         docs.iter()
-            .filter(|d| !d.contains("АНУЛЬОВАНО"))
+            .filter(|d| testkit::is_fiscal(d))
             .filter(|d| {
                 d.split(|c: char| !c.is_alphanumeric())
                     .any(|token| token == rrn)

@@ -299,3 +299,27 @@ async fn a_terminal_that_never_gets_a_card_is_given_up_and_charges_nothing() -> 
     assert_eq!(next.state, OperationState::Done, "{next:#?}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_card_that_asks_for_a_signature_gets_a_signature_line_and_a_merchant_copy(
+) -> anyhow::Result<()> {
+    let rig = Rig::new().await?;
+    rig.terminal.script_next("signature".parse()?);
+    let op = rig.card_sale(5000).await?;
+    assert_eq!(op.state, OperationState::Done, "{op:#?}");
+    assert!(op.payments[0].card.clone().unwrap().signature_required);
+    let tape = rig.tape();
+    let rrn = op.payments[0].card.clone().unwrap().rrn;
+    assert_eq!(rig.receipts_with(&rrn), 1, "one fiscal receipt: {tape:#?}");
+    assert!(
+        tape.iter()
+            .any(|d| d.contains("КОПІЯ ТОРГОВЦЯ") && d.contains(&rrn)),
+        "{tape:#?}"
+    );
+    assert_eq!(
+        rig.fiscal.emulator().counters().fiscal_receipts,
+        1,
+        "one fiscal receipt"
+    );
+    Ok(())
+}

@@ -158,6 +158,10 @@ pub(crate) struct Session {
     in_return: bool,
     /// The last password check: `None` until one ran.
     password_ok: Option<bool>,
+    /// Card payments of the open receipt (paid command by command) whose
+    /// cardholder must sign: the close prints the signature line and a
+    /// merchant copy.
+    signing: Vec<Payment>,
 }
 
 impl DatecsDriver {
@@ -173,6 +177,7 @@ impl DatecsDriver {
                 pending: None,
                 in_return: false,
                 password_ok: None,
+                signing: Vec::new(),
             }),
         }
     }
@@ -334,7 +339,9 @@ impl FiscalRegister for DatecsDriver {
             ReceiptKind::Sale => Kind::Sale,
             ReceiptKind::Return { original } => Kind::Return { original },
         };
-        self.inner.lock().await.open_receipt(kind).await
+        let mut s = self.inner.lock().await;
+        s.signing.clear();
+        s.open_receipt(kind).await
     }
 
     async fn add_line(&self, line: &ReceiptLine) -> Result<()> {
@@ -358,6 +365,11 @@ impl FiscalRegister for DatecsDriver {
             }
         }
         let (r, card_data_as_text) = s.pay(payment).await?;
+        if let Payment::Card { card, .. } = payment {
+            if card.signature_required {
+                s.signing.push(payment.clone());
+            }
+        }
         Ok(match r {
             PayResult::Remaining(remaining) => PaymentResult {
                 remaining,
@@ -374,12 +386,23 @@ impl FiscalRegister for DatecsDriver {
 
     async fn close_receipt(&self) -> Result<u64> {
         let mut s = self.inner.lock().await;
+        let signing = std::mem::take(&mut s.signing);
+        if !signing.is_empty() {
+            let line = s.d.settings.card.signature_line.clone();
+            s.print_text(&line).await?;
+        }
         s.close().await?;
-        s.last_document().await
+        let number = s.last_document().await?;
+        if !signing.is_empty() {
+            s.merchant_copy(number, &signing).await;
+        }
+        Ok(number)
     }
 
     async fn cancel_receipt(&self) -> Result<()> {
-        self.inner.lock().await.cancel().await
+        let mut s = self.inner.lock().await;
+        s.signing.clear();
+        s.cancel().await
     }
 
     async fn read_document(&self, number: u64) -> Result<Vec<String>> {

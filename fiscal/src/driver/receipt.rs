@@ -384,7 +384,7 @@ impl Session {
 
     /// A non-fiscal merchant copy for the cardholder to sign, when a card
     /// payment asks for a signature. Its failure does not undo the receipt.
-    async fn merchant_copy(&mut self, number: u64, payments: &[Payment]) -> bool {
+    pub(crate) async fn merchant_copy(&mut self, number: u64, payments: &[Payment]) -> bool {
         let cards = signing_cards(payments);
         if cards.is_empty() {
             return false;
