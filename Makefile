@@ -10,12 +10,13 @@ KASA_BIN := $(CARGO_TARGET_DIR)/debug/kasa
 ADDR ?= 127.0.0.1:8640
 
 .PHONY: help setup system ui run serve build test test-rust test-ui test-browser test-desktop \
-        lint fmt boundaries windows-check bench bindings clean
+        lint fmt boundaries windows-check bench bindings clean package package-test windows-installer
 
 help:
 	@echo "make run     open Kasa (demo mode unless configured); no display: serve it to a browser"
 	@echo "make test    every test: cargo, clippy, UI unit, browser, desktop smoke"
 	@echo "make bench   the benchmarks"
+	@echo "make package the Debian package (release build; the .deb under $$CARGO_TARGET_DIR/release/bundle/deb)"
 
 system:
 	@bash scripts/setup-system.sh
@@ -44,7 +45,7 @@ run: build
 serve: build
 	$(KASA_BIN) serve --addr $(ADDR)
 
-test: build test-rust lint boundaries windows-check test-ui test-browser test-desktop
+test: build test-rust lint boundaries windows-check test-ui test-browser test-desktop package-test
 	@echo "make test: all suites passed"
 
 # The crash and disconnect suites run the freshly built `kasa` as a process.
@@ -71,6 +72,15 @@ test-browser: build
 
 test-desktop: build
 	KASA_BIN=$(KASA_BIN) bash tests/desktop-smoke.sh
+
+# The .deb a shop installs (scripts/package.sh: the Tauri bundler, release).
+package: setup
+	@bash scripts/package.sh
+
+# The .deb built, inspected (contents, dependencies, lintian) and run from a
+# scratch root against the emulators. KASA_PACKAGE_PROFILE=debug|release.
+package-test: setup
+	@bash scripts/package-test.sh
 
 bench:
 	$(CARGO) bench -p fiscal -p terminal -p kasa-tests

@@ -10,6 +10,8 @@ packages=(
   chromium                                                         # browser tests
   xvfb xauth imagemagick                                           # desktop smoke test
   socat                                                            # virtual serial pairs
+  lintian curl binutils python3                                    # package test
+  mingw-w64                                                        # Windows build
   nodejs npm                                                       # only if no node yet
 )
 
@@ -17,6 +19,7 @@ missing=()
 for p in "${packages[@]}"; do
   case "$p" in
     nodejs|npm) command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && continue ;;
+    python3) command -v python3 >/dev/null 2>&1 && continue ;;
   esac
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

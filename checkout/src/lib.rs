@@ -12,6 +12,7 @@
 //! - [`failpoint`]: crash points for the crash tests.
 
 pub mod api;
+pub mod backup;
 pub mod clock;
 pub mod commands;
 pub mod engine;
@@ -21,9 +22,11 @@ pub mod journal;
 pub mod mask;
 pub mod money;
 pub mod operations;
+pub mod redact;
 pub mod server;
 pub mod settings;
 pub mod setup;
+pub mod support;
 
 pub use engine::Engine;
 pub use error::{Error, Result};

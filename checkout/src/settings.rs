@@ -23,6 +23,8 @@ pub struct Settings {
     pub shop: ShopSettings,
     /// The merchants (legal entities) on the terminal, by index.
     pub merchants: Vec<MerchantSettings>,
+    /// Backups of the journal: where, how long kept, after each day close.
+    pub backup: crate::backup::BackupSettings,
 }
 
 /// One merchant on the card terminal: its index and the ids its receipts

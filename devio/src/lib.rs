@@ -172,3 +172,47 @@ mod tests {
         .is_err());
     }
 }
+
+/// Bytes of a device frame as one log-friendly line: valid UTF-8 text as it
+/// is, control bytes and invalid bytes as `\xNN`. (Logs then pass through a
+/// scrubber that masks card numbers: digits must stay digits for it.)
+pub fn printable(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Bytes as hex pairs joined by `:` (`01:2B:20:4A`), the form a device log
+/// gives `kasa fiscal decode`; the colons keep digits of adjacent bytes
+/// from reading as one long number.
+pub fn hex_colon(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+#[cfg(test)]
+mod log_form_tests {
+    use super::*;
+
+    #[test]
+    fn frames_print_as_text_and_hex() {
+        assert_eq!(printable(b"{\"a\":1}\0\x01"), "{\"a\":1}\\u{0}\\u{1}");
+        assert_eq!(printable(&[0x41, 0xFF, 0x42]), "A\\xFFB");
+        assert_eq!(printable("Товари".as_bytes()), "Товари");
+        assert_eq!(hex_colon(&[0x01, 0x2B, 0x30]), "01:2B:30");
+    }
+}

@@ -67,6 +67,42 @@ pub struct Link<S> {
     seq: u8,
     pub config: LinkConfig,
     pub stats: LinkStats,
+    /// Values never written to the log (the operator password): a field of
+    /// a request equal to one shows as `***`, and such a request's hex is
+    /// left out.
+    secrets: Vec<Vec<u8>>,
+}
+
+/// A request's data for the log: cp1251 text with every field equal to a
+/// secret shown as `***`; `true` when one was hidden.
+fn redacted(data: &[u8], secrets: &[Vec<u8>]) -> (String, bool) {
+    let mut hidden = false;
+    let fields: Vec<String> = data
+        .split(|b| matches!(b, b',' | b'\t' | b';'))
+        .map(|f| {
+            if !f.is_empty() && secrets.iter().any(|s| s.as_slice() == f) {
+                hidden = true;
+                "***".to_string()
+            } else {
+                crate::text::from_cp1251(f)
+            }
+        })
+        .collect();
+    if !hidden {
+        return (
+            devio::printable(crate::text::from_cp1251(data).as_bytes()),
+            false,
+        );
+    }
+    // Put the separators back where they were.
+    let mut out = String::new();
+    let mut fields = fields.into_iter();
+    out.push_str(&fields.next().unwrap_or_default());
+    for &b in data.iter().filter(|b| matches!(b, b',' | b'\t' | b';')) {
+        out.push(char::from(b));
+        out.push_str(&fields.next().unwrap_or_default());
+    }
+    (devio::printable(out.as_bytes()), true)
 }
 
 /// The next SEQ after `seq`, in 0x20..=0x7F.
@@ -96,7 +132,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             seq: initial_seq(),
             config,
             stats: LinkStats::default(),
+            secrets: Vec::new(),
         }
+    }
+
+    /// Values to keep out of the debug log of frames (the operator password).
+    pub fn set_secrets(&mut self, secrets: impl IntoIterator<Item = Vec<u8>>) {
+        self.secrets = secrets.into_iter().filter(|s| !s.is_empty()).collect();
     }
 
     pub fn framing(&self) -> Framing {
@@ -123,7 +165,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         self.seq = next_seq(self.seq);
         self.stats.commands += 1;
         let mut frame = Frame::request(self.framing, self.seq, cmd, data.to_vec());
-        frame.encode().map_err(Error::InvalidRequest)?;
+        let wire = frame.encode().map_err(Error::InvalidRequest)?;
+        if tracing::enabled!(target: "kasa::device::fiscal", tracing::Level::DEBUG) {
+            let (text, hidden) = redacted(data, &self.secrets);
+            let hex = if hidden {
+                "(left out: holds the password)".to_string()
+            } else {
+                devio::hex_colon(&wire)
+            };
+            tracing::debug!(
+                target: "kasa::device::fiscal",
+                seq = frame.seq,
+                cmd = %format!("{cmd:02X}"),
+                data = %text,
+                hex = %hex,
+                ">>> sent"
+            );
+        }
         // Whatever is left from an earlier, abandoned exchange is stale.
         self.framed.read_buffer_mut().clear();
 
@@ -193,6 +251,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
                             self.seq = next_seq(self.seq);
                             frame.seq = self.seq;
                             continue 'attempt;
+                        }
+                        if tracing::enabled!(target: "kasa::device::fiscal", tracing::Level::DEBUG)
+                        {
+                            let (text, _) = redacted(&reply.data, &self.secrets);
+                            tracing::debug!(
+                                target: "kasa::device::fiscal",
+                                seq = reply.seq,
+                                cmd = %format!("{:02X}", reply.cmd),
+                                data = %text,
+                                status = %devio::hex_colon(reply.status.as_deref().unwrap_or_default()),
+                                hex = %reply.encode().map(|w| devio::hex_colon(&w)).unwrap_or_default(),
+                                "<<< received"
+                            );
                         }
                         return Ok(reply);
                     }
@@ -299,6 +370,24 @@ mod tests {
         let reply = link.exchange(0x4A, b"").await.unwrap();
         assert_eq!(reply.data, b"new");
         let _ = peer.await.unwrap();
+    }
+
+    #[test]
+    fn the_password_never_reaches_the_frame_log() {
+        let secrets = vec![b"7391".to_vec()];
+        assert_eq!(
+            redacted(b"1,7391,1", &secrets),
+            ("1,***,1".to_string(), true)
+        );
+        assert_eq!(
+            redacted(b"1\t7391\t", &secrets),
+            ("1\\t***\\t".to_string(), true)
+        );
+        assert_eq!(
+            redacted(b"17391,1", &secrets),
+            ("17391,1".to_string(), false)
+        );
+        assert_eq!(redacted(b"R,12", &[]), ("R,12".to_string(), false));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! crate; this file only parses arguments and picks a runtime.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
@@ -51,24 +51,57 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Back up the journal now (safe while Kasa runs): into the settings'
+    /// backup directory (default: `backups` in the data directory), checked,
+    /// and backups older than the kept days removed.
+    Backup {
+        /// Write into this directory instead of the settings' one.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Keep backups this many days instead of the settings' number.
+        #[arg(long)]
+        keep_days: Option<u32>,
+    },
+    /// Restore the journal from a backup file into the data directory (Kasa
+    /// must not be running there). A damaged file, one from a newer Kasa,
+    /// or one older than the journal it replaces is refused.
+    Restore {
+        /// The backup file (`kasa-journal-....sqlite`).
+        file: PathBuf,
+        /// Restore even an older backup over a newer journal (the journal
+        /// replaced is kept beside it).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Pack the logs, the settings without passwords and the journal's
+    /// schema version into a `.tar.gz` for support.
+    SupportBundle {
+        /// The archive to write (default: kasa-support-<time>.tar.gz here).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Run the command line; returns the process exit code.
 pub fn run() -> i32 {
     let cli = Cli::parse();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KASA_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
     let data_dir = cli
         .data_dir
         .unwrap_or_else(checkout::setup::default_data_dir);
     let config = cli
         .config
         .unwrap_or_else(checkout::settings::default_settings_path);
+    // The app itself and what changes its journal log to the data
+    // directory's file too; the tools only to stderr.
+    let file_log = matches!(
+        cli.command,
+        None | Some(Command::Desktop)
+            | Some(Command::Serve { .. })
+            | Some(Command::Backup { .. })
+            | Some(Command::Restore { .. })
+    );
+    crate::logging::init(file_log.then_some(data_dir.as_path()));
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %data_dir.display(), "kasa started");
     match cli.command {
         None | Some(Command::Desktop) => {
             if !has_display() {
@@ -105,6 +138,89 @@ pub fn run() -> i32 {
         }
         Some(Command::Terminal { args }) => {
             block_on(async move { Ok(terminal::cli::main(args).await) })
+        }
+        Some(Command::Backup { dir, keep_days }) => backup(&data_dir, &config, dir, keep_days),
+        Some(Command::Restore { file, force }) => restore(&data_dir, &file, force),
+        Some(Command::SupportBundle { out }) => support_bundle(&data_dir, &config, out),
+    }
+}
+
+fn backup(data_dir: &Path, config: &Path, dir: Option<PathBuf>, keep_days: Option<u32>) -> i32 {
+    let settings = match checkout::settings::Settings::load(config) {
+        Ok(s) => s.backup,
+        Err(e) => {
+            eprintln!("kasa backup: {e}");
+            return 2;
+        }
+    };
+    let journal = checkout::setup::journal_path(data_dir);
+    let dir = dir.unwrap_or_else(|| settings.dir_for(&journal));
+    let keep_days = keep_days.unwrap_or(settings.keep_days);
+    match checkout::backup::backup_to_dir(&journal, &dir, keep_days) {
+        Ok(w) => {
+            println!("{}", w.path.display());
+            eprintln!(
+                "kasa backup: {} operations, {} payments, journal schema {}; checked (integrity ok, masked cards only); {} old backup(s) removed",
+                w.summary.operations,
+                w.summary.payments,
+                w.summary.schema_version,
+                w.removed.len()
+            );
+            0
+        }
+        Err(e) => {
+            tracing::error!("backup failed: {e}");
+            eprintln!("kasa backup: {e}");
+            1
+        }
+    }
+}
+
+fn restore(data_dir: &Path, file: &Path, force: bool) -> i32 {
+    let journal = checkout::setup::journal_path(data_dir);
+    match checkout::backup::restore(file, &journal, force) {
+        Ok(r) => {
+            println!("{}", r.journal.display());
+            eprintln!(
+                "kasa restore: {} operations, {} payments restored from {}{}",
+                r.summary.operations,
+                r.summary.payments,
+                file.display(),
+                r.replaced
+                    .map(|p| format!("; the journal replaced is kept as {}", p.display()))
+                    .unwrap_or_default()
+            );
+            0
+        }
+        Err(e) => {
+            tracing::error!("restore refused: {e}");
+            eprintln!("kasa restore: refused: {e}");
+            1
+        }
+    }
+}
+
+fn support_bundle(data_dir: &Path, config: &Path, out: Option<PathBuf>) -> i32 {
+    let out = out.unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "kasa-support-{}.tar.gz",
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+        ))
+    });
+    let input = checkout::support::BundleInput {
+        data_dir: data_dir.to_path_buf(),
+        settings_path: config.to_path_buf(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    match checkout::support::write_bundle(&input, &out) {
+        Ok(names) => {
+            println!("{}", out.display());
+            eprintln!("kasa support-bundle: {}", names.join(", "));
+            0
+        }
+        Err(e) => {
+            eprintln!("kasa support-bundle: {e}");
+            1
         }
     }
 }

@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod desktop;
+mod logging;
 
 fn main() {
     std::process::exit(cli::run());

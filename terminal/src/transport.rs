@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-pub use devio::{millis, BoxStream, ByteStream, Endpoint};
+pub use devio::{millis, printable, BoxStream, ByteStream, Endpoint};
 
 use crate::{Error, Result};
 

@@ -205,10 +205,9 @@ fn approval(p: &PaymentRecord, tx: &CardTransaction) -> PaymentUpdate {
     } else {
         p.requested
     };
-    PaymentUpdate::Approved {
-        amount,
-        card: card_data(tx),
-    }
+    let card = card_data(tx);
+    tracing::info!(operation = p.operation_id, payment = p.id, rrn = %card.rrn, auth_code = %card.auth_code, card = %card.masked_pan, amount, "card payment approved");
+    PaymentUpdate::Approved { amount, card }
 }
 
 fn outcome_of(p: &PaymentRecord, outcome: CardOutcome, how: &str) -> Outcome {

@@ -167,7 +167,8 @@ pub(crate) struct Session {
 impl DatecsDriver {
     /// A driver on an already open byte stream.
     pub fn new(stream: BoxStream, dialect: Dialect, options: DriverOptions) -> Self {
-        let link = Link::new(stream, dialect.framing, options.link.clone());
+        let mut link = Link::new(stream, dialect.framing, options.link.clone());
+        link.set_secrets([options.password.as_bytes().to_vec()]);
         DatecsDriver {
             dialect: dialect.clone(),
             inner: Mutex::new(Session {

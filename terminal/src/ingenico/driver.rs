@@ -126,6 +126,12 @@ impl IngenicoTerminal {
         timeout: Duration,
     ) -> Result<Reply> {
         let line = request_line(request_id, &self.client_id, cmd)?;
+        tracing::debug!(
+            target: "kasa::device::terminal",
+            protocol = "ingenico",
+            frame = %crate::transport::printable(line.as_bytes()),
+            ">>> sent"
+        );
         let body = match &self.link {
             Link::Http { base, client } => {
                 http_get(client, &format!("{base}{line}"), timeout).await?
@@ -140,6 +146,12 @@ impl IngenicoTerminal {
                 r?
             }
         };
+        tracing::debug!(
+            target: "kasa::device::terminal",
+            protocol = "ingenico",
+            frame = %crate::transport::printable(&body),
+            "<<< received"
+        );
         let reply = Reply::decode(&body)?;
         if reply.status == Status::Busy {
             return Err(Error::Busy);

@@ -365,7 +365,14 @@ impl Owner {
         let Some(conn) = self.conn.as_mut() else {
             return Err(Error::LinkLost("not connected".into()));
         };
-        if let Err(e) = conn.send(msg.encode(false)).await {
+        let bytes = msg.encode(false);
+        tracing::debug!(
+            target: "kasa::device::terminal",
+            protocol = "privatbank",
+            frame = %crate::transport::printable(&bytes),
+            ">>> sent"
+        );
+        if let Err(e) = conn.send(bytes).await {
             let what = e.to_string();
             self.link_lost(&what);
             return Err(Error::LinkLost(what));
@@ -517,10 +524,18 @@ impl Owner {
             None => self.link_lost("the terminal closed the connection"),
             Some(Err(e)) => self.link_lost(&e.to_string()),
             Some(Ok(Chunk::Dropped(_))) => {}
-            Some(Ok(Chunk::Frame(bytes))) => match Message::decode(&bytes) {
-                Ok(msg) => self.dispatch(msg),
-                Err(e) => self.bad_frame(e),
-            },
+            Some(Ok(Chunk::Frame(bytes))) => {
+                tracing::debug!(
+                    target: "kasa::device::terminal",
+                    protocol = "privatbank",
+                    frame = %crate::transport::printable(&bytes),
+                    "<<< received"
+                );
+                match Message::decode(&bytes) {
+                    Ok(msg) => self.dispatch(msg),
+                    Err(e) => self.bad_frame(e),
+                }
+            }
         }
     }
 

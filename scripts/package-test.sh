@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# The Debian package, built and checked as an installer would meet it:
+#
+# 1. built with the Tauri bundler (scripts/package.sh);
+# 2. inspected: `dpkg-deb --info/--contents` hold what a shop needs (the
+#    binary, desktop entry, icons, UI, systemd unit, service user, udev rules,
+#    docs, example settings); every shared library the binary needs comes
+#    from a declared dependency; `lintian` finds no error; the maintainer
+#    scripts parse; apt resolves the dependencies from a minimal Debian
+#    (only the required and important packages installed);
+# 3. extracted into a scratch root, where the extracted `kasa` serves a card
+#    sale against the emulators (`kasa emulate terminal|fiscal` on loopback
+#    TCP, a production kasa.json), the emulators' books show it, the UI is
+#    served from the package's share/kasa/ui, and `kasa backup` and
+#    `kasa support-bundle` work from there.
+#
+# KASA_PACKAGE_PROFILE=debug|release (default release); KASA_DEB=FILE checks
+# an already built package instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fail() {
+  echo "package-test: FAILED: $*" >&2
+  exit 1
+}
+step() { echo "package-test: $*"; }
+
+for tool in dpkg-deb lintian objdump curl; do
+  command -v "$tool" >/dev/null 2>&1 || fail "$tool is missing (make system installs it)"
+done
+
+start=$(date +%s)
+deb=${KASA_DEB:-$(bash scripts/package.sh)}
+[ -f "$deb" ] || fail "no package at $deb"
+step "built $(basename "$deb") ($(du -h "$deb" | cut -f1)) in $(($(date +%s) - start)) s"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# ---- 2. inspect -------------------------------------------------------------
+dpkg-deb --info "$deb" >"$work/info"
+dpkg-deb --contents "$deb" >"$work/contents"
+field() { dpkg-deb --field "$deb" "$1"; }
+[ "$(field Package)" = kasa ] || fail "package name $(field Package)"
+[ "$(field Architecture)" = amd64 ] || fail "architecture $(field Architecture)"
+depends=$(field Depends)
+step "Depends: $depends"
+for want in \
+  ./usr/bin/kasa \
+  ./usr/share/applications/Kasa.desktop \
+  ./usr/share/icons/hicolor/32x32/apps/kasa.png \
+  ./usr/share/icons/hicolor/256x256/apps/kasa.png \
+  ./usr/share/kasa/ui/index.html \
+  ./lib/systemd/system/kasa.service \
+  ./usr/lib/sysusers.d/kasa.conf \
+  ./lib/udev/rules.d/60-kasa-serial.rules \
+  ./usr/share/doc/kasa/copyright \
+  ./usr/share/doc/kasa/changelog.gz \
+  ./usr/share/doc/kasa/README.installers \
+  ./usr/share/doc/kasa/examples/kasa.example.json; do
+  grep -qE " $want\$" "$work/contents" || fail "the package lacks $want"
+done
+step "contents: $(wc -l <"$work/contents") entries, all expected files there"
+
+# Maintainer scripts.
+mkdir -p "$work/control"
+dpkg-deb --control "$deb" "$work/control"
+for s in postinst prerm postrm; do
+  [ -x "$work/control/$s" ] || fail "no $s"
+  sh -n "$work/control/$s" || fail "$s does not parse"
+done
+
+# Extracted into a scratch root.
+root="$work/root"
+dpkg-deb -x "$deb" "$root"
+kasa="$root/usr/bin/kasa"
+[ -x "$kasa" ] || fail "no executable kasa in the package"
+
+# Every shared library the binary needs, from a declared dependency.
+deps_names=$(tr ',' '\n' <<<"$depends" | sed 's/[ (].*//; s/^ *//' | sort -u)
+objdump -p "$kasa" | awk '/NEEDED/ {print $2}' | while read -r lib; do
+  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ {print $NF; exit}')
+  [ -n "$path" ] || fail "$lib: not found on this machine"
+  pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -1 | cut -d: -f1) ||
+    pkg=$(dpkg -S "$path" 2>/dev/null | head -1 | cut -d: -f1)
+  [ -n "$pkg" ] || fail "$lib ($path) belongs to no package"
+  # A dependency may name the library's package or one that pulls it in.
+  ok=no
+  for d in $deps_names; do
+    if [ "$d" = "$pkg" ] || apt-cache depends --recurse --no-recommends --no-suggests \
+      --no-conflicts --no-breaks --no-replaces --no-enhances "$d" 2>/dev/null |
+      grep -qx "  Depends: $pkg\|$pkg"; then
+      ok=yes
+      break
+    fi
+  done
+  [ $ok = yes ] || fail "$lib comes from $pkg, which no declared dependency brings"
+done
+step "every shared library of kasa comes with a declared dependency"
+
+# The newest glibc symbol version the binary uses is within the declared libc6.
+need_glibc=$(objdump -T "$kasa" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -1)
+declared=$(grep -o 'libc6 (>= [0-9.]*)' <<<"$depends" | grep -o '[0-9][0-9.]*' || true)
+[ -n "$declared" ] || fail "no libc6 version in Depends"
+[ "$(printf '%s\n%s\n' "$need_glibc" "$declared" | sort -V | tail -1)" = "$declared" ] ||
+  fail "kasa needs glibc $need_glibc, Depends says libc6 (>= $declared)"
+step "glibc: needs $need_glibc, declared >= $declared"
+
+# lintian: no error (warnings are shown).
+lintian --no-tag-display-limit --fail-on error "$deb" >"$work/lintian" 2>&1 || {
+  cat "$work/lintian" >&2
+  fail "lintian found errors"
+}
+step "lintian: $(grep -c '^E:' "$work/lintian" || true) errors, $(grep -c '^W:' "$work/lintian" || true) warnings"
+sed 's/^/  /' "$work/lintian"
+
+# apt resolves the dependencies on a minimal Debian: only the required and
+# important packages installed.
+if command -v apt-get >/dev/null 2>&1 && [ -r /var/lib/dpkg/status ]; then
+  awk 'BEGIN {RS=""; ORS="\n\n"} /\nPriority: (required|important)\n/ || /\nEssential: yes\n/' \
+    /var/lib/dpkg/status >"$work/status-minimal"
+  if ! apt-get -s -o Dir::State::status="$work/status-minimal" install "$deb" >"$work/apt-sim" 2>&1; then
+    cat "$work/apt-sim" >&2
+    fail "apt cannot install the package on a minimal Debian"
+  fi
+  step "apt on a minimal Debian would install $(grep -c '^Inst ' "$work/apt-sim") packages for it"
+fi
+
+# ---- 3. the extracted kasa serves a card sale --------------------------------
+"$kasa" --version | grep -qE '^kasa [0-9]+\.[0-9]+\.[0-9]+' || fail "kasa --version"
+
+first_line() { # FILE: wait for the first line of a process's output
+  for _ in $(seq 1 200); do
+    [ -s "$1" ] && head -1 "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+"$kasa" emulate terminal --protocol privatbank --tcp 127.0.0.1:0 --step-delay-ms 2 \
+  --state "$work/terminal-books.json" >"$work/terminal.out" 2>"$work/terminal.err" &
+pids+=($!)
+"$kasa" emulate fiscal --tcp 127.0.0.1:0 --state "$work/fiscal-state.json" \
+  --tape "$work/fiscal-tape.txt" >"$work/fiscal.out" 2>"$work/fiscal.err" &
+pids+=($!)
+taddr=$(first_line "$work/terminal.out") || fail "the terminal emulator did not start: $(cat "$work/terminal.err")"
+faddr=$(first_line "$work/fiscal.out") || fail "the fiscal emulator did not start: $(cat "$work/fiscal.err")"
+cat >"$work/kasa.json" <<JSON
+{
+  "terminal": {
+    "protocol": "privatbank",
+    "endpoint": { "kind": "tcp", "address": "$taddr" },
+    "timeouts": { "after_handshake_ms": 0, "poll_ms": 10, "operation_ms": 20000 }
+  },
+  "fiscal": { "endpoint": { "kind": "tcp", "address": "$faddr" } },
+  "backup": { "dir": "$work/backups", "keep_days": 7 }
+}
+JSON
+data="$work/data"
+"$kasa" --data-dir "$data" --config "$work/kasa.json" serve --addr 127.0.0.1:0 \
+  >"$work/serve.out" 2>"$work/serve.err" &
+pids+=($!)
+url=""
+for _ in $(seq 1 300); do
+  url=$(grep -o 'serving on http://[0-9.:]*' "$work/serve.out" 2>/dev/null | head -1 | sed 's/serving on //') || true
+  [ -n "$url" ] && break
+  sleep 0.1
+done
+[ -n "$url" ] || fail "kasa serve did not start: $(cat "$work/serve.out" "$work/serve.err")"
+grep -q "production mode" "$work/serve.out" || fail "not in production mode: $(cat "$work/serve.out")"
+
+# The UI, from the package's share/kasa/ui.
+curl -fsS "$url/" | grep -qi '<!doctype html' || fail "kasa serve does not serve the packaged UI"
+
+sale=$(curl -fsS -X POST -H 'Content-Type: application/json' \
+  -d '{"key":"package-test-1","amount":1250}' "$url/api/cmd/sale") ||
+  fail "POST /api/cmd/sale failed: $(tail -5 "$work/serve.err")"
+python3 - "$sale" "$work/terminal-books.json" "$work/fiscal-tape.txt" <<'PY' || fail "the sale: $sale"
+import json, sys
+op = json.loads(sys.argv[1])
+assert op["state"] == "done", op
+card = op["payments"][0]["card"]
+books = json.load(open(sys.argv[2]))
+charges = [r for r in books["records"] if r["kind"] == "purchase" and r["status"] == "approved"]
+assert len(charges) == 1 and charges[0]["amount"] == 1250, charges
+assert charges[0]["rrn"] == card["rrn"], (charges[0], card)
+tape = open(sys.argv[3], encoding="utf-8").read()
+assert "12.50" in tape and card["rrn"] in tape and card["masked_pan"] in tape, tape[-800:]
+print(f"package-test: sale done: 12.50 by card {card['masked_pan']}, RRN {card['rrn']}; "
+      "the terminal's books and the register's tape agree")
+PY
+
+# Backup and support bundle with the packaged binary, while it runs.
+backup=$("$kasa" --data-dir "$data" --config "$work/kasa.json" backup 2>"$work/backup.err") ||
+  fail "kasa backup: $(cat "$work/backup.err")"
+[ -f "$backup" ] || fail "no backup file"
+"$kasa" --data-dir "$data" --config "$work/kasa.json" support-bundle --out "$work/support.tar.gz" \
+  >/dev/null 2>"$work/bundle.err" || fail "kasa support-bundle: $(cat "$work/bundle.err")"
+tar -tzf "$work/support.tar.gz" | grep -q 'kasa-support/logs/kasa' || fail "no log in the support bundle"
+step "backup $(basename "$backup") and the support bundle made by the packaged kasa"
+step "passed in $(($(date +%s) - start)) s"
+echo "1 passed, 0 failed"
