@@ -262,6 +262,13 @@ impl Engine {
         self.inner.clock.now().to_rfc3339()
     }
 
+    /// The shop's local date now.
+    fn local_day(&self) -> String {
+        local_date(self.inner.clock.now(), self.inner.config.time_zone)
+            .format("%Y-%m-%d")
+            .to_string()
+    }
+
     fn context<'a>(&'a self, actor: &'a str) -> Context<'a> {
         let now = self.inner.clock.now();
         Context {
@@ -790,13 +797,16 @@ impl Engine {
                     };
                     let at = engine.now();
                     engine.inner.journal.write(|t| {
-                        journal::record_action(
+                        journal::record_action_changing(
                             t,
                             &req.key,
                             l.op.id,
                             "resolve",
                             &actor,
                             Some(&reason),
+                            Some(serde_json::json!({
+                                "state": [l.op.state.as_str(), to.as_str()]
+                            })),
                             &at,
                         )?;
                         for p in &l.payments {

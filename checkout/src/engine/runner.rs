@@ -147,10 +147,11 @@ impl Engine {
             Err(outcome) => return Ok((outcome, None)),
         };
         let at = self.now();
+        let day = self.local_day();
         let row = self
             .inner
             .journal
-            .write(|tx| start(tx, l.op.id, step, ahead, &at))?;
+            .write(|tx| start(tx, l.op.id, step, ahead, &at, &day))?;
         let id = row.id;
         Ok((self.run_started(l, step, &row).await, Some(id)))
     }
@@ -374,6 +375,7 @@ impl Engine {
                     }
                 }
                 let at = self.now();
+                let day = self.local_day();
                 let fresh = j.write(|tx| {
                     let row = match row {
                         Some(r) => r,
@@ -405,7 +407,7 @@ impl Engine {
                             )?;
                             None
                         }
-                        (Plan::Run(_), Some((s, a))) => Some(start(tx, id, &s, a, &at)?),
+                        (Plan::Run(_), Some((s, a))) => Some(start(tx, id, &s, a, &at, &day)?),
                         (Plan::Run(_), None) => None,
                     })
                 })?;
@@ -555,14 +557,20 @@ impl Engine {
     }
 }
 
-/// Write step `step` ahead as started (a charge also records its request id).
+/// Write step `step` ahead as started (a charge also records its request
+/// id; a step that prints a fiscal document opens the fiscal shift, on the
+/// shop's date `day`, if none is open).
 fn start(
     tx: &rusqlite::Transaction<'_>,
     op: i64,
     step: &Step,
     ahead: Option<String>,
     at: &str,
+    day: &str,
 ) -> Result<StepRecord> {
+    if step.prints() {
+        journal::shifts::ensure_open(tx, op, day, at)?;
+    }
     let name = step.name();
     let id = journal::start_step(tx, op, &name, ahead.as_deref(), at)?;
     if let (Step::Charge(p), Some(a)) = (step, &ahead) {

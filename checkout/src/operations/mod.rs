@@ -144,6 +144,11 @@ impl Step {
         }
     }
 
+    /// Whether the step prints a fiscal document (it belongs to a shift).
+    pub fn prints(&self) -> bool {
+        matches!(self, Step::Receipt | Step::Drawer | Step::Report)
+    }
+
     /// Whether the step talks to the card terminal.
     pub fn is_terminal(&self) -> bool {
         matches!(self, Step::Charge(_) | Step::Confirm(_) | Step::Reverse(_))
