@@ -17,13 +17,17 @@ pub mod commands;
 pub mod engine;
 pub mod error;
 pub mod failpoint;
+pub mod generate;
 pub mod journal;
 pub mod mask;
 pub mod money;
 pub mod operations;
+pub mod queries;
+pub mod reconcile;
 pub mod server;
 pub mod settings;
 pub mod setup;
+pub mod tools;
 
 pub use engine::Engine;
 pub use error::{Error, Result};
