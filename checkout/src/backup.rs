@@ -126,6 +126,15 @@ pub fn taken_at(name: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
+/// The order of the backups taken in one second: `...Z.sqlite` first, then
+/// `...Z.1.sqlite`, `...Z.2.sqlite`...
+fn sequence(name: &str) -> u32 {
+    name.strip_suffix(SUFFIX)
+        .and_then(|s| s.rsplit_once('.'))
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or(0)
+}
+
 /// The backups in `dir`, oldest first.
 pub fn list(dir: &Path) -> Result<Vec<(DateTime<Utc>, PathBuf)>> {
     let mut all = Vec::new();
@@ -140,7 +149,10 @@ pub fn list(dir: &Path) -> Result<Vec<(DateTime<Utc>, PathBuf)>> {
             all.push((at, entry.path()));
         }
     }
-    all.sort();
+    all.sort_by_key(|(at, path)| {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        (*at, sequence(&name))
+    });
     Ok(all)
 }
 
@@ -560,7 +572,28 @@ mod tests {
         // A second one in the same second gets its own name.
         let w2 = backup_to_dir(&journal, &dir, 7).unwrap();
         assert_ne!(w.path, w2.path);
-        assert_eq!(list(&dir).unwrap().len(), 2);
+        let all: Vec<_> = list(&dir).unwrap().into_iter().map(|(_, p)| p).collect();
+        assert_eq!(all, vec![w.path, w2.path]);
+    }
+
+    #[test]
+    fn backups_of_one_second_list_in_the_order_taken() {
+        let tmp = tempfile::tempdir().unwrap();
+        let names = [
+            "kasa-journal-20261125T101010Z.sqlite",
+            "kasa-journal-20261125T101010Z.2.sqlite",
+            "kasa-journal-20261125T101010Z.10.sqlite",
+            "kasa-journal-20261125T101011Z.sqlite",
+        ];
+        for n in names.iter().rev() {
+            std::fs::write(tmp.path().join(n), b"x").unwrap();
+        }
+        let listed: Vec<_> = list(tmp.path())
+            .unwrap()
+            .into_iter()
+            .map(|(_, p)| p.file_name().unwrap().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(listed, names);
     }
 
     #[test]

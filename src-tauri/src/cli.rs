@@ -80,6 +80,16 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The audit log: `kasa audit verify [--head ID:HASH]`.
+    Audit {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Journal tools: `kasa journal generate --out FILE [--operations N]`.
+    Journal {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 /// Run the command line; returns the process exit code.
@@ -139,6 +149,8 @@ pub fn run() -> i32 {
         Some(Command::Terminal { args }) => {
             block_on(async move { Ok(terminal::cli::main(args).await) })
         }
+        Some(Command::Audit { args }) => checkout::tools::audit(&data_dir, &args),
+        Some(Command::Journal { args }) => checkout::tools::journal(&args),
         Some(Command::Backup { dir, keep_days }) => backup(&data_dir, &config, dir, keep_days),
         Some(Command::Restore { file, force }) => restore(&data_dir, &file, force),
         Some(Command::SupportBundle { out }) => support_bundle(&data_dir, &config, out),

@@ -185,6 +185,28 @@ async fn a_backup_taken_during_sales_restores_every_operation_and_a_broken_one_i
         last.display()
     );
 
+    // The day close writes a backup by itself, into the installer's
+    // directory, before it answers: one more file, holding the day close.
+    let usb = shop.dir.path().join("usb");
+    let before = checkout::backup::list(&usb)?;
+    let close = kasa
+        .ok("day_close", json!({ "key": format!("close-{pid}") }))
+        .await?;
+    ensure!(close["state"] == "done", "day close: {close}");
+    let after = checkout::backup::list(&usb)?;
+    ensure!(
+        after.len() == before.len() + 1,
+        "no backup after the day close: {before:?} then {after:?}"
+    );
+    let (_, closed) = after.last().context("no backup")?.clone();
+    let (ops, _) = rows(&closed)?;
+    ensure!(
+        ops.iter().any(|o| o.contains("|day_close|done|")),
+        "the backup after the day close lacks it: {:?}",
+        ops.last()
+    );
+    let last = closed;
+
     // Each backup taken during the load is a consistent snapshot: what it
     // holds of the finished operations is exactly the journal's.
     let journal = checkout::setup::journal_path(&shop.data);
@@ -212,11 +234,14 @@ async fn a_backup_taken_during_sales_restores_every_operation_and_a_broken_one_i
     ensure!(ops == live_ops, "operations differ after the restore");
     ensure!(pays == live_pays, "payments differ after the restore");
     ensure!(
-        ops.len() == 40 && pays.len() == 40 + 13,
+        ops.len() == 40 + 1 && pays.len() == 40 + 13,
         "{} ops, {} payments",
         ops.len(),
         pays.len()
     );
+    // The audit log came along whole.
+    let out = run_kasa(&restored, &shop.config, &["audit", "verify"])?;
+    ensure!(out.status.success(), "audit verify: {}", text(&out));
     drop(kasa);
     let again = shop.serve(&restored)?;
     for key in [&keys[0], &keys[39]] {

@@ -17,7 +17,7 @@ fn the_writing_connection_is_wal_with_full_sync() -> anyhow::Result<()> {
         "2 is FULL: every commit is synced"
     );
     assert_eq!(j.pragma("foreign_keys")?, "1");
-    assert_eq!(j.schema_version()?, 2);
+    assert_eq!(j.schema_version()?, 3);
     Ok(())
 }
 
@@ -129,5 +129,40 @@ async fn every_device_call_is_written_ahead() -> anyhow::Result<()> {
     }
     let late: Vec<_> = seen.iter().filter(|s| !s.ends_with(": ok")).collect();
     assert!(late.is_empty(), "calls not written ahead: {late:#?}");
+    Ok(())
+}
+
+/// A journal written by the walking skeleton (schema 1: card sales in one
+/// table) is carried over: each sale becomes an operation with its card
+/// payment and its receipt; an unfinished one waits for a person.
+#[test]
+fn an_old_journal_is_migrated_without_losing_a_sale() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("journal.sqlite");
+    {
+        let c = rusqlite::Connection::open(&path)?;
+        c.execute_batch(include_str!("../../checkout/migrations/0001_journal.sql"))?;
+        c.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
+             INSERT INTO schema_migrations VALUES (1, 'then');
+             INSERT INTO sales (created_at, business_day, kind, amount, state, rrn, auth_code,
+                 masked_pan, terminal_id, invoice, approved_amount, fiscal_number, updated_at)
+             VALUES ('2026-11-20T10:00:00Z', '2026-11-20', 'card', 1250, 'done', '123456789012',
+                 'A1B2C3', '516875******1234', 'T1', '000001', 1250, 7, '2026-11-20T10:00:05Z');
+             INSERT INTO sales (created_at, business_day, kind, amount, state, updated_at)
+             VALUES ('2026-11-20T11:00:00Z', '2026-11-20', 'card', 500, 'terminal_sent',
+                 '2026-11-20T11:00:01Z');",
+        )?;
+    }
+    let j = Journal::open(&path)?;
+    assert_eq!(j.schema_version()?, 3);
+    let done = j.load(1)?;
+    assert_eq!(done.op.state, checkout::api::OperationState::Done);
+    assert_eq!(done.op.total, 1250);
+    assert_eq!(done.payments[0].card.as_ref().unwrap().rrn, "123456789012");
+    assert_eq!(done.documents[0].number, Some(7));
+    let open = j.load(2)?;
+    assert_eq!(open.op.state, checkout::api::OperationState::NeedsAttention);
+    assert_eq!(j.count_operations()?, 2);
     Ok(())
 }

@@ -13,6 +13,7 @@ use crate::journal::{self, Loaded, PaymentUpdate, StepRecord, StepState};
 use crate::operations::{plan, Plan, Step};
 use crate::{Error, Result};
 
+use super::day;
 use super::steps::{self, Outcome, RunResult, StepContext};
 use super::Engine;
 
@@ -57,8 +58,19 @@ impl Engine {
     /// caller holds the lane.
     pub(crate) async fn drive(&self, id: i64) -> Result<()> {
         let mut retries = 0u32;
+        let was_running = self.inner.journal.load(id)?.op.state == OperationState::Running;
         let result = self.drive_loop(id, &mut retries).await;
         self.inner.set_step(id, None);
+        if was_running {
+            // A day close that ended here, by its last step or by recovery.
+            if let Ok(l) = self.inner.journal.load(id) {
+                if l.op.state == OperationState::Done
+                    && matches!(l.op.spec, crate::operations::OperationSpec::DayClose { .. })
+                {
+                    self.backup_after_day_close(id).await;
+                }
+            }
+        }
         self.publish(id);
         result
     }
@@ -147,10 +159,11 @@ impl Engine {
             Err(outcome) => return Ok((outcome, None)),
         };
         let at = self.now();
+        let day = self.local_day();
         let row = self
             .inner
             .journal
-            .write(|tx| start(tx, l.op.id, step, ahead, &at))?;
+            .write(|tx| start(tx, l.op.id, step, ahead, &at, &day))?;
         let id = row.id;
         Ok((self.run_started(l, step, &row).await, Some(id)))
     }
@@ -193,6 +206,10 @@ impl Engine {
                 .await
                 .map(|a| json(&a)),
             Step::Drawer | Step::Report => steps::prepare_counters(d.fiscal.as_ref())
+                .await
+                .map(|a| json(&a)),
+            Step::Survey | Step::Settle(_) | Step::Reconcile => Ok(None),
+            Step::ZReport => day::prepare_z(d.fiscal.as_ref(), &self.inner.journal)
                 .await
                 .map(|a| json(&a)),
         }
@@ -299,6 +316,13 @@ impl Engine {
             Step::Receipt => steps::run_receipt(&ctx).await,
             Step::Drawer => steps::run_drawer(&ctx).await,
             Step::Report => steps::run_report(&ctx).await,
+            Step::Survey => day::run_survey(&ctx).await,
+            Step::Settle(m) => day::run_settle(&ctx, *m).await,
+            Step::ZReport => match ahead::<day::ZAhead>(row) {
+                Some(a) => day::run_z(&ctx, &a).await,
+                None => RunResult::Ended(internal("the Z report was not written ahead")),
+            },
+            Step::Reconcile => day::run_reconcile(&ctx, &self.inner.journal).await,
         };
         drop(ctx);
         let _ = forward.await;
@@ -332,6 +356,13 @@ impl Engine {
             Step::Report => match ahead::<steps::CountersAhead>(row) {
                 Some(a) => steps::recover_report(&ctx, &a).await,
                 None => Outcome::Retry("not written ahead".into()),
+            },
+            // They only read: they run again.
+            Step::Survey | Step::Reconcile => Outcome::Retry("read again".into()),
+            Step::Settle(m) => day::recover_settle(&ctx, *m).await,
+            Step::ZReport => match ahead::<day::ZAhead>(row) {
+                Some(a) => day::recover_z(&ctx, &a).await,
+                None => Outcome::Retry("the Z report was not written ahead".into()),
             },
         };
         drop(ctx);
@@ -374,6 +405,7 @@ impl Engine {
                     }
                 }
                 let at = self.now();
+                let day = self.local_day();
                 let fresh = j.write(|tx| {
                     let row = match row {
                         Some(r) => r,
@@ -387,6 +419,7 @@ impl Engine {
                     if let Some(d) = &document {
                         journal::insert_document(tx, id, d, &at)?;
                     }
+                    day::effects(tx, &after, step, &result, &at, &day)?;
                     journal::log(tx, id, &at, &format!("{name} done"), Some(&text))?;
                     clear_problem(tx, id, &at)?;
                     Ok(match (&next, ahead) {
@@ -405,7 +438,7 @@ impl Engine {
                             )?;
                             None
                         }
-                        (Plan::Run(_), Some((s, a))) => Some(start(tx, id, &s, a, &at)?),
+                        (Plan::Run(_), Some((s, a))) => Some(start(tx, id, &s, a, &at, &day)?),
                         (Plan::Run(_), None) => None,
                     })
                 })?;
@@ -555,14 +588,46 @@ impl Engine {
     }
 }
 
-/// Write step `step` ahead as started (a charge also records its request id).
+impl Engine {
+    /// The backup after a day close, written before the day close is shown
+    /// as done. A failure (the USB disk unplugged) is logged: the day close
+    /// itself stands.
+    async fn backup_after_day_close(&self, id: i64) {
+        let Some(b) = self.inner.config.backup.clone() else {
+            return;
+        };
+        let done = tokio::task::spawn_blocking(move || {
+            crate::backup::after_day_close(&b.journal, &b.settings)
+        })
+        .await;
+        match done {
+            Ok(Ok(Some(w))) => tracing::info!(
+                operation = id,
+                backup = %w.path.display(),
+                operations = w.summary.operations,
+                "the journal was backed up after the day close"
+            ),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::error!(operation = id, "no backup after the day close: {e}"),
+            Err(e) => tracing::error!(operation = id, "no backup after the day close: {e}"),
+        }
+    }
+}
+
+/// Write step `step` ahead as started (a charge also records its request
+/// id; a step that prints a fiscal document opens the fiscal shift, on the
+/// shop's date `day`, if none is open).
 fn start(
     tx: &rusqlite::Transaction<'_>,
     op: i64,
     step: &Step,
     ahead: Option<String>,
     at: &str,
+    day: &str,
 ) -> Result<StepRecord> {
+    if step.prints() {
+        journal::shifts::ensure_open(tx, op, day, at)?;
+    }
     let name = step.name();
     let id = journal::start_step(tx, op, &name, ahead.as_deref(), at)?;
     if let (Step::Charge(p), Some(a)) = (step, &ahead) {

@@ -8,9 +8,11 @@
 //! guarded (`UPDATE … WHERE state = expected`), and a write that finds the
 //! row elsewhere is refused, never applied over it.
 
+pub mod audit;
 mod documents;
 mod operations;
 mod payments;
+pub mod shifts;
 mod steps;
 
 use std::path::Path;
@@ -36,6 +38,7 @@ use crate::{Error, Result};
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../migrations/0001_journal.sql")),
     (2, include_str!("../../migrations/0002_operations.sql")),
+    (3, include_str!("../../migrations/0003_shop_day.sql")),
 ];
 
 /// A handle on the journal file: one connection behind a mutex.
@@ -175,6 +178,24 @@ impl Journal {
 
     fn migrate(&self) -> Result<()> {
         let mut conn = self.lock();
+        // A migration may rebuild a table others refer to: foreign keys are
+        // checked again once every migration ran.
+        conn.pragma_update(None, "foreign_keys", "OFF")?;
+        let result = Self::apply_migrations(&mut conn);
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        result?;
+        let broken: Option<String> = conn
+            .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+            .optional()?;
+        if let Some(table) = broken {
+            return Err(Error::Internal(format!(
+                "the journal's migrations left a broken reference in {table}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn apply_migrations(conn: &mut Connection) -> Result<()> {
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
         )?;
@@ -283,7 +304,9 @@ pub fn log(
     Ok(())
 }
 
-/// Record what a person did to an operation, under the request's key.
+/// Record what a person did to an operation, under the request's key, and
+/// append it to the audit log (with the operation's state before it, or
+/// the `change` given).
 pub fn record_action(
     tx: &Transaction<'_>,
     key: &str,
@@ -293,9 +316,48 @@ pub fn record_action(
     reason: Option<&str>,
     at: &str,
 ) -> Result<()> {
+    record_action_changing(tx, key, op, action, actor, reason, None, at)
+}
+
+/// [`record_action`] with what the action changes.
+#[allow(clippy::too_many_arguments)] // the columns of one audited action
+pub fn record_action_changing(
+    tx: &Transaction<'_>,
+    key: &str,
+    op: i64,
+    action: &str,
+    actor: &str,
+    reason: Option<&str>,
+    change: Option<serde_json::Value>,
+    at: &str,
+) -> Result<()> {
     crate::journal::exec(tx,
         "INSERT INTO actions (key, operation_id, action, actor, reason, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![key, op, action, actor, reason, at],
+    )?;
+    let change = match change {
+        Some(c) => c,
+        None => {
+            let state: Option<String> = crate::journal::one(
+                tx,
+                "SELECT state FROM operations WHERE id = ?1",
+                [op],
+                |r| r.get(0),
+            )
+            .optional()?;
+            serde_json::json!({ "state": state })
+        }
+    };
+    audit::append(
+        tx,
+        &audit::AuditEntry {
+            actor,
+            action,
+            operation: Some(op),
+            reason,
+            change: Some(change),
+        },
+        at,
     )?;
     log(
         tx,

@@ -22,6 +22,9 @@ pub struct OperationRecord {
     pub actor: String,
     pub merchant: u8,
     pub business_day: String,
+    /// The fiscal shift it belongs to (none before the day's first fiscal
+    /// document).
+    pub shift_id: Option<i64>,
     pub total: i64,
     pub original_id: Option<i64>,
     pub cancel_requested: bool,
@@ -39,6 +42,8 @@ pub struct NewOperation {
     pub request_hash: String,
     pub actor: String,
     pub merchant: u8,
+    /// The shop's local date now: the business day unless a fiscal shift
+    /// is open (then the operation belongs to the shift's day).
     pub business_day: String,
     pub total: i64,
     pub original_id: Option<i64>,
@@ -47,7 +52,8 @@ pub struct NewOperation {
 }
 
 const COLUMNS: &str = "id, key, kind, state, request, request_hash, actor, merchant, business_day,
-    total, original_id, cancel_requested, error_code, error_message, created_at, updated_at";
+    total, original_id, cancel_requested, error_code, error_message, created_at, updated_at,
+    shift_id";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<OperationRecord> {
     let kind: String = r.get(2)?;
@@ -77,6 +83,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<OperationRecord> {
         error_message: r.get(13)?,
         created_at: r.get(14)?,
         updated_at: r.get(15)?,
+        shift_id: r.get(16)?,
     })
 }
 
@@ -110,11 +117,16 @@ impl super::Journal {
         let spec = serde_json::to_string(&new.spec)
             .map_err(|e| Error::Internal(format!("cannot record the request: {e}")))?;
         self.write_unsynced(|tx| {
+            let shift = super::shifts::open_shift(tx)?;
+            let (day, shift_id) = match &shift {
+                Some(s) => (s.business_day.clone(), Some(s.id)),
+                None => (new.business_day.clone(), None),
+            };
             crate::journal::exec(
                 tx,
                 "INSERT INTO operations (key, kind, state, request, request_hash, actor, merchant,
-                    business_day, total, original_id, created_at, updated_at)
-                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                    business_day, shift_id, total, original_id, created_at, updated_at)
+                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
                 params![
                     new.key,
                     new.spec.kind().as_str(),
@@ -122,13 +134,27 @@ impl super::Journal {
                     new.request_hash,
                     new.actor,
                     new.merchant,
-                    new.business_day,
+                    day,
+                    shift_id,
                     new.total,
                     new.original_id,
                     new.at
                 ],
             )?;
             let id = tx.last_insert_rowid();
+            if new.spec.kind() == crate::api::OperationKind::DayClose {
+                super::audit::append(
+                    tx,
+                    &super::audit::AuditEntry {
+                        actor: &new.actor,
+                        action: "day_close",
+                        operation: Some(id),
+                        reason: None,
+                        change: Some(serde_json::json!({ "business_day": day, "shift": shift_id })),
+                    },
+                    &new.at,
+                )?;
+            }
             for p in &new.payments {
                 payments::insert(tx, id, p, &new.at)?;
             }
