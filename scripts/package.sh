@@ -38,5 +38,23 @@ export SOURCE_DATE_EPOCH=$when
 args=(build --bundles deb --ci)
 [ "$profile" = debug ] && args+=(--debug)
 (cd src-tauri && "$root/packaging/tauri-cli/node_modules/.bin/tauri" "${args[@]}") >&2
-deb=$(ls -t "$target/$profile/bundle/deb/"*.deb | head -1)
+built=$(ls -t "$target/$profile/bundle/deb/"Kasa_*.deb | head -1)
+# Debian's name for it: the package's own name, lower case.
+deb="$target/$profile/bundle/deb/kasa_${version}_amd64.deb"
+mv -f "$built" "$deb"
+
+# A debug build (for checks) keeps its symbols: the package gets a stripped
+# copy of the binary, as a release build is (profile.release strips), so
+# lintian judges what a shop would install.
+if [ "$profile" = debug ]; then
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  dpkg-deb -R "$deb" "$tmp/root"
+  strip --strip-unneeded --remove-section=.comment --remove-section=.note "$tmp/root/usr/bin/kasa"
+  (cd "$tmp/root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z |
+    xargs -0 md5sum >DEBIAN/md5sums)
+  size=$(du -k -s --exclude=DEBIAN "$tmp/root" | cut -f1)
+  sed -i "s/^Installed-Size: .*/Installed-Size: $size/" "$tmp/root/DEBIAN/control"
+  dpkg-deb --root-owner-group -Zxz --build "$tmp/root" "$deb" >/dev/null
+fi
 echo "$deb"
