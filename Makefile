@@ -17,6 +17,7 @@ help:
 	@echo "make test    every test: cargo, clippy, UI unit, browser, desktop smoke"
 	@echo "make bench   the benchmarks"
 	@echo "make package the Debian package (release build; the .deb under $$CARGO_TARGET_DIR/release/bundle/deb)"
+	@echo "make windows-installer  kasa.exe and its NSIS installer (release, cross-built with mingw-w64)"
 
 system:
 	@bash scripts/setup-system.sh
@@ -60,8 +61,15 @@ lint:
 boundaries:
 	@bash scripts/check-boundaries.sh
 
-windows-check:
-	@bash scripts/windows-check.sh
+# The whole app cross-built for Windows (mingw-w64), its NSIS installer, and
+# kasa.exe serving a card sale under Wine (debug build, for CI).
+windows-check: build ui
+	@bash scripts/windows-check.sh $(KASA_BIN)
+
+# The Windows installer a shop runs (release build):
+# $CARGO_TARGET_DIR/x86_64-pc-windows-gnu/release/kasa-<version>-x64-installer.exe
+windows-installer: setup
+	@bash scripts/windows-build.sh
 
 test-ui: ui
 	cd ui && npm test

@@ -11,7 +11,7 @@ packages=(
   xvfb xauth imagemagick                                           # desktop smoke test
   socat                                                            # virtual serial pairs
   lintian curl binutils python3 systemd                            # package test
-  mingw-w64                                                        # Windows build
+  mingw-w64 nsis wine64                                            # Windows build
   nodejs npm                                                       # only if no node yet
 )
 

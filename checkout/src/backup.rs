@@ -254,7 +254,12 @@ fn partial_path(dest: &Path) -> PathBuf {
 }
 
 fn sync_file(path: &Path) -> Result<()> {
-    std::fs::File::open(path)?.sync_all()?;
+    // Opened for writing: Windows flushes only a handle with write access
+    // (a read-only one is refused, "Access denied").
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)?
+        .sync_all()?;
     Ok(())
 }
 

@@ -40,13 +40,19 @@ pub fn default_data_dir() -> PathBuf {
     user_path("KASA_DATA_DIR", "XDG_DATA_HOME", ".local/share", "kasa")
 }
 
-/// `$own` if set; else `$xdg/rest`; else `~/home_rel/rest`; else `./rest`.
+/// `$own` if set; else `$xdg/rest`; on Windows `%LOCALAPPDATA%/rest`;
+/// else `~/home_rel/rest`; else `./rest`.
 pub(crate) fn user_path(own: &str, xdg: &str, home_rel: &str, rest: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(own) {
         return PathBuf::from(p);
     }
     if let Some(d) = std::env::var_os(xdg) {
         return PathBuf::from(d).join(rest);
+    }
+    if cfg!(windows) {
+        if let Some(d) = std::env::var_os("LOCALAPPDATA") {
+            return PathBuf::from(d).join(rest);
+        }
     }
     if let Some(home) = std::env::var_os("HOME") {
         return PathBuf::from(home).join(home_rel).join(rest);

@@ -18,7 +18,9 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
 
 use crate::dialect::{CardDataMode, Dialect};
-use crate::emulator::{spawn_pty, spawn_tcp, EmulatorConfig, Faults, LongFormRefusal};
+#[cfg(unix)]
+use crate::emulator::spawn_pty;
+use crate::emulator::{spawn_tcp, EmulatorConfig, Faults, LongFormRefusal};
 use crate::frame::{hex, parse_hex, Frame, Status, NAK, PRE, SYN};
 use crate::settings::{DialectSettings, SlotField};
 use crate::transport::Endpoint;
@@ -263,6 +265,7 @@ pub async fn emulate(args: Vec<String>) -> i32 {
             }
         }
     } else if a.pty {
+        #[cfg(unix)]
         match spawn_pty(config) {
             Ok((_h, path, task)) => {
                 println!("{path}");
@@ -272,6 +275,11 @@ pub async fn emulate(args: Vec<String>) -> i32 {
                 eprintln!("cannot open a pty: {e}");
                 return 1;
             }
+        }
+        #[cfg(not(unix))]
+        {
+            eprintln!("no ptys here: use --tcp ADDR");
+            return 2;
         }
     } else {
         eprintln!("say --pty or --tcp ADDR");

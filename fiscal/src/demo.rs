@@ -77,7 +77,15 @@ async fn start_files(
         config.tape_file = Some(tape_file.clone());
     }
     let emulator = EmulatorHandle::new(config)?;
+    // A pty where there are ptys (so `kasa fiscal` can open it too), else an
+    // in-memory pipe (Windows).
+    #[cfg(unix)]
     let (master, slave, pty_path) = crate::transport::pty_pair()?;
+    #[cfg(not(unix))]
+    let (master, slave, pty_path) = {
+        let (a, b) = tokio::io::duplex(4096);
+        (a, b, String::new())
+    };
     let h = emulator.clone();
     let task = tokio::spawn(async move {
         if let Err(e) = serve(h, master).await {

@@ -32,6 +32,7 @@ pub async fn open(endpoint: &Endpoint) -> Result<BoxStream> {
 
 /// A connected pty pair: `(master, slave, slave_path)`. The slave side is
 /// raw (no line discipline), so every byte passes as is.
+#[cfg(unix)]
 pub fn pty_pair() -> Result<(
     tokio_serial::SerialStream,
     tokio_serial::SerialStream,

@@ -273,17 +273,20 @@ pub fn demo_options() -> checkout::setup::DemoOptions {
 }
 
 /// The built UI: `--ui-dir`, else `../share/kasa/ui` beside the binary (an
-/// installed package), else the source tree's `ui/dist`.
+/// installed package), else `ui` beside it (the Windows installer), else the
+/// source tree's `ui/dist`.
 fn ui_dir(given: Option<PathBuf>) -> Option<PathBuf> {
     if given.is_some() {
         return given;
     }
-    let installed = std::env::current_exe()
+    let beside = std::env::current_exe()
         .ok()
-        .and_then(|exe| exe.parent().map(|d| d.join("../share/kasa/ui")));
+        .and_then(|exe| exe.parent().map(Path::to_path_buf));
+    let installed = beside
+        .iter()
+        .flat_map(|d| [d.join("../share/kasa/ui"), d.join("ui")]);
     let source = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/dist"));
     installed
-        .into_iter()
         .chain([source])
         .find(|d| d.join("index.html").is_file())
 }

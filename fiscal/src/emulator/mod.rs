@@ -37,7 +37,9 @@ use crate::Result;
 
 pub use faults::{Faults, LongFormRefusal};
 pub use journal::{load_state, JournalCursor, JournalDocument};
-pub use serve::{serve, serve_line, spawn_pty, spawn_tcp, EmulatorHandle, LineBaud};
+#[cfg(unix)]
+pub use serve::spawn_pty;
+pub use serve::{serve, serve_line, spawn_tcp, EmulatorHandle, LineBaud};
 
 /// Emulator settings.
 #[derive(Debug, Clone)]

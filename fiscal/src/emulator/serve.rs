@@ -290,6 +290,7 @@ fn decide(
 /// Runs an emulator on a fresh pty pair. Returns its handle and the slave
 /// path a driver (or `kasa fiscal ...`) can open; the task holds the slave
 /// open so the pty stays usable between clients.
+#[cfg(unix)]
 pub fn spawn_pty(
     config: EmulatorConfig,
 ) -> Result<(EmulatorHandle, String, tokio::task::JoinHandle<Result<()>>)> {
