@@ -185,10 +185,12 @@ fn choose_merchant(ctx: &Context<'_>, req: &SaleRequest) -> Result<u8> {
             .find(|x| x.id == d)
             .ok_or_else(|| Error::InvalidRequest(format!("no department {d}")))?;
         match chosen {
-            Some(m) if m != dept.merchant => return Err(Error::InvalidRequest(format!(
+            Some(m) if m != dept.merchant => {
+                return Err(Error::InvalidRequest(format!(
                 "department {d} sells for merchant {}, not {m}: one receipt is for one merchant",
                 dept.merchant
-            ))),
+            )))
+            }
             _ => chosen = Some(dept.merchant),
         }
     }
