@@ -371,3 +371,32 @@ async fn reconciliation_names_each_planted_difference() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_void_after_the_batch_was_settled_becomes_a_refund() -> anyhow::Result<()> {
+    let rig = rig_at("2026-11-25T09:00:00Z", vec![merchant(1)]).await?;
+    let sale = rig.card_sale(8_800).await?;
+    let card = sale.payments[0].card.clone().unwrap();
+    // The terminal settles its batch by itself (as many do at night).
+    rig.terminal.emulator().bank().settle(1)?;
+    let void = rig
+        .engine
+        .submit(
+            "test",
+            NewRequest::Void(checkout::api::VoidRequest {
+                key: key(),
+                invoice: card.invoice.clone(),
+            }),
+        )
+        .await?;
+    assert_eq!(void.state, OperationState::Done, "{void:#?}");
+    let books = rig.terminal.emulator().bank().books().clone();
+    assert!(books.voids().is_empty(), "no void went through");
+    let refunds = books.refunds();
+    assert_eq!(refunds.len(), 1, "{refunds:#?}");
+    assert_eq!(refunds[0].amount, 8_800);
+    assert_eq!(rig.receipts_with(&refunds[0].rrn), 1, "one return receipt");
+    // The customer's money is back once: the original stands, refunded.
+    assert_eq!(books.net_charged(), 0);
+    Ok(())
+}
