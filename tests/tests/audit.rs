@@ -13,6 +13,17 @@ use checkout::journal::audit::{row_hash, Finding};
 use checkout::journal::Journal;
 use rusqlite::{params, Connection};
 
+/// One audit row's content: id, at, actor, action, operation, reason, change.
+type AuditLine = (
+    i64,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
+
 /// A data directory whose journal holds a generated shop with `audit_rows`
 /// audit rows.
 fn shop(audit_rows: u64) -> anyhow::Result<(tempfile::TempDir, PathBuf)> {
@@ -182,15 +193,7 @@ fn a_cut_tail_and_a_recomputed_chain_show_against_the_printed_head() -> anyhow::
     let printed2 = head_of(&path2)?;
     let c = tamper(&path2)?;
     c.execute("UPDATE audit SET reason = 'rewritten' WHERE id = 100", [])?;
-    let rows: Vec<(
-        i64,
-        String,
-        String,
-        String,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-    )> = c
+    let rows: Vec<AuditLine> = c
         .prepare(
             "SELECT id, at, actor, action, operation_id, reason, change FROM audit
              WHERE id >= 100 ORDER BY id",
