@@ -400,3 +400,44 @@ async fn a_void_after_the_batch_was_settled_becomes_a_refund() -> anyhow::Result
     assert_eq!(books.net_charged(), 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn no_day_close_while_a_sale_is_unresolved() -> anyhow::Result<()> {
+    let rig = rig_at("2026-11-25T09:00:00Z", Vec::new()).await?;
+    rig.terminal
+        .script_next(terminal::emulator::Outcome::PartialApproval);
+    let sale = rig.card_sale(10_000).await?;
+    assert_eq!(sale.state, OperationState::AwaitingPayment, "{sale:#?}");
+    let z_before = rig.fiscal.emulator().counters().z_count;
+    let refused = rig
+        .engine
+        .submit("manager", NewRequest::DayClose(KeyRequest { key: key() }))
+        .await
+        .expect_err("a day close with a sale awaiting payment");
+    let refused = checkout::api::ApiError::from(&refused);
+    assert_eq!(
+        refused.code,
+        checkout::api::ErrorCode::Unresolved,
+        "{refused:?}"
+    );
+    assert_eq!(refused.operation, Some(sale.id), "{refused:?}");
+    assert_eq!(rig.fiscal.emulator().counters().z_count, z_before, "no Z");
+    let paid = rig
+        .engine
+        .add_payment(
+            "test",
+            checkout::api::AddPaymentRequest {
+                key: key(),
+                operation: sale.id,
+                payment: TenderRequest::cash(sale.cash_due),
+            },
+        )
+        .await?;
+    assert_eq!(paid.state, OperationState::Done, "{paid:#?}");
+    let close = day_close(&rig).await?;
+    assert_eq!(close.state, OperationState::Done, "{close:#?}");
+    assert_eq!(rig.fiscal.emulator().counters().z_count, z_before + 1);
+    let r = reconciliation(&rig, &close);
+    assert!(r.clean(), "{r:#?}");
+    Ok(())
+}
