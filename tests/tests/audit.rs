@@ -256,3 +256,56 @@ fn bad_cli_input_is_refused_with_usage() -> anyhow::Result<()> {
     assert_eq!(code, 2, "no journal: {text}");
     Ok(())
 }
+
+/// The `settings_changed` rows: (changed parts, after).
+fn settings_rows(path: &Path) -> anyhow::Result<Vec<(Vec<String>, serde_json::Value)>> {
+    let c = Connection::open(path)?;
+    let mut stmt =
+        c.prepare("SELECT change FROM audit WHERE action = 'settings_changed' ORDER BY id")?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows
+        .into_iter()
+        .map(|c| {
+            let v: serde_json::Value = serde_json::from_str(&c).unwrap();
+            let changed = v["changed"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (changed, v["after"].clone())
+        })
+        .collect())
+}
+
+#[tokio::test]
+async fn a_settings_change_between_starts_is_audited() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = checkout::setup::journal_path(dir.path());
+    let fast = || checkout::setup::DemoOptions {
+        step: std::time::Duration::from_millis(1),
+        ..Default::default()
+    };
+    let mut settings = checkout::settings::Settings::default();
+    drop(checkout::setup::start(dir.path(), &settings, fast()).await?);
+    drop(checkout::setup::start(dir.path(), &settings, fast()).await?);
+    assert_eq!(
+        settings_rows(&path)?.len(),
+        1,
+        "the first start records, the same settings do not"
+    );
+
+    settings.shop.time_zone = "Europe/Warsaw".into();
+    drop(checkout::setup::start(dir.path(), &settings, fast()).await?);
+    let rows = settings_rows(&path)?;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1].0, vec!["shop".to_string()]);
+    assert_eq!(rows[1].1["shop"]["time_zone"], "Europe/Warsaw");
+    let v = verify(&path, None)?;
+    assert!(v.ok, "{v:?}");
+    Ok(())
+}

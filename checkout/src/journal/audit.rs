@@ -31,7 +31,8 @@ pub struct AuditEntry<'a> {
 }
 
 /// A row's hash: SHA-256 over the previous hash and the row's content (not
-/// its id, so a row slipped in between shows as an insertion).
+/// its id, so a row slipped in between shows as an insertion), as the JSON
+/// array `[prev, at, actor, action, operation, reason, change]`.
 pub fn row_hash(
     prev: &str,
     at: &str,
@@ -41,11 +42,56 @@ pub fn row_hash(
     reason: Option<&str>,
     change: Option<&str>,
 ) -> String {
-    let text = serde_json::json!([prev, at, actor, action, operation, reason, change]).to_string();
-    let digest = Sha256::digest(text.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push_str(&format!("{b:02x}"));
+    let mut buf = Vec::with_capacity(256);
+    let digest = row_digest(&mut buf, prev, at, actor, action, operation, reason, change);
+    String::from_utf8_lossy(&hex(&digest)).into_owned()
+}
+
+/// The digest of a row, its JSON written into `buf` (reused across rows):
+/// the same bytes `serde_json` gives for the array, without building it.
+#[allow(clippy::too_many_arguments)] // the row's columns, in hash order
+fn row_digest(
+    buf: &mut Vec<u8>,
+    prev: &str,
+    at: &str,
+    actor: &str,
+    action: &str,
+    operation: Option<i64>,
+    reason: Option<&str>,
+    change: Option<&str>,
+) -> [u8; 32] {
+    fn text(buf: &mut Vec<u8>, s: Option<&str>) {
+        match s {
+            // Writing a string into a Vec cannot fail.
+            Some(s) => serde_json::to_writer(&mut *buf, s).unwrap_or_default(),
+            None => buf.extend_from_slice(b"null"),
+        }
+    }
+    buf.clear();
+    buf.push(b'[');
+    for s in [prev, at, actor, action] {
+        text(buf, Some(s));
+        buf.push(b',');
+    }
+    match operation {
+        Some(n) => buf.extend_from_slice(n.to_string().as_bytes()),
+        None => buf.extend_from_slice(b"null"),
+    }
+    buf.push(b',');
+    text(buf, reason);
+    buf.push(b',');
+    text(buf, change);
+    buf.push(b']');
+    Sha256::digest(&buf[..]).into()
+}
+
+/// Lower-case hex of a digest.
+fn hex(digest: &[u8; 32]) -> [u8; 64] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (i, b) in digest.iter().enumerate() {
+        out[2 * i] = DIGITS[usize::from(b >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(b & 0x0f)];
     }
     out
 }
@@ -179,37 +225,38 @@ pub fn verify(c: &Connection, anchor: Option<&Anchor>) -> Result<Verification> {
          FROM audit ORDER BY id",
     )?;
     let mut rows = stmt.query([])?;
-    let mut expected = GENESIS.to_string();
+    let mut expected: Vec<u8> = GENESIS.as_bytes().to_vec();
+    let mut buf = Vec::with_capacity(512);
     let mut count = 0u64;
     let mut last_id = 0i64;
     let mut finding = None;
     let mut anchor_seen = false;
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;
-        let at: String = r.get(1)?;
-        let actor: String = r.get(2)?;
-        let action: String = r.get(3)?;
         let op: Option<i64> = r.get(4)?;
-        let reason: Option<String> = r.get(5)?;
-        let change: Option<String> = r.get(6)?;
-        let prev: String = r.get(7)?;
-        let hash: String = r.get(8)?;
+        let s = |i: usize| -> Result<Option<&str>> {
+            Ok(match r.get_ref(i)? {
+                rusqlite::types::ValueRef::Null => None,
+                v => Some(v.as_str().map_err(rusqlite::Error::from)?),
+            })
+        };
+        let at = s(1)?.unwrap_or_default();
+        let actor = s(2)?.unwrap_or_default();
+        let action = s(3)?.unwrap_or_default();
+        let reason = s(5)?;
+        let change = s(6)?;
+        let prev = s(7)?.unwrap_or_default();
+        let hash = s(8)?.unwrap_or_default();
         count += 1;
-        let own = row_hash(
-            &prev,
-            &at,
-            &actor,
-            &action,
-            op,
-            reason.as_deref(),
-            change.as_deref(),
-        );
-        if own != hash {
+        let own = hex(&row_digest(
+            &mut buf, prev, at, actor, action, op, reason, change,
+        ));
+        if own[..] != *hash.as_bytes() {
             finding = Some(Finding::Edited { id });
             break;
         }
-        if prev != expected {
-            finding = Some(if points_back(c, &prev, id)? {
+        if prev.as_bytes() != expected.as_slice() {
+            finding = Some(if points_back(c, prev, id)? {
                 Finding::Inserted { before: id }
             } else {
                 Finding::Deleted { before: id }
@@ -225,9 +272,11 @@ pub fn verify(c: &Connection, anchor: Option<&Anchor>) -> Result<Verification> {
                 }
             }
         }
-        expected = hash;
+        expected.clear();
+        expected.extend_from_slice(hash.as_bytes());
         last_id = id;
     }
+    let expected = String::from_utf8_lossy(&expected).into_owned();
     if finding.is_none() {
         if let Some(a) = anchor {
             if !anchor_seen {
@@ -269,6 +318,54 @@ impl super::Journal {
     }
 
     /// Verify the whole chain (see [`verify`]).
+    /// Log the settings if they differ from the ones the last
+    /// `settings_changed` row recorded (the first start records them too):
+    /// what changed, before and after. Returns whether a row was written.
+    pub fn audit_settings(&self, now: &serde_json::Value, at: &str) -> Result<bool> {
+        self.write(|tx| {
+            let last: Option<String> = tx
+                .query_row(
+                    "SELECT change FROM audit WHERE action = 'settings_changed'
+                     ORDER BY id DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten();
+            let before = last
+                .and_then(|c| serde_json::from_str::<serde_json::Value>(&c).ok())
+                .map(|c| c["after"].clone());
+            if before.as_ref() == Some(now) {
+                return Ok(false);
+            }
+            let changed: Vec<String> = match (&before, now) {
+                (Some(serde_json::Value::Object(b)), serde_json::Value::Object(n)) => n
+                    .iter()
+                    .filter(|(k, v)| b.get(*k) != Some(*v))
+                    .map(|(k, _)| k.clone())
+                    .chain(b.keys().filter(|k| !n.contains_key(*k)).cloned())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            append(
+                tx,
+                &AuditEntry {
+                    actor: "kasa.json",
+                    action: "settings_changed",
+                    operation: None,
+                    reason: None,
+                    change: Some(serde_json::json!({
+                        "changed": changed,
+                        "before": before,
+                        "after": now,
+                    })),
+                },
+                at,
+            )?;
+            Ok(true)
+        })
+    }
+
     pub fn verify_audit(&self, anchor: Option<&Anchor>) -> Result<Verification> {
         self.read(|c| verify(c, anchor))
     }
@@ -330,4 +427,51 @@ pub fn parse_anchor(text: &str) -> Result<Anchor> {
         ));
     }
     Ok(Anchor { id, hash })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hash is SHA-256 over the JSON array as `serde_json` writes it:
+    /// rows hashed before the hand-written encoder must still verify.
+    #[test]
+    fn the_row_hash_is_the_json_arrays() {
+        type Case<'a> = (&'a str, Option<i64>, Option<&'a str>, Option<&'a str>);
+        let cases: [Case<'_>; 4] = [
+            (
+                "close",
+                Some(42),
+                Some("день \"закрито\"\n\\ ok"),
+                Some(r#"{"a":[1,2]}"#),
+            ),
+            ("login", None, None, None),
+            ("override", Some(-7), Some("\u{1}\u{7f}é"), None),
+            ("", Some(i64::MAX), Some(""), Some("")),
+        ];
+        for (action, op, reason, change) in cases {
+            let text = serde_json::json!([
+                GENESIS,
+                "2026-11-25T10:00:00Z",
+                "Олена",
+                action,
+                op,
+                reason,
+                change
+            ])
+            .to_string();
+            let digest = Sha256::digest(text.as_bytes());
+            let want: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            let got = row_hash(
+                GENESIS,
+                "2026-11-25T10:00:00Z",
+                "Олена",
+                action,
+                op,
+                reason,
+                change,
+            );
+            assert_eq!(got, want, "{text}");
+        }
+    }
 }
