@@ -98,6 +98,22 @@ fn an_untouched_chain_of_100k_rows_passes_the_cli() -> anyhow::Result<()> {
     let v = verify(&path, Some(&head))?;
     assert!(v.ok && v.anchored, "{v:?}");
     assert!(v.rows >= 100_000, "{v:?}");
+    // A long chain is checked in stretches: a row deleted where one
+    // stretch meets the next, and an edit deep in the last, still show.
+    let c = tamper(&path)?;
+    c.execute("UPDATE audit SET actor = 'someone' WHERE id = 90000", [])?;
+    assert_eq!(
+        verify(&path, None)?.finding,
+        Some(Finding::Edited { id: 90_000 })
+    );
+    c.execute("DELETE FROM audit WHERE id = 50001", [])?;
+    assert_eq!(
+        verify(&path, None)?.finding,
+        Some(Finding::Deleted { before: 50_002 })
+    );
+    let (code, text) = cli(dir.path(), &[])?;
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("50002"), "{text}");
     Ok(())
 }
 

@@ -217,20 +217,38 @@ pub struct Verification {
     pub finding: Option<Finding>,
 }
 
-/// Walk the chain from the start; stop at the first problem. With an
-/// anchor (the head printed on the last Z report) the chain must hold it.
-pub fn verify(c: &Connection, anchor: Option<&Anchor>) -> Result<Verification> {
+/// What one stretch of the chain (a range of ids) says on its own.
+#[derive(Debug, Default)]
+struct Stretch {
+    rows: u64,
+    /// The first row's id and the hash it points back to.
+    first: Option<(i64, String)>,
+    /// The last row checked: its id and hash.
+    last: Option<(i64, String)>,
+    /// The first problem inside the stretch (the link into its first row
+    /// is checked only for the stretch that starts the chain).
+    finding: Option<Finding>,
+    anchor_seen: bool,
+}
+
+/// Check the rows with ids in `lo..=hi`: each row's own hash, each link
+/// after the first (and the first's when `from_genesis`), the anchor.
+fn stretch(
+    c: &Connection,
+    lo: i64,
+    hi: i64,
+    from_genesis: bool,
+    anchor: Option<&Anchor>,
+) -> Result<Stretch> {
     let mut stmt = c.prepare(
         "SELECT id, at, actor, action, operation_id, reason, change, prev_hash, hash
-         FROM audit ORDER BY id",
+         FROM audit WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
     )?;
-    let mut rows = stmt.query([])?;
-    let mut expected: Vec<u8> = GENESIS.as_bytes().to_vec();
+    let mut rows = stmt.query(params![lo, hi])?;
+    let mut out = Stretch::default();
+    let mut expected: Option<Vec<u8>> = from_genesis.then(|| GENESIS.as_bytes().to_vec());
     let mut buf = Vec::with_capacity(512);
-    let mut count = 0u64;
-    let mut last_id = 0i64;
-    let mut finding = None;
-    let mut anchor_seen = false;
+    let anchor_hash = anchor.map(|a| a.hash.to_ascii_lowercase());
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;
         let op: Option<i64> = r.get(4)?;
@@ -247,36 +265,133 @@ pub fn verify(c: &Connection, anchor: Option<&Anchor>) -> Result<Verification> {
         let change = s(6)?;
         let prev = s(7)?.unwrap_or_default();
         let hash = s(8)?.unwrap_or_default();
-        count += 1;
+        out.rows += 1;
+        if out.first.is_none() {
+            out.first = Some((id, prev.to_string()));
+        }
         let own = hex(&row_digest(
             &mut buf, prev, at, actor, action, op, reason, change,
         ));
         if own[..] != *hash.as_bytes() {
-            finding = Some(Finding::Edited { id });
+            out.finding = Some(Finding::Edited { id });
             break;
         }
-        if prev.as_bytes() != expected.as_slice() {
-            finding = Some(if points_back(c, prev, id)? {
-                Finding::Inserted { before: id }
-            } else {
-                Finding::Deleted { before: id }
-            });
-            break;
+        if let Some(e) = &expected {
+            if prev.as_bytes() != e.as_slice() {
+                out.finding = Some(if points_back(c, prev, id)? {
+                    Finding::Inserted { before: id }
+                } else {
+                    Finding::Deleted { before: id }
+                });
+                break;
+            }
         }
-        if let Some(a) = anchor {
+        if let (Some(a), Some(h)) = (anchor, &anchor_hash) {
             if a.id == id {
-                anchor_seen = true;
-                if !hash.starts_with(&a.hash.to_ascii_lowercase()) {
-                    finding = Some(Finding::Rewritten { id });
+                out.anchor_seen = true;
+                if !hash.starts_with(h.as_str()) {
+                    out.finding = Some(Finding::Rewritten { id });
                     break;
                 }
             }
         }
-        expected.clear();
-        expected.extend_from_slice(hash.as_bytes());
-        last_id = id;
+        let e = expected.get_or_insert_with(Vec::new);
+        e.clear();
+        e.extend_from_slice(hash.as_bytes());
+        out.last = Some((id, String::new()));
     }
-    let expected = String::from_utf8_lossy(&expected).into_owned();
+    if let (Some(last), Some(e)) = (out.last.as_mut(), expected) {
+        last.1 = String::from_utf8_lossy(&e).into_owned();
+    }
+    Ok(out)
+}
+
+/// Walk the chain from the start; stop at the first problem. With an
+/// anchor (the head printed on the last Z report) the chain must hold it.
+/// A long chain is checked in stretches on every core (each on its own
+/// read connection to the journal file), then the stretches' links.
+pub fn verify(c: &Connection, anchor: Option<&Anchor>) -> Result<Verification> {
+    let (lo, hi): (Option<i64>, Option<i64>) =
+        c.query_row("SELECT MIN(id), MAX(id) FROM audit", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let (lo, hi) = (lo.unwrap_or(1), hi.unwrap_or(0));
+    let path = c
+        .path()
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from);
+    let cores = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let parts = match &path {
+        Some(_) if hi - lo > 50_000 => i64::try_from(cores).unwrap_or(1),
+        _ => 1,
+    };
+    let step = ((hi - lo + 1) / parts).max(1);
+    let bounds: Vec<(i64, i64)> = (0..parts)
+        .map(|k| {
+            let a = lo + k * step;
+            let b = if k == parts - 1 { hi } else { a + step - 1 };
+            (a, b)
+        })
+        .collect();
+    let stretches: Vec<Result<Stretch>> = std::thread::scope(|scope| {
+        let others: Vec<_> = bounds
+            .iter()
+            .skip(1)
+            .map(|&(a, b)| {
+                let path = path.clone();
+                scope.spawn(move || -> Result<Stretch> {
+                    let p = path.ok_or_else(|| Error::NotFound("the journal file".into()))?;
+                    let conn = Connection::open_with_flags(
+                        p,
+                        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )?;
+                    stretch(&conn, a, b, false, anchor)
+                })
+            })
+            .collect();
+        let mut all = vec![stretch(c, bounds[0].0, bounds[0].1, true, anchor)];
+        for h in others {
+            all.push(
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::NotFound("a verifier thread".into()))),
+            );
+        }
+        all
+    });
+    let mut rows = 0u64;
+    let mut last: Option<(i64, String)> = None;
+    let mut finding = None;
+    let mut anchor_seen = false;
+    for s in stretches {
+        let s = s?;
+        // The link into this stretch's first row, unless that row's own
+        // hash is already wrong (a row's content is checked before its link).
+        if let (Some((id, prev)), Some((_, hash))) = (&s.first, &last) {
+            let edited_first = matches!(s.finding, Some(Finding::Edited { id: e }) if e == *id);
+            if prev != hash && !edited_first {
+                finding = Some(if points_back(c, prev, *id)? {
+                    Finding::Inserted { before: *id }
+                } else {
+                    Finding::Deleted { before: *id }
+                });
+                rows += 1;
+                break;
+            }
+        }
+        rows += s.rows;
+        anchor_seen |= s.anchor_seen;
+        if s.finding.is_some() {
+            finding = s.finding;
+            break;
+        }
+        if s.last.is_some() {
+            last = s.last;
+        }
+    }
+    let (last_id, head_hash) = last.unwrap_or_else(|| (0, GENESIS.to_string()));
     if finding.is_none() {
         if let Some(a) = anchor {
             if !anchor_seen {
@@ -288,9 +403,9 @@ pub fn verify(c: &Connection, anchor: Option<&Anchor>) -> Result<Verification> {
         }
     }
     Ok(Verification {
-        rows: count,
+        rows,
         head_id: last_id,
-        head_hash: expected,
+        head_hash,
         anchored: anchor.is_some(),
         ok: finding.is_none(),
         finding,
