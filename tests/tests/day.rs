@@ -201,6 +201,28 @@ async fn a_clean_day_closes_with_settlement_z_and_no_difference() -> anyhow::Res
         .await?;
     assert_eq!(refund.state, OperationState::Done, "{refund:#?}");
 
+    // An X at any time: the register's X and the terminal's batch totals
+    // of each merchant, nothing settled.
+    let x = rig
+        .engine
+        .submit("test", NewRequest::XReport(KeyRequest { key: key() }))
+        .await?;
+    assert_eq!(x.state, OperationState::Done, "{x:#?}");
+    let detail = rig.engine.operation_detail(x.id)?;
+    let survey = detail
+        .steps
+        .iter()
+        .find(|s| s.name == "survey")
+        .and_then(|s| s.result.clone())
+        .expect("the X's survey");
+    let debit = |m: u8| {
+        survey["merchants"]
+            .as_array()
+            .and_then(|a| a.iter().find(|b| b["merchant"] == m))
+            .map(|b| b["totals"]["debit_amount"].clone())
+    };
+    assert_eq!(debit(1), Some(serde_json::json!(12_345)), "{survey:#}");
+    assert_eq!(debit(2), Some(serde_json::json!(7_700)), "{survey:#}");
     let batch = |m: u8| rig.terminal.emulator().bank().batch(m);
     let batches_before = [batch(1), batch(2)];
     let z_before = rig.fiscal.emulator().counters().z_count;
