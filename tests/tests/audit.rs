@@ -325,3 +325,77 @@ async fn a_settings_change_between_starts_is_audited() -> anyhow::Result<()> {
     assert!(v.ok, "{v:?}");
     Ok(())
 }
+
+#[test]
+fn kasa_journal_generate_writes_a_journal_the_tools_read() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let out = checkout::setup::journal_path(dir.path());
+    let run = |args: &[&str]| -> anyhow::Result<(i32, String)> {
+        let o = Command::new(testkit::process::kasa_bin()?)
+            .args(["journal", "generate"])
+            .args(args)
+            .output()?;
+        Ok((
+            o.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+        ))
+    };
+    let out_s = out.to_string_lossy().to_string();
+    let (code, text) = run(&[
+        "--out",
+        &out_s,
+        "--operations",
+        "600",
+        "--days",
+        "3",
+        "--merchants",
+        "2",
+        "--audit-rows",
+        "300",
+        "--seed",
+        "3",
+    ])?;
+    assert_eq!(code, 0, "{text}");
+    let pays = {
+        let c = Connection::open(&out)?;
+        let ops: i64 = c.query_row("SELECT COUNT(*) FROM operations", [], |r| r.get(0))?;
+        let kinds: i64 = c.query_row("SELECT COUNT(DISTINCT kind) FROM operations", [], |r| {
+            r.get(0)
+        })?;
+        let merchants: i64 = c.query_row(
+            "SELECT COUNT(DISTINCT merchant) FROM payments WHERE method = 'card'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert!(ops >= 600, "{ops}");
+        assert!(kinds >= 5, "sales, refunds, voids, cash in/out...: {kinds}");
+        assert_eq!(merchants, 2);
+        ops
+    };
+    assert!(pays > 0);
+    let (code, text) = cli(dir.path(), &[])?;
+    assert_eq!(code, 0, "{text}");
+    // An existing file is not overwritten; bad numbers are refused.
+    let (code, text) = run(&["--out", &out_s])?;
+    assert_eq!(code, 2, "{text}");
+    let other = dir
+        .path()
+        .join("other.sqlite")
+        .to_string_lossy()
+        .to_string();
+    for bad in [
+        &["--operations", "abc"][..],
+        &["--days", "-5"],
+        &["--merchants", "0"],
+    ] {
+        let mut args = vec!["--out", other.as_str()];
+        args.extend_from_slice(bad);
+        let (code, text) = run(&args)?;
+        assert_eq!(code, 2, "{bad:?}: {text}");
+    }
+    Ok(())
+}
