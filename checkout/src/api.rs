@@ -325,7 +325,7 @@ pub struct ItemRequest {
     pub discount: Option<Money>,
     /// The shop's department the item is sold in (it names the merchant).
     #[serde(default)]
-    #[ts(type = "number | null")]
+    #[ts(optional, type = "number")]
     pub department: Option<u16>,
 }
 
@@ -378,7 +378,7 @@ pub struct SaleRequest {
     /// The terminal's merchant the sale is for; default: its items'
     /// department's merchant, else the first configured.
     #[serde(default)]
-    #[ts(type = "number | null")]
+    #[ts(optional, type = "number")]
     pub merchant: Option<u8>,
 }
 

@@ -25,4 +25,4 @@ discount: Money | null,
 /**
  * The shop's department the item is sold in (it names the merchant).
  */
-department: number | null, };
+department?: number, };

@@ -16,4 +16,4 @@ amount: Money | null, payments: Array<TenderRequest>,
  * The terminal's merchant the sale is for; default: its items'
  * department's merchant, else the first configured.
  */
-merchant: number | null, };
+merchant?: number, };
