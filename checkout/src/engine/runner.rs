@@ -4,6 +4,8 @@
 //! `started` (a crash, a time-out, a lost reply) is recovered through that
 //! step's own `recover` before anything else happens to the operation.
 
+use std::time::Duration;
+
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 
@@ -595,15 +597,22 @@ impl Engine {
 impl Engine {
     /// The backup after a day close, written before the day close is shown
     /// as done. A failure (the USB disk unplugged) is logged: the day close
-    /// itself stands.
+    /// itself stands. A backup directory that hangs (a network share gone)
+    /// holds the devices at most a minute; the backup goes on meanwhile.
     async fn backup_after_day_close(&self, id: i64) {
         let Some(b) = self.inner.config.backup.clone() else {
             return;
         };
-        let done = tokio::task::spawn_blocking(move || {
+        let task = tokio::task::spawn_blocking(move || {
             crate::backup::after_day_close(&b.journal, &b.settings)
-        })
-        .await;
+        });
+        let Ok(done) = tokio::time::timeout(Duration::from_secs(60), task).await else {
+            tracing::warn!(
+                operation = id,
+                "the backup after the day close takes over a minute: it goes on without holding the devices"
+            );
+            return;
+        };
         match done {
             Ok(Ok(Some(w))) => tracing::info!(
                 operation = id,
