@@ -23,6 +23,36 @@ pub struct Settings {
     pub shop: ShopSettings,
     /// The merchants (legal entities) on the terminal, by index.
     pub merchants: Vec<MerchantSettings>,
+    /// Who may do what: the manager's approval, lockouts, the served host names.
+    pub access: AccessSettings,
+}
+
+/// The rules of logging in and approving.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccessSettings {
+    /// A refund above this (kopiykas) asked by a cashier needs a manager's
+    /// PIN; a void always does.
+    pub refund_approval_above: i64,
+    /// Wrong PINs in a row that lock a user out.
+    pub lockout_after: u32,
+    /// How long a lockout lasts, seconds.
+    pub lockout_seconds: u64,
+    /// Host names `kasa serve` answers to besides `localhost` and IP
+    /// addresses (a name in the shop's network); any other `Host` is
+    /// refused (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Default for AccessSettings {
+    fn default() -> Self {
+        Self {
+            refund_approval_above: 50_000,
+            lockout_after: 5,
+            lockout_seconds: 300,
+            allowed_hosts: Vec::new(),
+        }
+    }
 }
 
 /// One merchant on the card terminal: its index and the ids its receipts
@@ -74,6 +104,9 @@ pub struct FiscalSettings {
     pub operator: String,
     pub password: String,
     pub till: String,
+    /// Passwords of the other operators the till's users are (user →
+    /// operator number); an operator not listed uses `password`.
+    pub operator_passwords: std::collections::BTreeMap<u32, String>,
     /// How this register takes card data, cash and the password check
     /// (`fiscal::DialectSettings`; what `kasa fiscal field-check` saves).
     pub dialect_settings: fiscal::DialectSettings,
@@ -91,6 +124,7 @@ impl Default for FiscalSettings {
             operator: d.operator,
             password: d.password,
             till: d.till,
+            operator_passwords: d.operator_passwords,
             dialect_settings: fiscal::DialectSettings::default(),
         }
     }
@@ -108,6 +142,7 @@ impl FiscalSettings {
                 operator: self.operator.clone(),
                 password: self.password.clone(),
                 till: self.till.clone(),
+                operator_passwords: self.operator_passwords.clone(),
                 ..fiscal::DriverOptions::default()
             },
         })

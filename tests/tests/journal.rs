@@ -93,6 +93,7 @@ async fn every_device_call_is_written_ahead() -> anyhow::Result<()> {
             NewRequest::Void(VoidRequest {
                 key: testkit::key(),
                 invoice,
+                approval: None,
             }),
         )
         .await?;
