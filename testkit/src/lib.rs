@@ -2,9 +2,11 @@
 //! its own: [`Rig`] runs the engine in-process against the emulators behind
 //! their real drivers (PrivatBank JSON on loopback TCP, the Datecs register
 //! on a pty) on a fresh journal, and can "restart" it on the same journal;
+//! [`http::Api`] drives `kasa serve` logged in as a training user;
 //! [`process`] runs Kasa and the emulators as separate processes for the
 //! crash and disconnect tests.
 
+pub mod http;
 pub mod process;
 pub mod watch;
 
