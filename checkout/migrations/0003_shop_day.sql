@@ -59,17 +59,44 @@ DROP TABLE operations;
 ALTER TABLE operations_new RENAME TO operations;
 
 CREATE INDEX operations_by_state ON operations (state);
-CREATE INDEX operations_by_day ON operations (business_day, id);
+CREATE INDEX operations_by_day ON operations (business_day, kind, state);
 CREATE INDEX operations_by_original ON operations (original_id);
 CREATE INDEX operations_by_shift ON operations (shift_id, id);
 CREATE INDEX operations_by_created ON operations (created_at);
 CREATE INDEX operations_by_kind_day ON operations (kind, business_day);
+
+-- Fiscal documents gain the Z report among their kinds (rebuilt, as above).
+CREATE TABLE fiscal_documents_new (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    operation_id     INTEGER NOT NULL REFERENCES operations (id),
+    kind             TEXT    NOT NULL CHECK (kind IN
+                     ('sale_receipt','return_receipt','cash_in','cash_out','x_report','z_report','copy')),
+    number           INTEGER,
+    amount           INTEGER NOT NULL DEFAULT 0,
+    text             TEXT,
+    created_at       TEXT    NOT NULL
+);
+INSERT INTO fiscal_documents_new SELECT id, operation_id, kind, number, amount, text, created_at
+FROM fiscal_documents;
+DROP TABLE fiscal_documents;
+ALTER TABLE fiscal_documents_new RENAME TO fiscal_documents;
+CREATE INDEX fiscal_documents_by_operation ON fiscal_documents (operation_id);
+CREATE INDEX fiscal_documents_by_number ON fiscal_documents (number);
+
+-- Whether a payment gives money back (it belongs to a refund, a void or a
+-- cash refund), so a search's totals need not read the operation.
+ALTER TABLE payments ADD COLUMN returns INTEGER NOT NULL DEFAULT 0;
+UPDATE payments SET returns = 1 WHERE operation_id IN
+    (SELECT id FROM operations WHERE kind IN ('refund','void','cash_refund'));
 
 -- The card number's last four digits, for the manager's search.
 ALTER TABLE payments ADD COLUMN pan_last4 TEXT
     GENERATED ALWAYS AS (CASE WHEN length(masked_pan) >= 4 THEN substr(masked_pan, -4) END) VIRTUAL;
 CREATE INDEX payments_by_last4 ON payments (pan_last4) WHERE pan_last4 IS NOT NULL;
 CREATE INDEX payments_by_approved ON payments (approved);
+CREATE INDEX payments_by_requested ON payments (requested);
+-- A time range with its totals, read from the index alone.
+CREATE INDEX payments_by_created ON payments (created_at, state, method, returns, approved, merchant);
 CREATE INDEX payments_by_batch ON payments (merchant, batch) WHERE batch IS NOT NULL;
 
 -- A settlement per merchant at a day close; one that could not run (no

@@ -31,8 +31,11 @@ pub enum OperationKind {
     CashIn,
     /// Cash taken out of the drawer (службова видача).
     CashOut,
-    /// The fiscal X report.
+    /// The fiscal X report, with the terminal's batch totals.
     XReport,
+    /// The day close: settlement per merchant, the fiscal Z, the
+    /// three-way reconciliation.
+    DayClose,
 }
 
 impl OperationKind {
@@ -46,6 +49,7 @@ impl OperationKind {
             OperationKind::CashIn => "cash_in",
             OperationKind::CashOut => "cash_out",
             OperationKind::XReport => "x_report",
+            OperationKind::DayClose => "day_close",
         }
     }
 
@@ -59,6 +63,7 @@ impl OperationKind {
             "cash_in" => OperationKind::CashIn,
             "cash_out" => OperationKind::CashOut,
             "x_report" => OperationKind::XReport,
+            "day_close" => OperationKind::DayClose,
             _ => return None,
         })
     }
@@ -318,6 +323,10 @@ pub struct ItemRequest {
     /// Discount on the line, minor units.
     #[serde(default)]
     pub discount: Option<Money>,
+    /// The shop's department the item is sold in (it names the merchant).
+    #[serde(default)]
+    #[ts(optional, type = "number")]
+    pub department: Option<u16>,
 }
 
 /// A payment as the cashier asks for it.
@@ -366,6 +375,11 @@ pub struct SaleRequest {
     pub amount: Option<Money>,
     #[serde(default)]
     pub payments: Vec<TenderRequest>,
+    /// The terminal's merchant the sale is for; default: its items'
+    /// department's merchant, else the first configured.
+    #[serde(default)]
+    #[ts(optional, type = "number")]
+    pub merchant: Option<u8>,
 }
 
 /// Pay the rest of a sale that awaits payment.

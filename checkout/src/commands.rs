@@ -22,7 +22,12 @@ use crate::auth::{
     SaveUserRequest, SessionState, SessionView, UserList, UserView,
 };
 use crate::engine::NewRequest;
+use crate::journal::audit::Verification;
 use crate::money::AMOUNT_ERROR;
+use crate::queries::{
+    AuditVerifyQuery, DayList, DayQuery, DayReport, DayStatus, DaysQuery, OperationDetail,
+    SearchPage, SearchQuery, SettlementList, ShiftQuery, ShiftView,
+};
 use crate::{Checkout, Error, Result};
 
 /// A user's role; each role may also do what the ones before it may.
@@ -287,6 +292,27 @@ commands! {
     receipt_tape(TapeQuery) -> ReceiptTape, Cashier, false;
     /// What blocks card payments now, and what to fix soon.
     device_health(Empty) -> DeviceHealth, Cashier, false;
+    /// Where the shop's day stands: its business day, the open shift and
+    /// how near its 24 hours, what is unresolved, settlements pending.
+    day_status(Empty) -> DayStatus, Cashier, false;
+    /// The day close: each merchant settled, the fiscal Z, the three-way
+    /// reconciliation. Refused while an operation is unresolved.
+    day_close(KeyRequest) -> OperationView, Manager, true;
+    /// Run the settlements a day close left pending.
+    settle_pending(KeyRequest) -> SettlementList, Manager, true;
+    /// The business days, newest first.
+    days(DaysQuery) -> DayList, Manager, false;
+    /// One business day: totals per merchant and payment type, batches,
+    /// hours, shifts with their settlements and reconciliation.
+    day_report(DayQuery) -> DayReport, Manager, false;
+    /// One fiscal shift.
+    shift_report(ShiftQuery) -> ShiftView, Manager, false;
+    /// Search the transactions, a page at a time, with totals.
+    search(SearchQuery) -> SearchPage, Manager, false;
+    /// One operation with its steps, history, documents and audit rows.
+    operation_detail(OperationQuery) -> OperationDetail, Manager, false;
+    /// Check the audit chain (against the head printed on the last Z).
+    audit_verify(AuditVerifyQuery) -> Verification, Manager, false;
 }
 
 /// The command handlers, one per declared command, each a line or two over
@@ -483,6 +509,47 @@ mod handlers {
     pub async fn device_health(c: &Checkout, _: &Caller, _: Empty) -> Result<DeviceHealth> {
         Ok(c.engine.health().await)
     }
+    pub async fn day_status(c: &Checkout, _: &Caller, _: Empty) -> Result<DayStatus> {
+        c.engine.day_status()
+    }
+    pub async fn day_close(c: &Checkout, who: &Caller, r: KeyRequest) -> Result<OperationView> {
+        c.engine.submit(&who.actor, NewRequest::DayClose(r)).await
+    }
+    pub async fn settle_pending(
+        c: &Checkout,
+        who: &Caller,
+        _: KeyRequest,
+    ) -> Result<SettlementList> {
+        Ok(SettlementList {
+            settlements: c.engine.settle_pending(&who.actor).await?,
+        })
+    }
+    pub async fn days(c: &Checkout, _: &Caller, r: DaysQuery) -> Result<DayList> {
+        c.engine.days(&r)
+    }
+    pub async fn day_report(c: &Checkout, _: &Caller, r: DayQuery) -> Result<DayReport> {
+        c.engine.day_report(&r.business_day)
+    }
+    pub async fn shift_report(c: &Checkout, _: &Caller, r: ShiftQuery) -> Result<ShiftView> {
+        c.engine.journal().shift_view(r.shift)
+    }
+    pub async fn search(c: &Checkout, _: &Caller, r: SearchQuery) -> Result<SearchPage> {
+        c.engine.journal().search(&r)
+    }
+    pub async fn operation_detail(
+        c: &Checkout,
+        _: &Caller,
+        r: OperationQuery,
+    ) -> Result<OperationDetail> {
+        c.engine.operation_detail(r.id)
+    }
+    pub async fn audit_verify(
+        c: &Checkout,
+        _: &Caller,
+        r: AuditVerifyQuery,
+    ) -> Result<Verification> {
+        c.engine.audit_verify(r.head.as_deref())
+    }
 }
 
 /// The generated TypeScript client: the command map (request and response
@@ -516,7 +583,9 @@ pub fn typescript_client() -> String {
         ));
     }
     out.push_str("}\n\nexport type CommandName = keyof Commands;\n\n");
-    out.push_str("/** The role each command needs (null: anyone), and whether it changes state. */\n");
+    out.push_str(
+        "/** The role each command needs (null: anyone), and whether it changes state. */\n",
+    );
     out.push_str(
         "export const COMMANDS: { readonly [K in CommandName]: { role: Role | null; mutating: boolean } } = {\n",
     );

@@ -19,13 +19,17 @@ pub mod commands;
 pub mod engine;
 pub mod error;
 pub mod failpoint;
+pub mod generate;
 pub mod journal;
 pub mod mask;
 pub mod money;
 pub mod operations;
+pub mod queries;
+pub mod reconcile;
 pub mod server;
 pub mod settings;
 pub mod setup;
+pub mod tools;
 
 pub use engine::Engine;
 pub use error::{Error, Result};
@@ -78,7 +82,11 @@ impl Checkout {
             payment: p.id,
             approved: p.approved,
             refundable: operations::refundable(j, &p)?,
-            invoice: p.card.as_ref().map(|c| c.invoice.clone()).filter(|i| !i.is_empty()),
+            invoice: p
+                .card
+                .as_ref()
+                .map(|c| c.invoice.clone())
+                .filter(|i| !i.is_empty()),
         })
     }
 
@@ -174,6 +182,26 @@ pub fn typescript_bindings() -> Vec<(String, String)> {
         one::<auth::TrainingPin>(),
         one::<auth::Approval>(),
         one::<terminal::TerminalStatus>(),
+        one::<terminal::BatchTotals>(),
+        one::<queries::DaySummary>(),
+        one::<queries::TotalsRow>(),
+        one::<queries::KindCount>(),
+        one::<queries::BatchSummary>(),
+        one::<queries::HourRow>(),
+        one::<queries::SettlementView>(),
+        one::<queries::ShiftView>(),
+        one::<queries::TransactionRow>(),
+        one::<queries::SearchTotals>(),
+        one::<queries::StepRow>(),
+        one::<queries::EventRow>(),
+        one::<queries::DocumentRow>(),
+        one::<reconcile::Amounts>(),
+        one::<reconcile::ReconRow>(),
+        one::<reconcile::DifferenceKind>(),
+        one::<reconcile::Difference>(),
+        one::<reconcile::Reconciliation>(),
+        one::<journal::audit::AuditRow>(),
+        one::<journal::audit::Finding>(),
     ];
     all.extend(commands::command_types());
     all.push(("commands".into(), commands::typescript_client()));

@@ -136,7 +136,12 @@ pub async fn serve(
     }
     println!("Kasa is serving on http://{local}/");
     let header_timeout = opts.header_timeout;
-    serve_with(listener, router_with(checkout, ui_dir, opts), header_timeout).await
+    serve_with(
+        listener,
+        router_with(checkout, ui_dir, opts),
+        header_timeout,
+    )
+    .await
 }
 
 /// Serve `app` on an already bound listener (tests bind port 0), with the
@@ -228,15 +233,13 @@ pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
     let host = host.trim();
     let name = if let Some(rest) = host.strip_prefix('[') {
         // An IPv6 literal.
-        return rest
-            .split_once(']')
-            .is_some_and(|(ip, port)| {
-                ip.parse::<std::net::Ipv6Addr>().is_ok()
-                    && (port.is_empty()
-                        || port
-                            .strip_prefix(':')
-                            .is_some_and(|p| p.parse::<u16>().is_ok()))
-            });
+        return rest.split_once(']').is_some_and(|(ip, port)| {
+            ip.parse::<std::net::Ipv6Addr>().is_ok()
+                && (port.is_empty()
+                    || port
+                        .strip_prefix(':')
+                        .is_some_and(|p| p.parse::<u16>().is_ok()))
+        });
     } else {
         match host.rsplit_once(':') {
             Some((name, port)) if port.parse::<u16>().is_ok() => name,
@@ -317,7 +320,10 @@ async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     if api {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

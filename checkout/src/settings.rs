@@ -25,6 +25,22 @@ pub struct Settings {
     pub merchants: Vec<MerchantSettings>,
     /// Who may do what: the manager's approval, lockouts, the served host names.
     pub access: AccessSettings,
+    /// The shop's departments, each sold under one merchant.
+    pub departments: Vec<DepartmentSettings>,
+}
+
+/// The one fiscal register Kasa drives: the name a merchant's `register`
+/// must give.
+pub const MAIN_REGISTER: &str = "main";
+
+/// A department of the shop and the merchant its sales go to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DepartmentSettings {
+    pub id: u16,
+    pub name: String,
+    /// The terminal's merchant index its card payments go to.
+    pub merchant: u8,
 }
 
 /// The rules of logging in and approving.
@@ -66,6 +82,9 @@ pub struct MerchantSettings {
     pub name: String,
     pub terminal_id: String,
     pub merchant_id: String,
+    /// The fiscal register its receipts are printed on (a register belongs
+    /// to one taxpayer): `main`, the one configured, unless left empty.
+    pub register: String,
 }
 
 /// The shop: where it is in time.

@@ -129,6 +129,7 @@ pub async fn start(data_dir: &Path, settings: &Settings, opts: DemoOptions) -> R
         receipt: settings.receipt.clone(),
         time_zone: settings.shop.time_zone()?,
         merchants: settings.merchants.clone(),
+        departments: settings.departments.clone(),
         ..EngineConfig::default()
     };
     let engine = Engine::new(

@@ -180,3 +180,177 @@ mod tests {
         assert!(find(&doc, &[]).verified());
     }
 }
+
+/// What kind of document a read-back holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    Sale,
+    Return,
+    /// A receipt cancelled before payment (no money).
+    Cancelled,
+    XReport,
+    ZReport,
+    /// Cash in or out, a non-fiscal document, anything else.
+    Other,
+}
+
+/// The money of one read-back document, by the labels this register
+/// prints (the emulator's, which follow the Ukrainian receipt: `ФІСКАЛЬНИЙ
+/// ЧЕК`, `ВИДАТКОВИЙ ЧЕК`, `КАРТКА`, `ГОТІВКА`, `РЕШТА`, `СУМА`; not yet
+/// confirmed on an FP-T260).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DocumentSummary {
+    pub kind: DocumentKind,
+    /// The receipt's sum (`СУМА`).
+    #[ts(type = "number | null")]
+    pub total: Option<i64>,
+    /// Paid (or given back) by card.
+    #[ts(type = "number")]
+    pub card: i64,
+    /// Paid (or given back) in cash, less the change.
+    #[ts(type = "number")]
+    pub cash: i64,
+}
+
+fn amount_after(line: &str, label: &str) -> Option<i64> {
+    let rest = line.trim().strip_prefix(label)?;
+    // The label must end here (`КАРТКА 6.00`, not `КАРТКИ`).
+    if !rest.starts_with(char::is_whitespace) {
+        return None;
+    }
+    crate::text::parse_money(rest.split_whitespace().last()?)
+}
+
+/// Summarise a read-back document: its kind and its money.
+pub fn summarize(lines: &[String]) -> DocumentSummary {
+    let has = |needle: &str| lines.iter().any(|l| l.contains(needle));
+    let kind = if has("АНУЛЬОВАНО") {
+        DocumentKind::Cancelled
+    } else if lines.iter().any(|l| l.trim_start().starts_with("Z-ЗВІТ")) {
+        DocumentKind::ZReport
+    } else if lines.iter().any(|l| l.trim_start().starts_with("X-ЗВІТ")) {
+        DocumentKind::XReport
+    } else if has("ВИДАТКОВИЙ ЧЕК") {
+        DocumentKind::Return
+    } else if has("ФІСКАЛЬНИЙ ЧЕК") {
+        DocumentKind::Sale
+    } else {
+        DocumentKind::Other
+    };
+    let mut s = DocumentSummary {
+        kind,
+        total: None,
+        card: 0,
+        cash: 0,
+    };
+    if !matches!(kind, DocumentKind::Sale | DocumentKind::Return) {
+        return s;
+    }
+    for l in lines {
+        if let Some(a) = amount_after(l, "КАРТКА") {
+            s.card += a;
+        } else if let Some(a) = amount_after(l, "ГОТІВКА") {
+            s.cash += a;
+        } else if let Some(a) = amount_after(l, "РЕШТА") {
+            s.cash -= a;
+        } else if let Some(a) = amount_after(l, "СУМА") {
+            s.total = Some(a);
+        }
+    }
+    s
+}
+
+/// The totals an X or Z report printed: by payment type, sales and returns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ReportSummary {
+    pub z: bool,
+    #[ts(type = "number")]
+    pub cash_sales: i64,
+    #[ts(type = "number")]
+    pub card_sales: i64,
+    #[ts(type = "number")]
+    pub cash_returns: i64,
+    #[ts(type = "number")]
+    pub card_returns: i64,
+}
+
+/// Summarise a read-back X or Z report (`None` for another document).
+pub fn summarize_report(lines: &[String]) -> Option<ReportSummary> {
+    let kind = summarize(lines).kind;
+    if !matches!(kind, DocumentKind::XReport | DocumentKind::ZReport) {
+        return None;
+    }
+    let mut r = ReportSummary {
+        z: kind == DocumentKind::ZReport,
+        ..ReportSummary::default()
+    };
+    for l in lines {
+        if let Some(a) = amount_after(l, "ПОВЕРН. ГОТІВКА") {
+            r.cash_returns = a;
+        } else if let Some(a) = amount_after(l, "ПОВЕРН. КАРТКА") {
+            r.card_returns = a;
+        } else if let Some(a) = amount_after(l, "ГОТІВКА") {
+            r.cash_sales = a;
+        } else if let Some(a) = amount_after(l, "КАРТКА") {
+            r.card_sales = a;
+        }
+    }
+    Some(r)
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    fn lines(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_mixed_receipt_is_card_and_cash_less_the_change() {
+        let doc = lines(&[
+            "ФІСКАЛЬНИЙ ЧЕК",
+            "ПІДСУМОК                       10.03",
+            "КАРТКА                          6.00",
+            "ГОТІВКА                         5.00",
+            "ЗАОКРУГЛЕННЯ -0.03",
+            "РЕШТА                           1.00",
+            "СУМА                           10.03",
+        ]);
+        let s = summarize(&doc);
+        assert_eq!(
+            (s.kind, s.total, s.card, s.cash),
+            (DocumentKind::Sale, Some(1003), 600, 400)
+        );
+        let ret = summarize(&lines(&["ВИДАТКОВИЙ ЧЕК", "КАРТКА 10.00", "СУМА 10.00"]));
+        assert_eq!((ret.kind, ret.card), (DocumentKind::Return, 1000));
+        assert_eq!(
+            summarize(&lines(&["ФІСКАЛЬНИЙ ЧЕК", "*** ЧЕК АНУЛЬОВАНО ***"])).kind,
+            DocumentKind::Cancelled
+        );
+    }
+
+    #[test]
+    fn a_report_gives_its_totals_by_payment_type() {
+        let z = lines(&[
+            "Z-ЗВІТ №3",
+            "ГОТІВКА 4.00",
+            "КАРТКА 36.00",
+            "ПОВЕРН. ГОТІВКА 1.50",
+            "ПОВЕРН. КАРТКА 10.00",
+        ]);
+        let r = summarize_report(&z).unwrap();
+        assert_eq!(
+            (
+                r.z,
+                r.cash_sales,
+                r.card_sales,
+                r.cash_returns,
+                r.card_returns
+            ),
+            (true, 400, 3600, 150, 1000)
+        );
+        assert!(summarize_report(&lines(&["ФІСКАЛЬНИЙ ЧЕК"])).is_none());
+    }
+}

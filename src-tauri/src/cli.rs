@@ -55,6 +55,16 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// The audit log: `kasa audit verify [--head ID:HASH]`.
+    Audit {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Journal tools: `kasa journal generate --out FILE [--operations N]`.
+    Journal {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 /// Run the command line; returns the process exit code.
@@ -114,6 +124,8 @@ pub fn run() -> i32 {
         Some(Command::Terminal { args }) => {
             block_on(async move { Ok(terminal::cli::main(args).await) })
         }
+        Some(Command::Audit { args }) => checkout::tools::audit(&data_dir, &args),
+        Some(Command::Journal { args }) => checkout::tools::journal(&args),
     }
 }
 

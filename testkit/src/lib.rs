@@ -34,6 +34,7 @@ pub fn key() -> String {
 #[derive(Debug)]
 pub struct Rig {
     pub dir: tempfile::TempDir,
+    pub opts: RigOptions,
     pub terminal: terminal::demo::DemoTerminal,
     pub fiscal: fiscal::demo::DemoRegister,
     pub engine: Engine,
@@ -58,6 +59,10 @@ pub struct RigOptions {
     /// The register emulator keeps its state and tape on disk (else in
     /// memory only: benchmarks).
     pub persist_register: bool,
+    /// The engine's clock (default: the system's).
+    pub clock: Option<Arc<checkout::clock::FixedClock>>,
+    /// The merchants configured on the terminal.
+    pub merchants: Vec<checkout::settings::MerchantSettings>,
 }
 
 impl Default for RigOptions {
@@ -70,6 +75,8 @@ impl Default for RigOptions {
             terminal_timeout: Duration::from_secs(180),
             watch: false,
             persist_register: true,
+            clock: None,
+            merchants: Vec::new(),
         }
     }
 }
@@ -88,10 +95,10 @@ impl Rig {
             ..terminal::demo::DemoOptions::fast(u64::try_from(opts.step.as_millis()).unwrap_or(1))
         })
         .await?;
-        let mut config = fiscal::emulator::EmulatorConfig::new(opts.dialect);
-        config.faults = opts.faults;
+        let mut config = fiscal::emulator::EmulatorConfig::new(opts.dialect.clone());
+        config.faults = opts.faults.clone();
         let options = fiscal::DriverOptions {
-            password: opts.password,
+            password: opts.password.clone(),
             ..fiscal::DriverOptions::default()
         };
         let fiscal = if opts.persist_register {
@@ -100,10 +107,11 @@ impl Rig {
             fiscal::demo::start_in_memory(dir.path(), config, options).await?
         };
         let seen = opts.watch.then(watch::Seen::default);
-        let engine = engine(&dir, &terminal, &fiscal, seen.as_ref())?;
+        let engine = engine(&dir, &terminal, &fiscal, seen.as_ref(), &opts)?;
         engine.start().await?;
         Ok(Rig {
             dir,
+            opts,
             terminal,
             fiscal,
             engine,
@@ -114,7 +122,13 @@ impl Rig {
     /// A new engine on the same journal and devices, as after a restart;
     /// returns what its start-up recovery resolved.
     pub async fn restart(&mut self) -> anyhow::Result<Vec<OperationView>> {
-        self.engine = engine(&self.dir, &self.terminal, &self.fiscal, self.seen.as_ref())?;
+        self.engine = engine(
+            &self.dir,
+            &self.terminal,
+            &self.fiscal,
+            self.seen.as_ref(),
+            &self.opts,
+        )?;
         Ok(self.engine.start().await?)
     }
 
@@ -128,6 +142,7 @@ impl Rig {
                     items: Vec::new(),
                     amount: Some(checkout::money::Money(amount)),
                     payments: vec![TenderRequest::card(amount)],
+                    merchant: None,
                 }),
             )
             .await
@@ -147,6 +162,7 @@ impl Rig {
                     items: Vec::new(),
                     amount: Some(checkout::money::Money(amount)),
                     payments,
+                    merchant: None,
                 }),
             )
             .await
@@ -189,6 +205,7 @@ fn engine(
     terminal: &terminal::demo::DemoTerminal,
     fiscal: &fiscal::demo::DemoRegister,
     seen: Option<&watch::Seen>,
+    opts: &RigOptions,
 ) -> anyhow::Result<Engine> {
     let path = dir.path().join("journal.sqlite");
     let journal = Journal::open(&path)?;
@@ -213,10 +230,14 @@ fn engine(
     Ok(Engine::new(
         journal,
         devices,
-        Arc::new(SystemClock),
+        match &opts.clock {
+            Some(c) => Arc::clone(c) as Arc<dyn checkout::clock::Clock>,
+            None => Arc::new(SystemClock),
+        },
         EngineConfig {
             receipt: ReceiptSettings::default(),
             retry_every: Duration::from_millis(200),
+            merchants: opts.merchants.clone(),
             ..EngineConfig::default()
         },
     ))

@@ -35,6 +35,7 @@ fn ten_items() -> Vec<ItemRequest> {
             quantity_milli: Some(1000 + 250 * (i % 3)),
             tax_group: Some(if i % 2 == 0 { "А" } else { "Б" }.into()),
             discount: None,
+            department: None,
         })
         .collect()
 }
@@ -63,6 +64,7 @@ async fn card_sale(rig: &Rig) -> Duration {
                 items,
                 amount: None,
                 payments: vec![TenderRequest::card(amount)],
+                merchant: None,
             }),
         )
         .await

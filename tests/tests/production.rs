@@ -52,6 +52,7 @@ fn sale(amount: i64) -> NewRequest {
         items: Vec::new(),
         amount: Some(checkout::money::Money(amount)),
         payments: Vec::new(),
+        merchant: None,
     })
 }
 

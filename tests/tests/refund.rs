@@ -190,6 +190,7 @@ async fn a_card_step_waiting_for_the_customer_can_be_cancelled() -> anyhow::Resu
                     items: Vec::new(),
                     amount: Some(checkout::money::Money(4000)),
                     payments: Vec::new(),
+                    merchant: None,
                 }),
             )
             .await

@@ -79,6 +79,7 @@ async fn items_with_quantities_and_discounts_print_as_lines() -> anyhow::Result<
                         quantity_milli: Some(2000),
                         tax_group: Some("А".into()),
                         discount: Some(checkout::money::Money(200)),
+                        department: None,
                     },
                     checkout::api::ItemRequest {
                         name: "Вино".into(),
@@ -86,10 +87,12 @@ async fn items_with_quantities_and_discounts_print_as_lines() -> anyhow::Result<
                         quantity_milli: None,
                         tax_group: Some("Б".into()),
                         discount: None,
+                        department: None,
                     },
                 ],
                 amount: None,
                 payments: vec![TenderRequest::cash(20000)],
+                merchant: None,
             }),
         )
         .await?;

@@ -60,7 +60,10 @@ mod tests {
         assert_ne!(h, hash("1234").unwrap(), "each hash has its own salt");
         assert!(verify("1234", &h));
         assert!(!verify("1235", &h));
-        assert!(!verify("1234", "1234"), "a plain stored PIN matches nothing");
+        assert!(
+            !verify("1234", "1234"),
+            "a plain stored PIN matches nothing"
+        );
     }
 
     #[test]

@@ -65,9 +65,11 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<UserRecord> {
 
 /// One user by id.
 pub fn get(c: &Connection, id: i64) -> Result<Option<UserRecord>> {
-    Ok(c.prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"))?
-        .query_row([id], from_row)
-        .optional()?)
+    Ok(
+        c.prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"))?
+            .query_row([id], from_row)
+            .optional()?,
+    )
 }
 
 /// The active users, by name.

@@ -16,6 +16,7 @@
 //! The runner is in [`runner`], the steps in [`steps`], the gate in
 //! [`preflight`], the UI's view of an operation in [`view`].
 
+mod day;
 mod preflight;
 mod runner;
 pub mod steps;
@@ -58,6 +59,10 @@ pub struct EngineConfig {
     pub retry_every: Duration,
     /// The merchants configured on the terminal (their ids fill a lookup).
     pub merchants: Vec<crate::settings::MerchantSettings>,
+    /// The shop's departments and their merchants.
+    pub departments: Vec<crate::settings::DepartmentSettings>,
+    /// How often a settlement left pending is tried again.
+    pub settle_every: Duration,
 }
 
 impl Default for EngineConfig {
@@ -68,6 +73,8 @@ impl Default for EngineConfig {
             lane_wait: Duration::from_secs(3),
             retry_every: Duration::from_secs(5),
             merchants: Vec::new(),
+            departments: Vec::new(),
+            settle_every: Duration::from_secs(60),
         }
     }
 }
@@ -82,6 +89,7 @@ pub enum NewRequest {
     CashIn(CashMoveRequest),
     CashOut(CashMoveRequest),
     XReport(KeyRequest),
+    DayClose(KeyRequest),
 }
 
 impl NewRequest {
@@ -92,7 +100,7 @@ impl NewRequest {
             NewRequest::Void(r) => &r.key,
             NewRequest::CashRefund(r) => &r.key,
             NewRequest::CashIn(r) | NewRequest::CashOut(r) => &r.key,
-            NewRequest::XReport(r) => &r.key,
+            NewRequest::XReport(r) | NewRequest::DayClose(r) => &r.key,
         }
     }
 
@@ -105,6 +113,7 @@ impl NewRequest {
             NewRequest::CashIn(r) => operations::fingerprint("cash_in", r),
             NewRequest::CashOut(r) => operations::fingerprint("cash_out", r),
             NewRequest::XReport(r) => operations::fingerprint("x_report", r),
+            NewRequest::DayClose(r) => operations::fingerprint("day_close", r),
         }
     }
 
@@ -119,6 +128,7 @@ impl NewRequest {
                 operations::validate_cash_move(ctx, OperationKind::CashOut, r)
             }
             NewRequest::XReport(r) => operations::validate_x_report(ctx, r),
+            NewRequest::DayClose(r) => operations::validate_day_close(ctx, r),
         }
     }
 }
@@ -279,6 +289,8 @@ impl Engine {
         Context {
             journal: &self.inner.journal,
             receipt: &self.inner.config.receipt,
+            merchants: &self.inner.config.merchants,
+            departments: &self.inner.config.departments,
             actor,
             operator,
             business_day: local_date(now, self.inner.config.time_zone)
@@ -870,6 +882,72 @@ impl Engine {
         .await
     }
 
+    /// Run the settlements a day close left pending, now.
+    pub async fn settle_pending(&self, actor: &str) -> Result<Vec<crate::queries::SettlementView>> {
+        let _lane = self.lane().await?;
+        self.settle_pending_locked(Some(actor)).await?;
+        self.inner.journal.pending_settlement_views()
+    }
+
+    /// Where the shop's day stands now.
+    pub fn day_status(&self) -> Result<crate::queries::DayStatus> {
+        let j = &self.inner.journal;
+        let now = self.inner.clock.now();
+        let open = j.current_shift()?;
+        let minutes = open.as_ref().and_then(|s| {
+            chrono::DateTime::parse_from_rfc3339(&s.opened_at)
+                .ok()
+                .map(|t| (now - t.with_timezone(&chrono::Utc)).num_minutes())
+        });
+        let business_day = match &open {
+            Some(s) => s.business_day.clone(),
+            None => self.local_day(),
+        };
+        Ok(crate::queries::DayStatus {
+            business_day,
+            shift: open.map(|s| j.shift_view(s.id)).transpose()?,
+            shift_minutes: minutes,
+            z_due_soon: minutes.is_some_and(|m| m >= i64::from(fiscal::health::SHIFT_WARN_MINUTES)),
+            z_overdue: minutes.is_some_and(|m| m >= 24 * 60),
+            unresolved: u32::try_from(j.unresolved()?.len()).unwrap_or(u32::MAX),
+            pending_settlements: j.pending_settlement_views()?,
+        })
+    }
+
+    /// The days, newest first.
+    pub fn days(&self, q: &crate::queries::DaysQuery) -> Result<crate::queries::DayList> {
+        let today = self.local_day();
+        self.inner.journal.days(q, &today)
+    }
+
+    /// One business day's report.
+    pub fn day_report(&self, day: &str) -> Result<crate::queries::DayReport> {
+        self.inner
+            .journal
+            .day_report(day, self.inner.config.time_zone)
+    }
+
+    /// One operation with its whole history.
+    pub fn operation_detail(&self, id: i64) -> Result<crate::queries::OperationDetail> {
+        let view = self.operation(id)?;
+        self.inner.journal.operation_detail(view)
+    }
+
+    /// Verify the audit chain against `head` (as printed on the last Z
+    /// report), else against the head the journal kept with its last shift.
+    pub fn audit_verify(&self, head: Option<&str>) -> Result<journal::audit::Verification> {
+        let anchor = match head {
+            Some(h) => Some(journal::audit::parse_anchor(h)?),
+            None => self
+                .inner
+                .journal
+                .last_closed_shift()?
+                .and_then(|s| s.audit_head)
+                .and_then(|h| journal::audit::Anchor::from_lines(&[h])),
+        };
+        self.inner.journal.verify_audit(anchor.as_ref())
+    }
+
     /// Resolve every operation an earlier run (or a device that did not
     /// answer) left running, oldest first, by recovering its started step.
     pub async fn recover_all(&self) -> Result<Vec<OperationView>> {
@@ -933,6 +1011,7 @@ async fn wait_creation(mut rx: watch::Receiver<Creation>) -> Result<i64> {
 /// Every `every`, and whenever an operation was left waiting for a device,
 /// try the operations left running again (when the devices are free).
 async fn retry_loop(inner: Weak<Inner>, every: Duration) {
+    let mut last_settle = std::time::Instant::now();
     loop {
         let Some(strong) = inner.upgrade() else {
             return;
@@ -960,12 +1039,26 @@ async fn retry_loop(inner: Weak<Inner>, every: Duration) {
             .unresolved()
             .map(|ops| ops.iter().any(|o| o.state == OperationState::Running))
             .unwrap_or(false);
-        if !running {
+        let settle = last_settle.elapsed() >= engine.inner.config.settle_every
+            && engine
+                .inner
+                .journal
+                .pending_settlement_rows()
+                .is_ok_and(|r| !r.is_empty());
+        if !running && !settle {
             continue;
         }
         let Ok(_lane) = Arc::clone(&engine.inner.lane).try_lock_owned() else {
             continue;
         };
-        engine.resolve_running().await;
+        if running {
+            engine.resolve_running().await;
+        }
+        if settle {
+            last_settle = std::time::Instant::now();
+            if let Err(e) = engine.settle_pending_locked(None).await {
+                tracing::warn!("pending settlements: {e}");
+            }
+        }
     }
 }

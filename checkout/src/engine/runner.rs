@@ -13,6 +13,7 @@ use crate::journal::{self, Loaded, PaymentUpdate, StepRecord, StepState};
 use crate::operations::{plan, Plan, Step};
 use crate::{Error, Result};
 
+use super::day;
 use super::steps::{self, Outcome, RunResult, StepContext};
 use super::Engine;
 
@@ -196,6 +197,10 @@ impl Engine {
             Step::Drawer | Step::Report => steps::prepare_counters(d.fiscal.as_ref())
                 .await
                 .map(|a| json(&a)),
+            Step::Survey | Step::Settle(_) | Step::Reconcile => Ok(None),
+            Step::ZReport => day::prepare_z(d.fiscal.as_ref(), &self.inner.journal)
+                .await
+                .map(|a| json(&a)),
         }
     }
 
@@ -300,6 +305,13 @@ impl Engine {
             Step::Receipt => steps::run_receipt(&ctx).await,
             Step::Drawer => steps::run_drawer(&ctx).await,
             Step::Report => steps::run_report(&ctx).await,
+            Step::Survey => day::run_survey(&ctx).await,
+            Step::Settle(m) => day::run_settle(&ctx, *m).await,
+            Step::ZReport => match ahead::<day::ZAhead>(row) {
+                Some(a) => day::run_z(&ctx, &a).await,
+                None => RunResult::Ended(internal("the Z report was not written ahead")),
+            },
+            Step::Reconcile => day::run_reconcile(&ctx, &self.inner.journal).await,
         };
         drop(ctx);
         let _ = forward.await;
@@ -333,6 +345,13 @@ impl Engine {
             Step::Report => match ahead::<steps::CountersAhead>(row) {
                 Some(a) => steps::recover_report(&ctx, &a).await,
                 None => Outcome::Retry("not written ahead".into()),
+            },
+            // They only read: they run again.
+            Step::Survey | Step::Reconcile => Outcome::Retry("read again".into()),
+            Step::Settle(m) => day::recover_settle(&ctx, *m).await,
+            Step::ZReport => match ahead::<day::ZAhead>(row) {
+                Some(a) => day::recover_z(&ctx, &a).await,
+                None => Outcome::Retry("the Z report was not written ahead".into()),
             },
         };
         drop(ctx);
@@ -389,6 +408,7 @@ impl Engine {
                     if let Some(d) = &document {
                         journal::insert_document(tx, id, d, &at)?;
                     }
+                    day::effects(tx, &after, step, &result, &at, &day)?;
                     journal::log(tx, id, &at, &format!("{name} done"), Some(&text))?;
                     clear_problem(tx, id, &at)?;
                     Ok(match (&next, ahead) {

@@ -149,6 +149,19 @@ impl super::Journal {
                 ],
             )?;
             let id = tx.last_insert_rowid();
+            if new.spec.kind() == crate::api::OperationKind::DayClose {
+                super::audit::append(
+                    tx,
+                    &super::audit::AuditEntry {
+                        actor: &new.actor,
+                        action: "day_close",
+                        operation: Some(id),
+                        reason: None,
+                        change: Some(serde_json::json!({ "business_day": day, "shift": shift_id })),
+                    },
+                    &new.at,
+                )?;
+            }
             for p in &new.payments {
                 payments::insert(tx, id, p, &new.at)?;
             }

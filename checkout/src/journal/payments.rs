@@ -189,8 +189,9 @@ pub fn insert(tx: &Transaction<'_>, op: i64, p: &NewPayment, at: &str) -> Result
     crate::journal::exec(
         tx,
         "INSERT INTO payments (operation_id, key, method, card_action, state, requested, tendered,
-            refund_of, merchant, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9, ?9)",
+            refund_of, merchant, created_at, updated_at, returns)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9, ?9,
+            (SELECT kind IN ('refund','void','cash_refund') FROM operations WHERE id = ?1))",
         params![
             op,
             p.key,

@@ -162,3 +162,86 @@ impl super::Journal {
         })
     }
 }
+
+impl super::Journal {
+    /// The operations of shift `id`, loaded whole, oldest first.
+    pub fn operations_of_shift(&self, id: i64) -> Result<Vec<super::Loaded>> {
+        self.read(|c| {
+            let ids: Vec<i64> = c
+                .prepare_cached("SELECT id FROM operations WHERE shift_id = ?1 ORDER BY id")?
+                .query_map([id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            ids.into_iter().map(|op| super::load(c, op)).collect()
+        })
+    }
+
+    /// The merchants whose settlement is pending (of shift `shift`, or of
+    /// any shift).
+    pub fn pending_settlements(&self, shift: Option<i64>) -> Result<Vec<u8>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT DISTINCT merchant FROM settlements
+                 WHERE state = 'pending' AND (?1 IS NULL OR shift_id = ?1) ORDER BY merchant",
+            )?;
+            let rows = stmt.query_map([shift], |r| r.get::<_, u8>(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// The settlements left pending, oldest first: (shift, merchant).
+    pub fn pending_settlement_rows(&self) -> Result<Vec<(i64, u8)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT shift_id, merchant FROM settlements WHERE state = 'pending' ORDER BY id",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// The register's first document of shift `id`: the one after the
+    /// previous shift's Z report, else the shift's first recorded document.
+    pub fn first_document_of_shift(&self, id: i64) -> Result<Option<i64>> {
+        self.read(|c| {
+            let after_z: Option<i64> = crate::journal::one(
+                c,
+                "SELECT MAX(d.number) FROM fiscal_documents d
+                 JOIN shifts s ON d.operation_id = s.close_operation
+                 WHERE s.id = (SELECT MAX(id) FROM shifts WHERE id < ?1 AND closed_at IS NOT NULL)
+                   AND d.kind = 'z_report'",
+                [id],
+                |r| r.get(0),
+            )?;
+            if let Some(z) = after_z {
+                return Ok(Some(z + 1));
+            }
+            Ok(crate::journal::one(
+                c,
+                "SELECT MIN(d.number) FROM fiscal_documents d
+                 JOIN operations o ON o.id = d.operation_id WHERE o.shift_id = ?1",
+                [id],
+                |r| r.get(0),
+            )?)
+        })
+    }
+}
+
+/// Record a pending settlement as done (run later).
+pub fn settle_later(
+    tx: &Transaction<'_>,
+    shift: i64,
+    merchant: u8,
+    state: &str,
+    totals: Option<&str>,
+    receipt: Option<&str>,
+    at: &str,
+) -> Result<()> {
+    let n = crate::journal::exec(
+        tx,
+        "UPDATE settlements SET state = ?3, totals = ?4, receipt = ?5, error_code = NULL,
+             done_at = ?6
+         WHERE shift_id = ?1 AND merchant = ?2 AND state = 'pending'",
+        params![shift, merchant, state, totals, receipt, at],
+    )?;
+    super::guarded(n, || format!("no pending settlement {shift}/{merchant}"))
+}

@@ -43,6 +43,18 @@ pub fn validate_cash_move(
     ))
 }
 
+/// The merchants to report or settle: the configured ones, else the
+/// terminal's default (0: all merchants).
+fn merchants(ctx: &Context<'_>) -> Vec<u8> {
+    let mut m: Vec<u8> = ctx.merchants.iter().map(|m| m.index).collect();
+    m.sort_unstable();
+    m.dedup();
+    if m.is_empty() {
+        m.push(0);
+    }
+    m
+}
+
 /// The X report, validated.
 pub fn validate_x_report(ctx: &Context<'_>, req: &KeyRequest) -> Result<NewOperation> {
     check_key(&req.key)?;
@@ -51,7 +63,26 @@ pub fn validate_x_report(ctx: &Context<'_>, req: &KeyRequest) -> Result<NewOpera
         ctx,
         &req.key,
         hash,
-        OperationSpec::XReport,
+        OperationSpec::XReport {
+            merchants: merchants(ctx),
+        },
+        0,
+        None,
+        Vec::new(),
+    ))
+}
+
+/// The day close, validated.
+pub fn validate_day_close(ctx: &Context<'_>, req: &KeyRequest) -> Result<NewOperation> {
+    check_key(&req.key)?;
+    let hash = fingerprint("day_close", req);
+    Ok(new_operation(
+        ctx,
+        &req.key,
+        hash,
+        OperationSpec::DayClose {
+            merchants: merchants(ctx),
+        },
         0,
         None,
         Vec::new(),

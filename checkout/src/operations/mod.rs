@@ -12,7 +12,7 @@ mod sale;
 
 use serde::{Deserialize, Serialize};
 
-pub use cash::{validate_cash_move, validate_cash_refund, validate_x_report};
+pub use cash::{validate_cash_move, validate_cash_refund, validate_day_close, validate_x_report};
 pub use refund::{refundable, validate_refund, validate_void};
 pub use sale::{validate_add_payment, validate_sale};
 
@@ -48,8 +48,15 @@ pub enum OperationSpec {
     CashIn { amount: i64 },
     /// Cash out of the drawer.
     CashOut { amount: i64 },
-    /// The fiscal X report.
-    XReport,
+    /// The fiscal X report, with the terminal's batch totals of these
+    /// merchants (0: all of them).
+    XReport {
+        #[serde(default)]
+        merchants: Vec<u8>,
+    },
+    /// The day close: each merchant settled, the fiscal Z, the three-way
+    /// reconciliation.
+    DayClose { merchants: Vec<u8> },
     /// A sale carried over from the walking skeleton's journal.
     Legacy,
 }
@@ -64,7 +71,8 @@ impl OperationSpec {
             OperationSpec::CashRefund { .. } => OperationKind::CashRefund,
             OperationSpec::CashIn { .. } => OperationKind::CashIn,
             OperationSpec::CashOut { .. } => OperationKind::CashOut,
-            OperationSpec::XReport => OperationKind::XReport,
+            OperationSpec::XReport { .. } => OperationKind::XReport,
+            OperationSpec::DayClose { .. } => OperationKind::DayClose,
         }
     }
 
@@ -117,6 +125,16 @@ pub enum Step {
     Drawer,
     /// Register: the X report.
     Report,
+    /// Terminal: the batch totals per merchant (and, at a day close, the
+    /// batch's transactions where the protocol lists them). Read-only.
+    Survey,
+    /// Terminal: the settlement of one merchant.
+    Settle(u8),
+    /// Register: the Z report, with the audit chain's head printed before it.
+    ZReport,
+    /// Register: the shift's documents read back; the three-way
+    /// reconciliation. Read-only.
+    Reconcile,
 }
 
 impl Step {
@@ -129,6 +147,10 @@ impl Step {
             Step::Receipt => "receipt".into(),
             Step::Drawer => "drawer".into(),
             Step::Report => "report".into(),
+            Step::Survey => "survey".into(),
+            Step::Settle(m) => format!("settle:{m}"),
+            Step::ZReport => "z".into(),
+            Step::Reconcile => "reconcile".into(),
         }
     }
 
@@ -141,17 +163,27 @@ impl Step {
             Step::Receipt => "receipt",
             Step::Drawer => "drawer",
             Step::Report => "report",
+            Step::Survey => "survey",
+            Step::Settle(_) => "settle",
+            Step::ZReport => "z",
+            Step::Reconcile => "reconcile",
         }
     }
 
     /// Whether the step prints a fiscal document (it belongs to a shift).
     pub fn prints(&self) -> bool {
-        matches!(self, Step::Receipt | Step::Drawer | Step::Report)
+        matches!(
+            self,
+            Step::Receipt | Step::Drawer | Step::Report | Step::ZReport
+        )
     }
 
     /// Whether the step talks to the card terminal.
     pub fn is_terminal(&self) -> bool {
-        matches!(self, Step::Charge(_) | Step::Confirm(_) | Step::Reverse(_))
+        matches!(
+            self,
+            Step::Charge(_) | Step::Confirm(_) | Step::Reverse(_) | Step::Survey | Step::Settle(_)
+        )
     }
 }
 
@@ -210,12 +242,24 @@ pub fn plan(l: &Loaded, confirm: bool) -> Plan {
                 Plan::Run(Step::Drawer)
             };
         }
-        OperationSpec::XReport => {
-            return if done(l, &Step::Report) {
-                Plan::Finish(OperationState::Done, None)
-            } else {
-                Plan::Run(Step::Report)
-            };
+        OperationSpec::XReport { .. } => {
+            for step in [Step::Survey, Step::Report] {
+                if !done(l, &step) {
+                    return Plan::Run(step);
+                }
+            }
+            return Plan::Finish(OperationState::Done, None);
+        }
+        OperationSpec::DayClose { ref merchants } => {
+            let steps = std::iter::once(Step::Survey)
+                .chain(merchants.iter().map(|m| Step::Settle(*m)))
+                .chain([Step::ZReport, Step::Reconcile]);
+            for step in steps {
+                if !done(l, &step) {
+                    return Plan::Run(step);
+                }
+            }
+            return Plan::Finish(OperationState::Done, None);
         }
         OperationSpec::Legacy => return Plan::Finish(op.state, None),
         _ => {}
@@ -264,6 +308,10 @@ pub fn plan(l: &Loaded, confirm: bool) -> Plan {
 pub struct Context<'a> {
     pub journal: &'a crate::journal::Journal,
     pub receipt: &'a crate::settings::ReceiptSettings,
+    /// The merchants configured on the terminal.
+    pub merchants: &'a [crate::settings::MerchantSettings],
+    /// The shop's departments.
+    pub departments: &'a [crate::settings::DepartmentSettings],
     pub actor: &'a str,
     /// The fiscal operator of the user who asks (none: the configured one).
     pub operator: Option<u32>,

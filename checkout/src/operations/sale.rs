@@ -172,6 +172,52 @@ fn tenders(
     Ok(out)
 }
 
+/// The merchant a sale is for: the one asked for, its items' departments'
+/// (all the same), else the first configured; refused when it is not
+/// configured or its fiscal register is not the one Kasa drives.
+fn choose_merchant(ctx: &Context<'_>, req: &SaleRequest) -> Result<u8> {
+    let mut chosen = req.merchant;
+    for item in &req.items {
+        let Some(d) = item.department else { continue };
+        let dept = ctx
+            .departments
+            .iter()
+            .find(|x| x.id == d)
+            .ok_or_else(|| Error::InvalidRequest(format!("no department {d}")))?;
+        match chosen {
+            Some(m) if m != dept.merchant => {
+                return Err(Error::InvalidRequest(format!(
+                "department {d} sells for merchant {}, not {m}: one receipt is for one merchant",
+                dept.merchant
+            )))
+            }
+            _ => chosen = Some(dept.merchant),
+        }
+    }
+    let merchant = chosen.unwrap_or_else(|| ctx.merchants.first().map_or(0, |m| m.index));
+    if ctx.merchants.is_empty() {
+        return if merchant == 0 {
+            Ok(0)
+        } else {
+            Err(Error::InvalidRequest(format!(
+                "merchant {merchant} is not configured"
+            )))
+        };
+    }
+    let m = ctx
+        .merchants
+        .iter()
+        .find(|m| m.index == merchant)
+        .ok_or_else(|| Error::InvalidRequest(format!("merchant {merchant} is not configured")))?;
+    if !m.register.is_empty() && m.register != crate::settings::MAIN_REGISTER {
+        return Err(Error::NotAllowed(format!(
+            "merchant {merchant} prints on register {:?}, which is not configured",
+            m.register
+        )));
+    }
+    Ok(merchant)
+}
+
 /// A sale request, validated, as a new operation.
 pub fn validate_sale(ctx: &Context<'_>, req: &SaleRequest) -> Result<NewOperation> {
     check_key(&req.key)?;
@@ -210,7 +256,7 @@ pub fn validate_sale(ctx: &Context<'_>, req: &SaleRequest) -> Result<NewOperatio
     if total <= 0 || total > MAX_AMOUNT {
         return Err(Error::InvalidAmount("the total is out of range".into()));
     }
-    let merchant = 0;
+    let merchant = choose_merchant(ctx, req)?;
     let payments = if req.payments.is_empty() {
         tenders(&req.key, &[TenderRequest::card(total)], total, merchant)?
     } else {
@@ -311,6 +357,7 @@ mod tests {
             quantity_milli: q,
             tax_group: tax.map(str::to_string),
             discount: disc.map(Money),
+            department: None,
         };
         let ok = line(
             &item("  Хліб   білий ", 2500, Some(1500), Some("Б"), Some(100)),

@@ -82,7 +82,11 @@ impl Session {
 
     /// Open a receipt as `operator` (with its configured password), or as
     /// the configured operator.
-    pub(super) async fn open_receipt_as(&mut self, kind: Kind, operator: Option<u32>) -> Result<()> {
+    pub(super) async fn open_receipt_as(
+        &mut self,
+        kind: Kind,
+        operator: Option<u32>,
+    ) -> Result<()> {
         let (op, pwd) = match operator {
             Some(n) if n.to_string() != self.opts.operator => (
                 n.to_string(),

@@ -391,10 +391,11 @@ impl CardTerminal for PrivatbankTerminal {
     async fn batch_totals(&self, merchant: u8) -> Result<BatchReport> {
         let reply = self.request(Message::audit(merchant)).await?;
         let reply = expect_ok(&reply)?;
+        let receipt = reply.text("receipt");
         Ok(BatchReport {
             merchant,
-            totals: None,
-            receipt: reply.text("receipt"),
+            totals: frame::slip_totals(&receipt),
+            receipt,
             closed: false,
         })
     }
@@ -405,16 +406,17 @@ impl CardTerminal for PrivatbankTerminal {
             // Empty batch: nothing to settle.
             return Ok(BatchReport {
                 merchant,
-                totals: None,
+                totals: Some(crate::BatchTotals::default()),
                 receipt: String::new(),
                 closed: true,
             });
         }
         let reply = expect_ok(&reply)?;
+        let receipt = reply.text("receipt");
         Ok(BatchReport {
             merchant,
-            totals: None,
-            receipt: reply.text("receipt"),
+            totals: frame::slip_totals(&receipt),
+            receipt,
             closed: true,
         })
     }

@@ -709,25 +709,7 @@ fn slip_totals(close: bool, tid: &str, batch: u32, t: &BatchTotals) -> String {
     )
 }
 
-/// Parse an emulator slip's totals back (for tests and the CLI).
+/// Parse a slip's totals back (for tests and the CLI); see [`frame::slip_totals`].
 pub fn parse_slip_totals(slip: &str) -> Option<BatchTotals> {
-    let num = |label: &str| -> Option<(u32, i64)> {
-        let rest = slip.split(label).nth(1)?;
-        let mut parts = rest.split_whitespace();
-        let count = parts.next()?.parse().ok()?;
-        let _slash = parts.next()?;
-        let amount = frame::parse_amount(parts.next()?).ok()?;
-        Some((count, amount))
-    };
-    let (debit_count, debit_amount) = num("ОПЛАТА ")?;
-    let (credit_count, credit_amount) = num("ПОВЕРНЕННЯ ")?;
-    let (cancelled_count, cancelled_amount) = num("СКАСУВАННЯ ")?;
-    Some(BatchTotals {
-        debit_count,
-        debit_amount,
-        credit_count,
-        credit_amount,
-        cancelled_count,
-        cancelled_amount,
-    })
+    frame::slip_totals(slip)
 }

@@ -522,6 +522,32 @@ pub fn transaction(msg: &Message, fallback_amount: i64) -> Result<CardTransactio
     })
 }
 
+/// The totals of an X or Z slip (`Audit` / `Verify` send totals only as
+/// slip text): the `ОПЛАТА n / a ГРН`, `ПОВЕРНЕННЯ …`, `СКАСУВАННЯ …` lines
+/// as the emulator prints them after the spec's X-balance example. A slip
+/// in another layout gives `None` (the totals are then unknown, not zero).
+pub fn slip_totals(slip: &str) -> Option<crate::BatchTotals> {
+    let num = |label: &str| -> Option<(u32, i64)> {
+        let rest = slip.split(label).nth(1)?;
+        let mut parts = rest.split_whitespace();
+        let count = parts.next()?.parse().ok()?;
+        let _slash = parts.next()?;
+        let amount = parse_amount(parts.next()?).ok()?;
+        Some((count, amount))
+    };
+    let (debit_count, debit_amount) = num("ОПЛАТА ")?;
+    let (credit_count, credit_amount) = num("ПОВЕРНЕННЯ ")?;
+    let (cancelled_count, cancelled_amount) = num("СКАСУВАННЯ ")?;
+    Some(crate::BatchTotals {
+        debit_count,
+        debit_amount,
+        credit_count,
+        credit_amount,
+        cancelled_count,
+        cancelled_amount,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,4 +21,8 @@ tax_group: string | null,
 /**
  * Discount on the line, minor units.
  */
-discount: Money | null, };
+discount: Money | null, 
+/**
+ * The shop's department the item is sold in (it names the merchant).
+ */
+department?: number, };

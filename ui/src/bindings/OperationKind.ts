@@ -3,4 +3,4 @@
 /**
  * What an operation does.
  */
-export type OperationKind = "sale" | "refund" | "void" | "cash_refund" | "cash_in" | "cash_out" | "x_report";
+export type OperationKind = "sale" | "refund" | "void" | "cash_refund" | "cash_in" | "cash_out" | "x_report" | "day_close";

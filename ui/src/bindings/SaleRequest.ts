@@ -11,4 +11,9 @@ export type SaleRequest = { key: string, items: Array<ItemRequest>,
 /**
  * A free amount, sold as the configured line, when there are no items.
  */
-amount: Money | null, payments: Array<TenderRequest>, };
+amount: Money | null, payments: Array<TenderRequest>, 
+/**
+ * The terminal's merchant the sale is for; default: its items'
+ * department's merchant, else the first configured.
+ */
+merchant?: number, };

@@ -2,13 +2,20 @@
 import type { ActionRequest } from "./ActionRequest";
 import type { AddPaymentRequest } from "./AddPaymentRequest";
 import type { AppInfo } from "./AppInfo";
+import type { AuditVerifyQuery } from "./AuditVerifyQuery";
 import type { CashMoveRequest } from "./CashMoveRequest";
 import type { CashRefundRequest } from "./CashRefundRequest";
+import type { DayList } from "./DayList";
+import type { DayQuery } from "./DayQuery";
+import type { DayReport } from "./DayReport";
+import type { DayStatus } from "./DayStatus";
+import type { DaysQuery } from "./DaysQuery";
 import type { DeviceHealth } from "./DeviceHealth";
 import type { Empty } from "./Empty";
 import type { KeyQuery } from "./KeyQuery";
 import type { KeyRequest } from "./KeyRequest";
 import type { MaybeOperation } from "./MaybeOperation";
+import type { OperationDetail } from "./OperationDetail";
 import type { OperationList } from "./OperationList";
 import type { OperationQuery } from "./OperationQuery";
 import type { OperationView } from "./OperationView";
@@ -17,7 +24,13 @@ import type { RefundRequest } from "./RefundRequest";
 import type { ResolveRequest } from "./ResolveRequest";
 import type { Role } from "./Role";
 import type { SaleRequest } from "./SaleRequest";
+import type { SearchPage } from "./SearchPage";
+import type { SearchQuery } from "./SearchQuery";
+import type { SettlementList } from "./SettlementList";
+import type { ShiftQuery } from "./ShiftQuery";
+import type { ShiftView } from "./ShiftView";
 import type { TapeQuery } from "./TapeQuery";
+import type { Verification } from "./Verification";
 import type { VoidRequest } from "./VoidRequest";
 
 /** Every command: its request and response types. */
@@ -62,6 +75,24 @@ export interface Commands {
   receipt_tape: { request: TapeQuery; response: ReceiptTape };
   /** What blocks card payments now, and what to fix soon. */
   device_health: { request: Empty; response: DeviceHealth };
+  /** Where the shop's day stands: its business day, the open shift and how near its 24 hours, what is unresolved, settlements pending. */
+  day_status: { request: Empty; response: DayStatus };
+  /** The day close: each merchant settled, the fiscal Z, the three-way reconciliation. Refused while an operation is unresolved. */
+  day_close: { request: KeyRequest; response: OperationView };
+  /** Run the settlements a day close left pending. */
+  settle_pending: { request: KeyRequest; response: SettlementList };
+  /** The business days, newest first. */
+  days: { request: DaysQuery; response: DayList };
+  /** One business day: totals per merchant and payment type, batches, hours, shifts with their settlements and reconciliation. */
+  day_report: { request: DayQuery; response: DayReport };
+  /** One fiscal shift. */
+  shift_report: { request: ShiftQuery; response: ShiftView };
+  /** Search the transactions, a page at a time, with totals. */
+  search: { request: SearchQuery; response: SearchPage };
+  /** One operation with its steps, history, documents and audit rows. */
+  operation_detail: { request: OperationQuery; response: OperationDetail };
+  /** Check the audit chain (against the head printed on the last Z). */
+  audit_verify: { request: AuditVerifyQuery; response: Verification };
 }
 
 export type CommandName = keyof Commands;
@@ -88,6 +119,15 @@ export const COMMANDS: { readonly [K in CommandName]: { role: Role; mutating: bo
   unresolved: { role: "cashier", mutating: false },
   receipt_tape: { role: "cashier", mutating: false },
   device_health: { role: "cashier", mutating: false },
+  day_status: { role: "cashier", mutating: false },
+  day_close: { role: "manager", mutating: true },
+  settle_pending: { role: "manager", mutating: true },
+  days: { role: "manager", mutating: false },
+  day_report: { role: "manager", mutating: false },
+  shift_report: { role: "manager", mutating: false },
+  search: { role: "manager", mutating: false },
+  operation_detail: { role: "manager", mutating: false },
+  audit_verify: { role: "manager", mutating: false },
 };
 
 /** How a command reaches the backend (Tauri or HTTP). */
@@ -116,5 +156,14 @@ export function client(call: Call) {
     unresolved: (request: Empty): Promise<OperationList> => call("unresolved", request),
     receipt_tape: (request: TapeQuery): Promise<ReceiptTape> => call("receipt_tape", request),
     device_health: (request: Empty): Promise<DeviceHealth> => call("device_health", request),
+    day_status: (request: Empty): Promise<DayStatus> => call("day_status", request),
+    day_close: (request: KeyRequest): Promise<OperationView> => call("day_close", request),
+    settle_pending: (request: KeyRequest): Promise<SettlementList> => call("settle_pending", request),
+    days: (request: DaysQuery): Promise<DayList> => call("days", request),
+    day_report: (request: DayQuery): Promise<DayReport> => call("day_report", request),
+    shift_report: (request: ShiftQuery): Promise<ShiftView> => call("shift_report", request),
+    search: (request: SearchQuery): Promise<SearchPage> => call("search", request),
+    operation_detail: (request: OperationQuery): Promise<OperationDetail> => call("operation_detail", request),
+    audit_verify: (request: AuditVerifyQuery): Promise<Verification> => call("audit_verify", request),
   };
 }

@@ -80,6 +80,7 @@ const operationKinds: Record<OperationKind, true> = {
   cash_in: true,
   cash_out: true,
   x_report: true,
+  day_close: true,
 };
 
 const paymentMethods: Record<PaymentMethod, true> = { card: true, cash: true };
