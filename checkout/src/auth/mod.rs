@@ -624,7 +624,14 @@ impl Auth {
                         &at,
                     )?;
                     if !req.active {
-                        users::update(tx, id, &name, req.role, operator, false, None, &at)?;
+                        let change = users::UserChange {
+                            name: &name,
+                            role: req.role,
+                            operator,
+                            active: false,
+                            pin_hash: None,
+                        };
+                        users::update(tx, id, &change, &at)?;
                     }
                     (id, "user.create", None)
                 }
@@ -643,16 +650,14 @@ impl Auth {
                             "nobody removes or lowers their own role".into(),
                         ));
                     }
-                    users::update(
-                        tx,
-                        id,
-                        &name,
-                        req.role,
+                    let change = users::UserChange {
+                        name: &name,
+                        role: req.role,
                         operator,
-                        req.active,
-                        hash.as_deref(),
-                        &at,
-                    )?;
+                        active: req.active,
+                        pin_hash: hash.as_deref(),
+                    };
+                    users::update(tx, id, &change, &at)?;
                     (id, "user.update", Some(UserView::from(&old)))
                 }
             };

@@ -129,18 +129,27 @@ fn name_taken(e: rusqlite::Error, name: &str) -> Error {
     }
 }
 
+/// What a change of a user sets.
+#[derive(Debug, Clone)]
+pub struct UserChange<'a> {
+    pub name: &'a str,
+    pub role: Role,
+    pub operator: u32,
+    pub active: bool,
+    /// A new PIN's hash (it also clears a lockout), or keep the PIN.
+    pub pin_hash: Option<&'a str>,
+}
+
 /// Change a user's name, role, operator, activity and (when given) PIN
-/// hash; a new PIN or reactivation also clears a lockout.
-pub fn update(
-    tx: &Transaction<'_>,
-    id: i64,
-    name: &str,
-    role: Role,
-    operator: u32,
-    active: bool,
-    pin_hash: Option<&str>,
-    at: &str,
-) -> Result<()> {
+/// hash; a new PIN also clears a lockout.
+pub fn update(tx: &Transaction<'_>, id: i64, u: &UserChange<'_>, at: &str) -> Result<()> {
+    let UserChange {
+        name,
+        role,
+        operator,
+        active,
+        pin_hash,
+    } = *u;
     tx.prepare_cached(
         "UPDATE users SET name = ?2, role = ?3, operator = ?4, active = ?5,
             pin_hash = COALESCE(?6, pin_hash),
