@@ -404,6 +404,7 @@ pub struct RefundRequest {
     /// A manager's PIN, when a cashier asks for a refund above the limit.
     /// Checked and taken off before the request is kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub approval: Option<crate::auth::Approval>,
 }
 
@@ -415,6 +416,7 @@ pub struct VoidRequest {
     pub invoice: String,
     /// A manager's PIN, when a cashier asks (every void needs one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub approval: Option<crate::auth::Approval>,
 }
 
@@ -434,6 +436,7 @@ pub struct CashRefundRequest {
     pub amount: Option<Money>,
     /// A manager's PIN, when a cashier gives back more than the limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub approval: Option<crate::auth::Approval>,
 }
 
@@ -482,6 +485,7 @@ pub struct ResolveRequest {
     pub reason: String,
     /// A manager's PIN, when a cashier closes it by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub approval: Option<crate::auth::Approval>,
 }
 

@@ -10,4 +10,4 @@ export type CashRefundRequest = { key: string, operation: number | null, receipt
 /**
  * A manager's PIN, when a cashier gives back more than the limit.
  */
-approval: Approval | null, };
+approval?: Approval, };

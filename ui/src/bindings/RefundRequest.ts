@@ -11,4 +11,4 @@ export type RefundRequest = { key: string, rrn: string, amount: Money | null,
  * A manager's PIN, when a cashier asks for a refund above the limit.
  * Checked and taken off before the request is kept.
  */
-approval: Approval | null, };
+approval?: Approval, };

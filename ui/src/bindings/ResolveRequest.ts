@@ -9,4 +9,4 @@ export type ResolveRequest = { key: string, operation: number, resolution: Resol
 /**
  * A manager's PIN, when a cashier closes it by hand.
  */
-approval: Approval | null, };
+approval?: Approval, };

@@ -8,4 +8,4 @@ export type VoidRequest = { key: string, invoice: string,
 /**
  * A manager's PIN, when a cashier asks (every void needs one).
  */
-approval: Approval | null, };
+approval?: Approval, };
