@@ -7,6 +7,7 @@
 // answer ends the attempt, and the next press gets a new key.
 //
 // No markup here: App.svelte and the panels render this state.
+import type { Approval } from "../bindings/Approval";
 import type { OperationView } from "../bindings/OperationView";
 import type { Resolution } from "../bindings/Resolution";
 import type { TerminalStatus } from "../bindings/TerminalStatus";
@@ -17,7 +18,29 @@ import { cashToTake, newKey } from "./operations";
 export type PayMethod = "card" | "cash";
 
 /** The commands this screen sends that change something. */
-export type Command = "sale" | "add_payment" | "cancel" | "print_again" | "retry_lookup" | "resolve";
+export type Command =
+  | "sale"
+  | "add_payment"
+  | "cancel"
+  | "print_again"
+  | "retry_lookup"
+  | "resolve"
+  | NewOperation;
+
+/** The commands that start an operation other than a sale. */
+export type NewOperation = "refund" | "void" | "cash_in" | "cash_out" | "x_report";
+
+/** The commands that start a new operation (the screen follows it by its key). */
+const STARTING: readonly Command[] = ["sale", "refund", "void", "cash_in", "cash_out", "x_report"];
+
+/** The request of each such command, without its key. */
+export type NewOperationRequest = {
+  refund: { rrn: string; amount: number | null; approval?: Approval };
+  void: { invoice: string; approval?: Approval };
+  cash_in: { amount: number };
+  cash_out: { amount: number };
+  x_report: Record<string, never>;
+};
 
 /** A request that failed: which command, the backend's error, and whether it may not have reached Kasa. */
 export type Failure = { command: Command; error: ApiError; uncertain: boolean };
@@ -75,6 +98,11 @@ export class Cashier {
   /** A sale or an action is on its way, or the operation shown is running. */
   get busy(): boolean {
     return this.pending !== null || this.op?.state === "running";
+  }
+
+  /** A new operation was asked for and its first view has not come yet. */
+  get starting(): boolean {
+    return this.op === null && this.pending !== null && STARTING.includes(this.pending);
   }
 
   /** The operation shown is a card step waiting on the terminal, which can be cancelled there. */
@@ -201,6 +229,48 @@ export class Cashier {
     return view;
   }
 
+  /**
+   * Starts a sale paid partly by card (`cardMinor`) and the rest in cash
+   * (rounded to 10 kopiykas, as the register rounds it).
+   */
+  async payMixed(minor: number, cardMinor: number): Promise<OperationView | null> {
+    if (this.busy || cardMinor <= 0 || cardMinor >= minor) return null;
+    const request = {
+      items: [],
+      amount: minor,
+      payments: [
+        { method: "card" as const, amount: cardMinor },
+        { method: "cash" as const, amount: cashToTake(minor - cardMinor) },
+      ],
+    };
+    return this.#start("sale", request, (k) => api.sale({ key: k, ...request }), minor);
+  }
+
+  /** Starts a refund, a void, a cash in or out, or an X report. */
+  async start<K extends NewOperation>(command: K, request: NewOperationRequest[K], minor = 0): Promise<OperationView | null> {
+    if (this.busy) return null;
+    const send = (key: string) => (api[command] as (r: unknown) => Promise<OperationView>)({ key, ...request });
+    return this.#start(command, request, send, minor);
+  }
+
+  /** Starts a new operation: the screen follows it by its key's events until the answer comes. */
+  async #start(
+    command: Command,
+    request: unknown,
+    send: (key: string) => Promise<OperationView>,
+    minor: number,
+  ): Promise<OperationView | null> {
+    this.op = null;
+    this.status = null;
+    this.payingMinor = minor;
+    const key = this.#keyFor(command, request);
+    this.#saleKey = key;
+    this.#progress.clear();
+    const view = await this.#send(command, request, send);
+    if (this.failure === null || !this.failure.uncertain) this.#saleKey = null;
+    return view;
+  }
+
   /** Pays what is left of the sale shown: by card (the exact rest) or in cash (what the view says it costs in cash). */
   async payRest(method: PayMethod): Promise<OperationView | null> {
     const op = this.op;
@@ -222,7 +292,7 @@ export class Cashier {
     if (this.pending !== null && !(action === "cancel" && this.cancellable)) return null;
     const request = { operation: op.id };
     const send = (key: string) => api[action]({ key, ...request });
-    if (action === "cancel" && this.pending === "sale") {
+    if (action === "cancel" && this.pending !== null && STARTING.includes(this.pending)) {
       // Leave `pending` (and the attempt's key) to the sale; both answers are the same operation.
       try {
         const view = await send(newKey());
