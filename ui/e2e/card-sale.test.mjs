@@ -384,6 +384,19 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
       await page.locator("#amount").waitFor();
       assert.ok((await page.locator("#pay-card").innerText()).includes(en["pay.card"]), "the language is remembered");
     });
+    // Remembered for the user, not only by this browser: a fresh browser
+    // profile shows English once the same cashier logs in.
+    await withPage("keyboard-language", async (page) => {
+      await openCashier(page);
+      await page.waitForFunction((text) => document.getElementById("pay-card")?.innerText.includes(text), en["pay.card"], {
+        timeout: 10_000,
+      });
+      // Back to Ukrainian; the choice reaches the server before the next test logs in.
+      await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith("/api/cmd/set_language"), { timeout: 10_000 }),
+        page.click('button[data-locale="uk"]'),
+      ]);
+    });
   });
 
   test("cash: the amount rounded to 10 kopiykas as the register rounds it, with its receipt", { timeout: 90_000 }, async () => {
@@ -420,6 +433,177 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
       const number = (await page.getByTestId("fiscal-number").innerText()).trim();
       assert.match(number, /^\d+$/);
       await page.locator("#virtual-tape pre").filter({ hasText: "3.33" }).waitFor({ timeout: 10_000 });
+    });
+  });
+
+  /** Waits for the result of an operation other than `previous` (its id), settled; returns the locator. */
+  async function nextResult(page, previous) {
+    await page.waitForFunction(
+      (prev) => {
+        const r = document.getElementById("result");
+        return r !== null && r.dataset.operation !== prev && r.dataset.state !== "running";
+      },
+      previous ?? null,
+      { timeout: SALE_TIMEOUT_MS },
+    );
+    return page.locator("#result");
+  }
+
+  /** The operation `id` as the server keeps it. */
+  async function operationOnServer(id) {
+    const { status, json } = await postWith(baseUrl, await sessionCookie(baseUrl), "operation", JSON.stringify({ id: Number(id) }));
+    assert.equal(status, 200);
+    return json;
+  }
+
+  test("card + cash from the keyboard (F3): both payments on one receipt", { timeout: 90_000 }, async () => {
+    await withPage("mixed", async (page) => {
+      const saleBodies = [];
+      page.on("request", (request) => {
+        if (new URL(request.url()).pathname === SALE_PATH) saleBodies.push(JSON.parse(request.postData() ?? "null"));
+      });
+      await openCashier(page);
+      await page.locator('.app[data-events="open"]').waitFor({ timeout: 10_000 });
+      await page.keyboard.type("100,00");
+      await page.keyboard.press("F3");
+      await page.locator("#card-part").waitFor();
+      assert.equal(await page.evaluate(() => document.activeElement?.id), "card-part", "the card's part has focus");
+      await page.keyboard.type("60,00");
+      await page.keyboard.press("Enter");
+      const result = await nextResult(page, null);
+      assert.equal(await result.getAttribute("data-state"), "done");
+      assert.deepEqual(saleBodies.map((b) => b.payments), [
+        [
+          { method: "card", amount: 6000 },
+          { method: "cash", amount: 4000 },
+        ],
+      ]);
+      const op = await operationOnServer(await result.getAttribute("data-operation"));
+      assert.deepEqual(
+        op.payments.map((p) => [p.method, p.approved]),
+        [
+          ["card", 6000],
+          ["cash", 4000],
+        ],
+        "the server kept a card payment and a cash payment",
+      );
+      assert.equal(op.documents.filter((d) => d.kind === "sale_receipt").length, 1, "one fiscal receipt");
+      await page.screenshot({ path: path.join(resultsDir, "mixed.png"), fullPage: true });
+    });
+  });
+
+  test("a refund by RRN above the limit asks for the manager's PIN; a wrong one refunds nothing", { timeout: 120_000 }, async () => {
+    await withPage("refund", async (page) => {
+      await openCashier(page);
+      await page.locator('.app[data-events="open"]').waitFor({ timeout: 10_000 });
+      await page.fill("#amount", "600,00");
+      await page.keyboard.press("Enter");
+      const sale = await nextResult(page, null);
+      assert.equal(await sale.getAttribute("data-state"), "done");
+      const saleId = await sale.getAttribute("data-operation");
+      const rrn = (await page.getByTestId("rrn").innerText()).trim();
+
+      await page.keyboard.press("F4");
+      await page.locator("#rrn").waitFor();
+      assert.equal(await page.evaluate(() => document.activeElement?.id), "rrn");
+      await page.keyboard.type(rrn);
+      await page.keyboard.press("Enter");
+      await page.locator("#found-payment").waitFor({ timeout: 10_000 });
+      assert.ok((await page.getByTestId("found-refundable").innerText()).includes("600,00"));
+      // 600,00 is above the 500,00 a cashier may give back alone.
+      await page.locator("#approval").waitFor();
+
+      await page.fill("#manager-pin", "0000");
+      await page.click("#do-refund");
+      await page.locator('#ops-error[data-code="wrong_pin"]').waitFor({ timeout: 10_000 });
+      const found = await postWith(baseUrl, await sessionCookie(baseUrl), "find_payment", JSON.stringify({ rrn }));
+      assert.equal(found.json.refundable, 60000, "nothing was refunded with a wrong PIN");
+
+      await page.fill("#manager-pin", "2222");
+      await page.click("#do-refund");
+      const result = await nextResult(page, saleId);
+      assert.equal(await result.getAttribute("data-kind"), "refund");
+      assert.equal(await result.getAttribute("data-state"), "done");
+      const refund = await operationOnServer(await result.getAttribute("data-operation"));
+      assert.equal(refund.kind, "refund");
+      assert.ok(
+        refund.documents.some((d) => d.kind === "return_receipt" && d.number !== null),
+        `a return receipt was printed: ${JSON.stringify(refund.documents)}`,
+      );
+      await page.screenshot({ path: path.join(resultsDir, "refund.png"), fullPage: true });
+    });
+  });
+
+  test("a void asks for the manager's PIN, then voids the payment", { timeout: 120_000 }, async () => {
+    await withPage("void", async (page) => {
+      await openCashier(page);
+      await page.locator('.app[data-events="open"]').waitFor({ timeout: 10_000 });
+      await page.fill("#amount", "15,00");
+      await page.keyboard.press("Enter");
+      const sale = await nextResult(page, null);
+      const saleId = await sale.getAttribute("data-operation");
+      const rrn = (await page.getByTestId("rrn").innerText()).trim();
+      await page.click("#open-refund");
+      await page.fill("#rrn", rrn);
+      await page.click("#find-payment");
+      await page.locator("#do-void").waitFor({ timeout: 10_000 });
+      assert.equal(await page.locator("#approval").count(), 0, "15,00 is within the cashier's limit for a refund");
+      await page.click("#do-void");
+      await page.locator("#approval").waitFor();
+      await page.fill("#manager-pin", "2222");
+      await page.click("#do-void");
+      const result = await nextResult(page, saleId);
+      assert.equal(await result.getAttribute("data-kind"), "void");
+      assert.equal(await result.getAttribute("data-state"), "done");
+      const voided = await operationOnServer(await result.getAttribute("data-operation"));
+      assert.equal(voided.state, "done");
+      await page.screenshot({ path: path.join(resultsDir, "void.png"), fullPage: true });
+    });
+  });
+
+  test("cash in (F6), cash out (F7) and the X report (F9) from the keyboard", { timeout: 120_000 }, async () => {
+    await withPage("cash-moves", async (page) => {
+      await openCashier(page);
+      await page.locator('.app[data-events="open"]').waitFor({ timeout: 10_000 });
+      let previous = null;
+      for (const [key, amount, kind] of [
+        ["F6", "100,00", "cash_in"],
+        ["F7", "40,00", "cash_out"],
+      ]) {
+        await page.keyboard.press(key);
+        await page.locator("#move-amount").waitFor();
+        await page.keyboard.type(amount);
+        await page.keyboard.press("Enter");
+        const result = await nextResult(page, previous);
+        assert.equal(await result.getAttribute("data-kind"), kind);
+        assert.equal(await result.getAttribute("data-state"), "done");
+        previous = await result.getAttribute("data-operation");
+        const op = await operationOnServer(previous);
+        assert.equal(op.total, amount === "100,00" ? 10000 : 4000);
+        assert.ok(op.documents.some((d) => d.number !== null), `${kind} printed its document`);
+      }
+      await page.locator("#amount").focus();
+      await page.keyboard.press("F9");
+      const x = await nextResult(page, previous);
+      assert.equal(await x.getAttribute("data-kind"), "x_report");
+      assert.equal(await x.getAttribute("data-state"), "done");
+    });
+  });
+
+  test("a barcode scanner's digits and Enter never start a card payment", { timeout: 60_000 }, async () => {
+    await withPage("scanner", async (page) => {
+      const saleBodies = [];
+      page.on("request", (request) => {
+        if (new URL(request.url()).pathname === SALE_PATH) saleBodies.push(request.postData());
+      });
+      await openCashier(page);
+      await page.locator("#amount").focus();
+      // A keyboard-wedge scanner: 13 digits at once, then Enter.
+      await page.keyboard.type("4820000000017");
+      await page.keyboard.press("Enter");
+      await page.locator('#amount-error[data-error="scanned"]').waitFor({ timeout: 5_000 });
+      assert.equal(saleBodies.length, 0, "no sale request");
+      assert.equal(await page.locator("#result").count(), 0);
     });
   });
 });
