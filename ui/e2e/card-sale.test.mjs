@@ -63,6 +63,23 @@ function fill(template, params) {
   return template.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
 }
 
+const AXE_SOURCE = readFileSync(path.join(uiDir, "node_modules/axe-core/axe.min.js"), "utf8");
+
+/**
+ * Runs axe-core on the page for WCAG 2.x levels A and AA; fails with the
+ * rules broken and where.
+ */
+async function assertAccessible(page, state) {
+  // Evaluated through the browser's debugging protocol: the page's CSP
+  // (rightly) refuses an inline script.
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  });
+  assert.deepEqual(violations, [], `axe-core: violations of level A or AA on the cashier screen, ${state}`);
+}
+
 /** The demo mode's training cashier's PIN (shown on the login screen). */
 const CASHIER_PIN = "1111";
 
@@ -71,9 +88,10 @@ const CASHIER_PIN = "1111";
  * has focus, the first user is chosen: the cashier), then waits for the
  * cashier screen.
  */
-async function logInOnPage(page, pin = CASHIER_PIN) {
+async function logInOnPage(page, pin = CASHIER_PIN, checkAccessible = false) {
   await page.locator("#login-form").waitFor({ timeout: 10_000 });
   await page.locator('#training-pins code[data-role="cashier"]').waitFor();
+  if (checkAccessible) await assertAccessible(page, "login");
   assert.equal(await page.evaluate(() => document.activeElement?.id), "pin", "the PIN field has focus");
   await page.keyboard.type(pin);
   await page.keyboard.press("Enter");
@@ -214,20 +232,21 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
   }
 
   /** Opens the cashier screen and waits until it is ready to take a sale. */
-  async function openCashier(page) {
+  async function openCashier(page, checkAccessible = false) {
     const response = await page.goto(baseUrl);
     assert.equal(response?.status(), 200, `GET ${baseUrl} should serve the UI`);
-    await logInOnPage(page);
+    await logInOnPage(page, CASHIER_PIN, checkAccessible);
   }
 
   test("a card sale shows terminal progress, then RRN, auth code, masked PAN and fiscal number", { timeout: 90_000 }, async () => {
     await withPage("card-sale", async (page) => {
-      await openCashier(page);
+      await openCashier(page, true);
       assert.match(await page.locator("header").innerText(), /Kasa/);
       assert.equal((await page.locator("#mode-badge").innerText()).trim(), uk["header.mode.demo"]);
       assert.equal(await page.evaluate(() => document.activeElement?.id), "amount", "the amount field has focus");
       // Events must be flowing before we pay, or progress could be missed.
       await page.locator('.app[data-events="open"]').waitFor({ timeout: 10_000 });
+      await assertAccessible(page, "idle");
 
       // The sale takes a fraction of a second with KASA_DEMO_STEP_MS=20: record
       // what the progress panel showed as it happens rather than polling for it.
@@ -294,6 +313,7 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
       const rrn = await text("rrn");
       await page.locator("#virtual-tape pre").filter({ hasText: rrn }).waitFor({ timeout: 10_000 });
 
+      await assertAccessible(page, "result");
       await page.screenshot({ path: path.join(resultsDir, "card-sale.png"), fullPage: true });
     });
   });
@@ -697,6 +717,7 @@ describe("what the terminal answers, other than an approval, in the browser", { 
       assert.equal(await page.getByTestId("fiscal-number").count(), 0, "no receipt number");
       assert.deepEqual(await printed(), [], "the register printed nothing");
       assert.ok((await page.locator("#virtual-tape").innerText()).includes(uk["tape.empty"]));
+      await assertAccessible(page, "declined");
       // The amount stays, to be paid again some other way.
       assert.equal(await page.locator("#amount").inputValue(), "7,00");
     });
@@ -804,6 +825,7 @@ describe("a reloaded page follows the sale that is running", { skip: !process.en
       // The operation is known (its first event came) and the terminal is at work.
       const progress = page.locator("#progress");
       await page.locator('#progress [data-testid="operation-id"]').waitFor({ timeout: SALE_TIMEOUT_MS });
+      await assertAccessible(page, "waiting for the card");
       const before = await progress.getAttribute("data-status");
       assert.ok(before, "a terminal status was shown");
 
