@@ -55,7 +55,7 @@ impl Default for GenOptions {
 }
 
 /// What was generated.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GenSummary {
     pub operations: u64,
     pub payments: u64,

@@ -107,6 +107,9 @@ impl Rig {
             fiscal::demo::start_in_memory(dir.path(), config, options).await?
         };
         let seen = opts.watch.then(watch::Seen::default);
+        if let Some(clock) = &opts.clock {
+            follow_clock(&fiscal, checkout::clock::Clock::now(clock.as_ref()));
+        }
         let engine = engine(&dir, &terminal, &fiscal, seen.as_ref(), &opts)?;
         engine.start().await?;
         Ok(Rig {
@@ -130,6 +133,15 @@ impl Rig {
             &self.opts,
         )?;
         Ok(self.engine.start().await?)
+    }
+
+    /// Move the engine's clock (the rig must have one) to `at`, and the
+    /// register's clock with it, as a shop's clocks agree.
+    pub fn set_time(&self, at: chrono::DateTime<chrono::Utc>) {
+        if let Some(clock) = &self.opts.clock {
+            clock.set(at);
+        }
+        follow_clock(&self.fiscal, at);
     }
 
     /// A card sale of `amount` (free amount).
@@ -249,4 +261,15 @@ fn engine(
             ..EngineConfig::default()
         },
     ))
+}
+
+/// Set the register emulator's clock to the shop-local time of `at`.
+fn follow_clock(fiscal: &fiscal::demo::DemoRegister, at: chrono::DateTime<chrono::Utc>) {
+    let emulator = fiscal.emulator();
+    let target = at
+        .with_timezone(&checkout::clock::DEFAULT_TIME_ZONE)
+        .naive_local();
+    let host = emulator.counters().clock_offset_s;
+    let offset = (target - fiscal::emulator::register_local_now()).num_seconds() - host;
+    emulator.update_faults(|f| f.clock_offset_s = offset);
 }

@@ -151,10 +151,21 @@ impl Emulator {
     /// keeping its books in `dir/terminal-books.json`; `extra` are more
     /// emulator arguments (`--outcome partial`, ...).
     pub fn terminal(protocol: &str, dir: &Path, extra: &[&str]) -> anyhow::Result<Emulator> {
+        Self::terminal_on(protocol, dir, "127.0.0.1:0", extra)
+    }
+
+    /// The terminal emulator on `address` (a terminal switched back on
+    /// where it was, with the books it kept in `dir`).
+    pub fn terminal_on(
+        protocol: &str,
+        dir: &Path,
+        address: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<Emulator> {
         let state = dir.join("terminal-books.json");
         let mut cmd = Command::new(kasa_bin()?);
         cmd.args(["emulate", "terminal", "--protocol", protocol])
-            .args(["--tcp", "127.0.0.1:0", "--step-delay-ms", "2"])
+            .args(["--tcp", address, "--step-delay-ms", "2"])
             .arg("--state")
             .arg(&state)
             .args(extra);

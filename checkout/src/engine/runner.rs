@@ -171,10 +171,14 @@ impl Engine {
         };
         match step {
             Step::Charge(_) => match steps::target(l, step, &originals) {
-                Some((p, original)) => steps::prepare_charge(d.terminal.as_ref(), p, original)
-                    .await
-                    .map(|a| json(&self.with_known_ids(a, p.merchant)))
-                    .map_err(unreachable),
+                Some((p, original)) => {
+                    let void_refused = l.step(&step.name()).and_then(|r| r.error_code.as_deref())
+                        == Some(steps::VOID_REFUSED);
+                    steps::prepare_charge(d.terminal.as_ref(), p, original, void_refused)
+                        .await
+                        .map(|a| json(&self.with_known_ids(a, p.merchant)))
+                        .map_err(unreachable)
+                }
                 None => Err(internal("the charge has no payment")),
             },
             Step::Confirm(p) => Ok(l

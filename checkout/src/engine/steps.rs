@@ -245,19 +245,29 @@ fn charge_target<'a>(
 }
 
 /// Write-ahead of a charge: what the terminal's lookup will need.
+///
+/// A void the terminal refused (the original's batch was settled, by a day
+/// close or by the terminal itself) is given back as a refund by its RRN.
 pub async fn prepare_charge(
     t: &dyn CardTerminal,
     p: &PaymentRecord,
     original: Option<&PaymentRecord>,
+    void_refused: bool,
 ) -> terminal::Result<ChargeAhead> {
-    let mut pending = t
-        .begin(txn_kind(p.card_action), p.requested, p.merchant)
-        .await?;
+    let by_refund = void_refused && p.card_action == CardAction::Void;
+    let kind = if by_refund {
+        TxnKind::Refund
+    } else {
+        txn_kind(p.card_action)
+    };
+    let mut pending = t.begin(kind, p.requested, p.merchant).await?;
     if let Some(card) = original.and_then(|o| o.card.as_ref()) {
         pending = pending.with_ids(&card.terminal_id, &card.merchant_id);
-        match p.card_action {
-            CardAction::Refund => pending = pending.refund_of(card.rrn.clone()),
-            CardAction::Void => pending = pending.voiding(card.invoice.clone()),
+        match (p.card_action, by_refund) {
+            (CardAction::Refund, _) | (CardAction::Void, true) => {
+                pending = pending.refund_of(card.rrn.clone())
+            }
+            (CardAction::Void, false) => pending = pending.voiding(card.invoice.clone()),
             _ => {}
         }
     }
@@ -277,9 +287,17 @@ pub async fn run_charge(ctx: &StepContext<'_>, id: i64, ahead: &ChargeAhead) -> 
     let Ok(p) = payment(ctx.loaded, id) else {
         return RunResult::Ended(Outcome::Retry("no such payment".into()));
     };
+    let is_void = ahead.pending.kind == TxnKind::Void;
     match execute(ctx.devices.terminal.as_ref(), ahead, ctx.progress.clone()).await {
+        // Refused as a void (not in the open batch): give it back by RRN.
+        Ok(CardOutcome::Declined { .. }) if is_void => {
+            RunResult::Ended(Outcome::Switch(VOID_REFUSED.into()))
+        }
         Ok(outcome) => RunResult::Ended(outcome_of(p, outcome, "reply")),
         Err(e) if e.outcome_unknown() => RunResult::Uncertain,
+        Err(terminal::Error::Device { .. }) if is_void => {
+            RunResult::Ended(Outcome::Switch(VOID_REFUSED.into()))
+        }
         // A definite refusal (no host link, no paper, busy...): not charged.
         Err(e) => RunResult::Ended(Outcome::Done {
             result: json!({ "how": "refused" }),
