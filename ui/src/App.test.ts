@@ -110,6 +110,7 @@ beforeEach(() => {
   h.api.current.mockResolvedValue({ operation: null });
   h.api.whoami.mockResolvedValue({ session: CASHIER_SESSION });
   h.api.set_language.mockResolvedValue({ session: CASHIER_SESSION });
+  h.api.login_options.mockResolvedValue({ first_run: false, users: [], training: [] });
   h.api.by_key.mockResolvedValue({ operation: null });
   h.api.unresolved.mockResolvedValue({ operations: [] });
   h.api.receipt_tape.mockResolvedValue({ available: true, documents: ["ФІСКАЛЬНИЙ ЧЕК\nRRN 412345678901"] });
@@ -654,6 +655,49 @@ describe("cashier screen", () => {
     expect(byId("error")?.textContent).toContain("terminal reported 1009");
   });
 
+  it("needs attention: a banner that stays, and no new card sale until it is resolved", async () => {
+    const stuck = operation({
+      id: 9,
+      state: "needs_attention",
+      documents: [],
+      problem: { code: "fiscal.paper_out", message: "", actions: ["print_again", "resolve"] },
+    });
+    h.api.unresolved.mockResolvedValue({ operations: [stuck] });
+    await renderApp();
+    const banner = await shown("attention-banner");
+    expect(banner.textContent).toContain(ukText("attention.banner", { kind: uk["kind.sale"], id: 9 }));
+    await typeAndSubmit("12,50");
+    expect(h.api.sale).not.toHaveBeenCalled();
+    const result = await shown("result");
+    expect(result.dataset.operation).toBe("9");
+    expect(byId("action-print_again")).not.toBeNull();
+    // Resolved (printed again): the banner goes once the list is empty.
+    h.api.unresolved.mockResolvedValue({ operations: [] });
+    h.api.print_again.mockResolvedValue(operation({ id: 9, state: "done" }));
+    await fireEvent.click(byId("action-print_again")!);
+    await waitFor(() => expect(byId("attention-banner")).toBeNull());
+  });
+
+  it("a cashier closing by hand types a manager's PIN, sent with the request", async () => {
+    h.api.login_options.mockResolvedValue({ first_run: false, users: [{ id: 2, name: "Менеджер", role: "manager" }], training: [] });
+    const stuck = operation({
+      id: 9,
+      state: "needs_attention",
+      documents: [],
+      problem: { code: "fiscal.paper_out", message: "", actions: ["print_again", "resolve"] },
+    });
+    h.api.current.mockResolvedValue({ operation: stuck });
+    h.api.resolve.mockResolvedValue(operation({ id: 9, state: "done" }));
+    await renderApp();
+    await fireEvent.click(await shown("action-resolve"));
+    await shown("resolve-approval");
+    await fireEvent.input(byId("resolve-reason")!, { target: { value: "receipt printed by hand" } });
+    await fireEvent.input(byId("resolve-pin")!, { target: { value: "2222" } });
+    await fireEvent.click(byId("resolve-done")!);
+    await waitFor(() => expect(h.api.resolve).toHaveBeenCalledTimes(1));
+    expect(sent(h.api.resolve)).toMatchObject({ operation: 9, resolution: "done", approval: { user: 2, pin: "2222" } });
+  });
+
   it("an older operation blocks the sale: names it, and shows it with its actions", async () => {
     h.api.sale.mockRejectedValue(
       new ApiFailure({
@@ -676,7 +720,12 @@ describe("cashier screen", () => {
     const result = await shown("result");
     expect(result.dataset.operation).toBe("5");
     expect(h.api.operation).toHaveBeenCalledWith({ id: 5 });
-    expect(h.api.unresolved).not.toHaveBeenCalled();
+    // The named operation is read; the list of unresolved ones is not asked for it
+    // (the banner reads that list at login and after each settled operation).
+    const saleAt = h.api.sale.mock.invocationCallOrder[0];
+    const readAt = h.api.operation.mock.invocationCallOrder[0];
+    const listedBetween = h.api.unresolved.mock.invocationCallOrder.filter((n) => n > saleAt && n < readAt);
+    expect(listedBetween).toEqual([]);
     expect(byId("action-print_again")).not.toBeNull();
   });
 

@@ -308,10 +308,10 @@ export class Cashier {
   }
 
   /** Closes the operation shown by hand, with a reason that is kept (a manager's command). */
-  async resolve(resolution: Resolution, reason: string): Promise<OperationView | null> {
+  async resolve(resolution: Resolution, reason: string, approval?: Approval): Promise<OperationView | null> {
     const op = this.op;
     if (!op || this.pending !== null) return null;
-    const request = { operation: op.id, resolution, reason };
+    const request = approval ? { operation: op.id, resolution, reason, approval } : { operation: op.id, resolution, reason };
     return this.#send("resolve", request, (key) => api.resolve({ key, ...request }));
   }
 
@@ -347,6 +347,13 @@ export class Cashier {
     } catch (err) {
       console.warn("could not read the operation", err);
     }
+  }
+
+  /** Shows `op` (an unresolved operation the banner points at), unless something else is under way. */
+  show(op: OperationView): void {
+    if (this.pending !== null || this.op?.state === "running") return;
+    this.failure = null;
+    this.#take(op, true);
   }
 
   /** Forgets a finished result and the last error (a new sale). Unfinished operations stay shown. */
