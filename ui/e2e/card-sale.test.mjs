@@ -626,6 +626,37 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
       assert.equal(await page.locator("#result").count(), 0);
     });
   });
+
+  test("a sale on the number pad by touch", { timeout: 90_000 }, async () => {
+    const context = await browser.newContext({ viewport: { width: 800, height: 1000 }, locale: "uk-UA", hasTouch: true, isMobile: true });
+    const page = await context.newPage();
+    try {
+      await page.goto(baseUrl);
+      await page.locator("#login-form").waitFor({ timeout: 10_000 });
+      for (const d of CASHIER_PIN) await page.tap(`#login-form [data-key="${d}"]`);
+      await page.tap("#login-submit");
+      await page.locator("#numpad").waitFor({ timeout: 10_000 });
+      await page.locator('.app[data-events="open"]').waitFor({ timeout: 10_000 });
+      for (const key of ["1", "8", ",", "4", "0"]) await page.tap(`#numpad [data-key="${key}"]`);
+      assert.equal(await page.inputValue("#amount"), "18,40");
+      await page.tap("#pay-card");
+      const result = page.locator('#result[data-state="done"]');
+      await result.waitFor({ timeout: SALE_TIMEOUT_MS });
+      const money = (await page.getByTestId("money").innerText()).trim();
+      assert.ok(money.includes(fill(uk["money.card_charged"], { amount: "18,40" })), money);
+      const op = await (async () => {
+        const { json } = await postWith(baseUrl, await sessionCookie(baseUrl), "operation", JSON.stringify({ id: Number(await result.getAttribute("data-operation")) }));
+        return json;
+      })();
+      assert.equal(op.payments[0].approved, 1840, "the terminal charged 18,40");
+      await page.screenshot({ path: path.join(resultsDir, "touch.png"), fullPage: true });
+    } catch (err) {
+      await page.screenshot({ path: path.join(resultsDir, "touch-failure.png"), fullPage: true }).catch(() => {});
+      throw err;
+    } finally {
+      await context.close();
+    }
+  });
 });
 
 describe("what the terminal answers, other than an approval, in the browser", { skip: !process.env.KASA_BIN && "KASA_BIN is not set" }, () => {
@@ -845,6 +876,44 @@ describe("a reloaded page follows the sale that is running", { skip: !process.en
       assert.equal(current.operation, null, "nothing left running");
     } catch (err) {
       await page.screenshot({ path: path.join(resultsDir, "reload-failure.png"), fullPage: true }).catch(() => {});
+      throw err;
+    } finally {
+      await context.close();
+    }
+  });
+
+
+  test("the cashier cancels while the terminal waits for the card: not charged, nothing printed", { timeout: 120_000 }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 800 }, locale: "uk-UA" });
+    const page = await context.newPage();
+    try {
+      await page.goto(baseUrl);
+      await logInOnPage(page);
+      await page.locator('.app[data-events="open"]').waitFor({ timeout: 10_000 });
+      await page.fill("#amount", "33,00");
+      await page.keyboard.press("Enter");
+      await page.locator("#cancel-terminal").waitFor({ timeout: SALE_TIMEOUT_MS });
+      // Esc is the documented key for it.
+      await page.keyboard.press("Escape");
+      const result = page.locator("#result");
+      await page.waitForFunction(() => {
+        const r = document.getElementById("result");
+        return r !== null && r.dataset.state !== "running";
+      }, null, { timeout: SALE_TIMEOUT_MS });
+      assert.equal(await result.getAttribute("data-state"), "cancelled");
+      assert.equal((await page.getByTestId("money").innerText()).trim(), uk["money.not_charged"]);
+      const { json: op } = await postWith(
+        baseUrl,
+        await sessionCookie(baseUrl),
+        "operation",
+        JSON.stringify({ id: Number(await result.getAttribute("data-operation")) }),
+      );
+      assert.equal(op.state, "cancelled");
+      assert.ok(op.payments.every((p) => p.approved === 0), `nothing charged: ${JSON.stringify(op.payments)}`);
+      assert.equal(op.documents.filter((d) => d.number !== null).length, 0, "no receipt");
+      await page.screenshot({ path: path.join(resultsDir, "cashier-cancel.png"), fullPage: true });
+    } catch (err) {
+      await page.screenshot({ path: path.join(resultsDir, "cashier-cancel-failure.png"), fullPage: true }).catch(() => {});
       throw err;
     } finally {
       await context.close();
