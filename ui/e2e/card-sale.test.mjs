@@ -315,6 +315,15 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
 
       await assertAccessible(page, "result");
       await page.screenshot({ path: path.join(resultsDir, "card-sale.png"), fullPage: true });
+
+      // Print again: a customer's copy of the receipt, not a second fiscal receipt.
+      const cookie = await sessionCookie(baseUrl);
+      const tapeBefore = (await postWith(baseUrl, cookie, "receipt_tape", JSON.stringify({ last: 1000 }))).json.documents;
+      await Promise.all([page.waitForResponse((r) => r.url().endsWith("/api/cmd/customer_copy")), page.click("#customer-copy")]);
+      const tapeAfter = (await postWith(baseUrl, cookie, "receipt_tape", JSON.stringify({ last: 1000 }))).json.documents;
+      assert.equal(tapeAfter.length, tapeBefore.length + 1, "one more document printed");
+      assert.ok(tapeAfter.at(-1).includes(rrn), "the copy carries the sale's RRN");
+      assert.equal(await page.locator("#result").getAttribute("data-state"), "done");
     });
   });
 

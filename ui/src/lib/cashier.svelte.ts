@@ -25,6 +25,7 @@ export type Command =
   | "print_again"
   | "retry_lookup"
   | "resolve"
+  | "customer_copy"
   | NewOperation;
 
 /** The commands that start an operation other than a sale. */
@@ -285,7 +286,7 @@ export class Cashier {
   }
 
   /** Cancel, print again, or ask the terminal again, for the operation shown. */
-  async act(action: "cancel" | "print_again" | "retry_lookup"): Promise<OperationView | null> {
+  async act(action: "cancel" | "print_again" | "retry_lookup" | "customer_copy"): Promise<OperationView | null> {
     const op = this.op;
     if (!op) return null;
     // A card step in flight can be cancelled while the sale's own request waits.
