@@ -666,6 +666,57 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
       await context.close();
     }
   });
+
+  test("a sale of items (price, quantity, tax group, discount) by card: the receipt names them", { timeout: 90_000 }, async () => {
+    await withPage("items", async (page) => {
+      const saleBodies = [];
+      page.on("request", (request) => {
+        if (new URL(request.url()).pathname === SALE_PATH) saleBodies.push(JSON.parse(request.postData() ?? "null"));
+      });
+      await openCashier(page);
+      await page.locator('.app[data-events="open"]').waitFor({ timeout: 10_000 });
+      await page.click("#items summary");
+      for (const [name, price, quantity, tax, discount] of [
+        ["Хліб житній", "19,99", "1,5", "А", ""],
+        ["Молоко", "32,00", "2", "Б", "4,00"],
+      ]) {
+        await page.fill("#item-name", name);
+        await page.fill("#item-price", price);
+        await page.fill("#item-quantity", quantity);
+        await page.selectOption("#item-tax", tax);
+        await page.fill("#item-discount", discount);
+        await page.keyboard.press("Enter");
+      }
+      // 19,99 × 1,5 = 29,985 → 29,99; 32,00 × 2 − 4,00 = 60,00.
+      assert.equal((await page.locator("#items-total").innerText()).trim(), "89,99");
+      assert.equal(await page.inputValue("#amount"), "89,99");
+      await page.click("#pay-card");
+      const result = page.locator('#result[data-state="done"]');
+      await result.waitFor({ timeout: SALE_TIMEOUT_MS });
+      assert.equal(saleBodies.length, 1);
+      assert.equal(saleBodies[0].amount, null, "items, not a free amount");
+      assert.deepEqual(
+        saleBodies[0].items.map((i) => [i.name, i.price, i.quantity_milli, i.tax_group, i.discount]),
+        [
+          ["Хліб житній", 1999, 1500, "А", null],
+          ["Молоко", 3200, 2000, "Б", 400],
+        ],
+      );
+      assert.deepEqual(saleBodies[0].payments, [{ method: "card", amount: 8999 }]);
+      const { json: op } = await postWith(
+        baseUrl,
+        await sessionCookie(baseUrl),
+        "operation",
+        JSON.stringify({ id: Number(await result.getAttribute("data-operation")) }),
+      );
+      assert.equal(op.total, 8999);
+      const receipt = op.documents.find((d) => d.kind === "sale_receipt");
+      await page.locator("#virtual-tape pre").filter({ hasText: "Молоко" }).waitFor({ timeout: 10_000 });
+      assert.ok(receipt && receipt.number !== null, "a fiscal receipt");
+      assert.equal(await page.locator("#item-lines").count(), 0, "the lines are cleared for the next sale");
+      await page.screenshot({ path: path.join(resultsDir, "items.png"), fullPage: true });
+    });
+  });
 });
 
 describe("what the terminal answers, other than an approval, in the browser", { skip: !process.env.KASA_BIN && "KASA_BIN is not set" }, () => {

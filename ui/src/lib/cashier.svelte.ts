@@ -8,6 +8,7 @@
 //
 // No markup here: App.svelte and the panels render this state.
 import type { Approval } from "../bindings/Approval";
+import type { ItemRequest } from "../bindings/ItemRequest";
 import type { OperationView } from "../bindings/OperationView";
 import type { Resolution } from "../bindings/Resolution";
 import type { TerminalStatus } from "../bindings/TerminalStatus";
@@ -211,12 +212,12 @@ export class Cashier {
     }
   }
 
-  /** Starts a sale of a free amount (kopiykas), paid by card or in cash (the amount rounded to 10 kopiykas, as the register rounds it). */
-  async pay(minor: number, method: PayMethod): Promise<OperationView | null> {
+  /** Starts a sale of a free amount (kopiykas) or of items (their total), paid by card or in cash (the amount rounded to 10 kopiykas, as the register rounds it). */
+  async pay(minor: number, method: PayMethod, items: ItemRequest[] = []): Promise<OperationView | null> {
     if (this.busy) return null;
     const request = {
-      items: [],
-      amount: minor,
+      items,
+      amount: items.length > 0 ? null : minor,
       payments: [method === "card" ? { method: "card" as const, amount: minor } : { method: "cash" as const, amount: cashToTake(minor) }],
     };
     this.op = null;
@@ -234,11 +235,11 @@ export class Cashier {
    * Starts a sale paid partly by card (`cardMinor`) and the rest in cash
    * (rounded to 10 kopiykas, as the register rounds it).
    */
-  async payMixed(minor: number, cardMinor: number): Promise<OperationView | null> {
+  async payMixed(minor: number, cardMinor: number, items: ItemRequest[] = []): Promise<OperationView | null> {
     if (this.busy || cardMinor <= 0 || cardMinor >= minor) return null;
     const request = {
-      items: [],
-      amount: minor,
+      items,
+      amount: items.length > 0 ? null : minor,
       payments: [
         { method: "card" as const, amount: cardMinor },
         { method: "cash" as const, amount: cashToTake(minor - cardMinor) },
