@@ -497,6 +497,24 @@ pub struct OperationQuery {
     pub id: i64,
 }
 
+/// One of the shop's frequent items: a line the cashier adds with one press.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct QuickItem {
+    pub name: String,
+    /// Unit price, minor units.
+    #[ts(type = "number")]
+    pub price: i64,
+    /// Tax group letter `А`..`Д`.
+    pub tax_group: String,
+}
+
+/// The shop's frequent items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct QuickItemList {
+    pub items: Vec<QuickItem>,
+}
+
 /// A card payment by its RRN.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]

@@ -15,7 +15,8 @@ use ts_rs::TS;
 use crate::api::{
     ActionRequest, AddPaymentRequest, AppInfo, CashMoveRequest, CashRefundRequest, DeviceHealth,
     Empty, KeyQuery, KeyRequest, OperationList, OperationQuery, OperationView, PaymentLookup,
-    ReceiptTape, RefundRequest, ResolveRequest, RrnQuery, SaleRequest, TapeQuery, VoidRequest,
+    QuickItemList, ReceiptTape, RefundRequest, ResolveRequest, RrnQuery, SaleRequest, TapeQuery,
+    VoidRequest,
 };
 use crate::auth::{
     FirstManagerRequest, LanguageRequest, LoginOptions, LoginRequest, LogoutRequest,
@@ -288,6 +289,8 @@ commands! {
     current(Empty) -> MaybeOperation, Cashier, false;
     /// The unfinished operations.
     unresolved(Empty) -> OperationList, Cashier, false;
+    /// The shop's frequent items for the cashier screen.
+    quick_items(Empty) -> QuickItemList, Cashier, false;
     /// Demo mode's virtual receipt tape.
     receipt_tape(TapeQuery) -> ReceiptTape, Cashier, false;
     /// What blocks card payments now, and what to fix soon.
@@ -380,6 +383,11 @@ mod handlers {
     }
     pub async fn cancel(c: &Checkout, who: &Caller, r: ActionRequest) -> Result<OperationView> {
         c.engine.cancel(&who.actor, r).await
+    }
+    pub async fn quick_items(c: &Checkout, _: &Caller, _: Empty) -> Result<QuickItemList> {
+        Ok(QuickItemList {
+            items: c.quick_items().to_vec(),
+        })
     }
     pub async fn find_payment(c: &Checkout, _: &Caller, r: RrnQuery) -> Result<PaymentLookup> {
         c.find_payment(&r.rrn)

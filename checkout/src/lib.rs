@@ -34,10 +34,18 @@ pub mod tools;
 pub use engine::Engine;
 pub use error::{Error, Result};
 
-use api::{AppInfo, PaymentLookup, ReceiptTape};
+use api::{AppInfo, PaymentLookup, QuickItem, ReceiptTape};
 use auth::{Approval, Auth};
 use commands::Caller;
 use settings::AccessSettings;
+
+/// Demo mode's frequent items: name, price (kopiykas), tax group.
+const DEMO_QUICK_ITEMS: [(&str, i64, &str); 4] = [
+    ("Хліб", 2_450, "А"),
+    ("Молоко 2,5%", 3_890, "А"),
+    ("Кава мелена", 18_900, "А"),
+    ("Пакет", 300, "А"),
+];
 
 /// A running checkout: the engine, its users, the mode it runs in, and in
 /// demo mode the emulated register whose printed documents the UI shows.
@@ -46,6 +54,7 @@ pub struct Checkout {
     pub engine: Engine,
     pub auth: Auth,
     mode: String,
+    quick_items: Vec<QuickItem>,
     virtual_tape: Option<fiscal::demo::DemoRegister>,
 }
 
@@ -62,10 +71,23 @@ impl Checkout {
         if let Err(e) = auth.seed_training(engine.journal(), engine.clock().now()) {
             tracing::warn!("the training users could not be created: {e}");
         }
+        let quick_items = if mode == "demo" {
+            DEMO_QUICK_ITEMS
+                .iter()
+                .map(|(name, price, tax)| QuickItem {
+                    name: name.to_string(),
+                    price: *price,
+                    tax_group: tax.to_string(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Self {
             engine,
             auth,
             mode: mode.to_string(),
+            quick_items,
             virtual_tape: None,
         }
     }
@@ -109,6 +131,20 @@ impl Checkout {
             .approve(j, self.engine.clock().now(), who, approval, needed, what)
             .await
             .map(|_| ())
+    }
+
+    /// Offer these frequent items on the cashier screen (none: demo mode's
+    /// training items, or nothing in production).
+    pub fn with_quick_items(mut self, items: Vec<QuickItem>) -> Self {
+        if !items.is_empty() {
+            self.quick_items = items;
+        }
+        self
+    }
+
+    /// The shop's frequent items.
+    pub fn quick_items(&self) -> &[QuickItem] {
+        &self.quick_items
     }
 
     /// Show what this emulated register prints as the virtual receipt tape.
@@ -181,6 +217,7 @@ pub fn typescript_bindings() -> Vec<(String, String)> {
         one::<auth::LoginUser>(),
         one::<auth::TrainingPin>(),
         one::<auth::Approval>(),
+        one::<api::QuickItem>(),
         one::<terminal::TerminalStatus>(),
         one::<terminal::BatchTotals>(),
         one::<queries::DaySummary>(),

@@ -93,12 +93,16 @@ pub struct MerchantSettings {
 pub struct ShopSettings {
     /// The shop's time zone (IANA name); its business day is the local date there.
     pub time_zone: String,
+    /// The shop's frequent items, offered on the cashier screen with one
+    /// press (demo mode offers a few training items when none are set).
+    pub quick_items: Vec<crate::api::QuickItem>,
 }
 
 impl Default for ShopSettings {
     fn default() -> Self {
         Self {
             time_zone: crate::clock::DEFAULT_TIME_ZONE.name().to_string(),
+            quick_items: Vec::new(),
         }
     }
 }

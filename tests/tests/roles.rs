@@ -41,6 +41,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("by_key", "cashier"),
     ("current", "cashier"),
     ("unresolved", "cashier"),
+    ("quick_items", "cashier"),
     ("receipt_tape", "cashier"),
     ("device_health", "cashier"),
     ("day_status", "cashier"),

@@ -689,7 +689,11 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
       }
       // 19,99 × 1,5 = 29,985 → 29,99; 32,00 × 2 − 4,00 = 60,00.
       assert.equal((await page.locator("#items-total").innerText()).trim(), "89,99");
-      assert.equal(await page.inputValue("#amount"), "89,99");
+      // A frequent item, pressed twice: one line of two (demo mode's "Пакет", 3,00).
+      await page.click('#quick-items [data-name="Пакет"]');
+      await page.click('#quick-items [data-name="Пакет"]');
+      assert.equal((await page.locator("#items-total").innerText()).trim(), "95,99");
+      assert.equal(await page.inputValue("#amount"), "95,99");
       await page.click("#pay-card");
       const result = page.locator('#result[data-state="done"]');
       await result.waitFor({ timeout: SALE_TIMEOUT_MS });
@@ -700,16 +704,17 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
         [
           ["Хліб житній", 1999, 1500, "А", null],
           ["Молоко", 3200, 2000, "Б", 400],
+          ["Пакет", 300, 2000, "А", null],
         ],
       );
-      assert.deepEqual(saleBodies[0].payments, [{ method: "card", amount: 8999 }]);
+      assert.deepEqual(saleBodies[0].payments, [{ method: "card", amount: 9599 }]);
       const { json: op } = await postWith(
         baseUrl,
         await sessionCookie(baseUrl),
         "operation",
         JSON.stringify({ id: Number(await result.getAttribute("data-operation")) }),
       );
-      assert.equal(op.total, 8999);
+      assert.equal(op.total, 9599);
       const receipt = op.documents.find((d) => d.kind === "sale_receipt");
       await page.locator("#virtual-tape pre").filter({ hasText: "Молоко" }).waitFor({ timeout: 10_000 });
       assert.ok(receipt && receipt.number !== null, "a fiscal receipt");

@@ -31,6 +31,7 @@ const h = vi.hoisted(() => {
       logout: fn(),
       login_options: fn(),
       login: fn(),
+      quick_items: fn(),
     },
   };
 });
@@ -111,6 +112,7 @@ beforeEach(() => {
   h.api.whoami.mockResolvedValue({ session: CASHIER_SESSION });
   h.api.set_language.mockResolvedValue({ session: CASHIER_SESSION });
   h.api.login_options.mockResolvedValue({ first_run: false, users: [], training: [] });
+  h.api.quick_items.mockResolvedValue({ items: [] });
   h.api.by_key.mockResolvedValue({ operation: null });
   h.api.unresolved.mockResolvedValue({ operations: [] });
   h.api.receipt_tape.mockResolvedValue({ available: true, documents: ["ФІСКАЛЬНИЙ ЧЕК\nRRN 412345678901"] });

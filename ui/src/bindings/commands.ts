@@ -25,6 +25,7 @@ import type { OperationList } from "./OperationList";
 import type { OperationQuery } from "./OperationQuery";
 import type { OperationView } from "./OperationView";
 import type { PaymentLookup } from "./PaymentLookup";
+import type { QuickItemList } from "./QuickItemList";
 import type { ReceiptTape } from "./ReceiptTape";
 import type { RefundRequest } from "./RefundRequest";
 import type { ResolveRequest } from "./ResolveRequest";
@@ -101,6 +102,8 @@ export interface Commands {
   current: { request: Empty; response: MaybeOperation };
   /** The unfinished operations. */
   unresolved: { request: Empty; response: OperationList };
+  /** The shop's frequent items for the cashier screen. */
+  quick_items: { request: Empty; response: QuickItemList };
   /** Demo mode's virtual receipt tape. */
   receipt_tape: { request: TapeQuery; response: ReceiptTape };
   /** What blocks card payments now, and what to fix soon. */
@@ -156,6 +159,7 @@ export const COMMANDS: { readonly [K in CommandName]: { role: Role | null; mutat
   by_key: { role: "cashier", mutating: false },
   current: { role: "cashier", mutating: false },
   unresolved: { role: "cashier", mutating: false },
+  quick_items: { role: "cashier", mutating: false },
   receipt_tape: { role: "cashier", mutating: false },
   device_health: { role: "cashier", mutating: false },
   day_status: { role: "cashier", mutating: false },
@@ -202,6 +206,7 @@ export function client(call: Call) {
     by_key: (request: KeyQuery): Promise<MaybeOperation> => call("by_key", request),
     current: (request: Empty): Promise<MaybeOperation> => call("current", request),
     unresolved: (request: Empty): Promise<OperationList> => call("unresolved", request),
+    quick_items: (request: Empty): Promise<QuickItemList> => call("quick_items", request),
     receipt_tape: (request: TapeQuery): Promise<ReceiptTape> => call("receipt_tape", request),
     device_health: (request: Empty): Promise<DeviceHealth> => call("device_health", request),
     day_status: (request: Empty): Promise<DayStatus> => call("day_status", request),
