@@ -4,7 +4,7 @@ import type { KasaEvent } from "./bindings/KasaEvent";
 import type { OperationView } from "./bindings/OperationView";
 import { ApiFailure, internalError } from "./lib/api";
 import { PENDING_KEY } from "./lib/cashier.svelte";
-import { dictionaries, setLocale, translate } from "./lib/i18n";
+import { dictionaries, setLocale, translate, translatePlural } from "./lib/i18n";
 import { cardPayment, operation } from "./test-fixtures";
 import App from "./App.svelte";
 
@@ -164,7 +164,8 @@ describe("login", () => {
     const form = await shown("login-form");
     await fireEvent.input(byId("pin")!, { target: { value: "9999" } });
     await fireEvent.submit(form);
-    expect((await shown("login-error")).textContent).toBe(ukText("login.wrong_pin", { left: "3" }));
+    expect((await shown("login-error")).textContent).toBe(translatePlural("uk", "login.wrong_pin", 3));
+    expect(byId("login-error")?.textContent).toContain("3 спроби");
     expect((byId("pin") as HTMLInputElement).value).toBe("");
     await fireEvent.input(byId("pin")!, { target: { value: "9999" } });
     await fireEvent.submit(form);
