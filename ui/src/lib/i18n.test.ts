@@ -12,8 +12,8 @@ import {
   setLocale,
   t,
   translate,
+  translatePlural,
 } from "./i18n";
-import { translatePlural } from "./i18n";
 import { MONEY_ERRORS } from "./money";
 
 /** The string literals of a generated union type, read from its binding file. */
