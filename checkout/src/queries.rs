@@ -264,6 +264,10 @@ pub struct StepRow {
     pub error_code: Option<String>,
     pub started_at: String,
     pub finished_at: Option<String>,
+    /// What the step found or did (the terminal's batch totals of an X or
+    /// a day close, a settlement, the Z's totals...), as the engine keeps it.
+    #[ts(type = "unknown")]
+    pub result: Option<serde_json::Value>,
 }
 
 /// A line of an operation's history.
@@ -742,7 +746,7 @@ impl Journal {
         self.read(|c| {
             let steps = c
                 .prepare_cached(
-                    "SELECT name, attempt, state, error_code, started_at, finished_at
+                    "SELECT name, attempt, state, error_code, started_at, finished_at, result
                      FROM steps WHERE operation_id = ?1 ORDER BY id",
                 )?
                 .query_map([id], |r| {
@@ -753,6 +757,9 @@ impl Journal {
                         error_code: r.get(3)?,
                         started_at: r.get(4)?,
                         finished_at: r.get(5)?,
+                        result: r
+                            .get::<_, Option<String>>(6)?
+                            .and_then(|t| serde_json::from_str(&t).ok()),
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;

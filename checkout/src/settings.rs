@@ -237,6 +237,39 @@ pub fn default_settings_path() -> PathBuf {
     )
 }
 
+impl Settings {
+    /// The settings as the audit log keeps them: every part, with any
+    /// password replaced by a mark (a changed password still shows).
+    pub fn audited(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        scrub(&mut v);
+        v
+    }
+}
+
+fn scrub(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, x) in map.iter_mut() {
+                if k.contains("password") {
+                    if let Some(text) = x.as_str() {
+                        use sha2::Digest;
+                        let d = sha2::Sha256::digest(text.as_bytes());
+                        *x = serde_json::Value::String(format!(
+                            "sha256:{:02x}{:02x}{:02x}{:02x}",
+                            d[0], d[1], d[2], d[3]
+                        ));
+                    }
+                } else {
+                    scrub(x);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(scrub),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -91,6 +91,8 @@ pub async fn start_demo(data_dir: &Path, opts: DemoOptions) -> Result<Running> {
 /// pre-flight gate says what is wrong) while a device is off or unplugged.
 pub async fn start(data_dir: &Path, settings: &Settings, opts: DemoOptions) -> Result<Running> {
     let journal = Journal::open(&journal_path(data_dir))?;
+    // Settings changed since the last start (kasa.json edited) are audited.
+    journal.audit_settings(&settings.audited(), &chrono::Utc::now().to_rfc3339())?;
     let mut guards = Vec::new();
     let terminal: Arc<dyn CardTerminal> = match &settings.terminal {
         Some(cfg) => terminal::connect(cfg).await?,

@@ -63,6 +63,8 @@ pub struct RigOptions {
     pub clock: Option<Arc<checkout::clock::FixedClock>>,
     /// The merchants configured on the terminal.
     pub merchants: Vec<checkout::settings::MerchantSettings>,
+    /// The shop's departments (each names a merchant).
+    pub departments: Vec<checkout::settings::DepartmentSettings>,
 }
 
 impl Default for RigOptions {
@@ -77,6 +79,7 @@ impl Default for RigOptions {
             persist_register: true,
             clock: None,
             merchants: Vec::new(),
+            departments: Vec::new(),
         }
     }
 }
@@ -258,6 +261,7 @@ fn engine(
             receipt: ReceiptSettings::default(),
             retry_every: Duration::from_millis(200),
             merchants: opts.merchants.clone(),
+            departments: opts.departments.clone(),
             ..EngineConfig::default()
         },
     ))

@@ -98,6 +98,22 @@ fn an_untouched_chain_of_100k_rows_passes_the_cli() -> anyhow::Result<()> {
     let v = verify(&path, Some(&head))?;
     assert!(v.ok && v.anchored, "{v:?}");
     assert!(v.rows >= 100_000, "{v:?}");
+    // A long chain is checked in stretches: a row deleted where one
+    // stretch meets the next, and an edit deep in the last, still show.
+    let c = tamper(&path)?;
+    c.execute("UPDATE audit SET actor = 'someone' WHERE id = 90000", [])?;
+    assert_eq!(
+        verify(&path, None)?.finding,
+        Some(Finding::Edited { id: 90_000 })
+    );
+    c.execute("DELETE FROM audit WHERE id = 50001", [])?;
+    assert_eq!(
+        verify(&path, None)?.finding,
+        Some(Finding::Deleted { before: 50_002 })
+    );
+    let (code, text) = cli(dir.path(), &[])?;
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("50002"), "{text}");
     Ok(())
 }
 
@@ -254,5 +270,132 @@ fn bad_cli_input_is_refused_with_usage() -> anyhow::Result<()> {
     let empty = tempfile::tempdir()?;
     let (code, text) = cli(empty.path(), &[])?;
     assert_eq!(code, 2, "no journal: {text}");
+    Ok(())
+}
+
+/// The `settings_changed` rows: (changed parts, after).
+fn settings_rows(path: &Path) -> anyhow::Result<Vec<(Vec<String>, serde_json::Value)>> {
+    let c = Connection::open(path)?;
+    let mut stmt =
+        c.prepare("SELECT change FROM audit WHERE action = 'settings_changed' ORDER BY id")?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows
+        .into_iter()
+        .map(|c| {
+            let v: serde_json::Value = serde_json::from_str(&c).unwrap();
+            let changed = v["changed"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (changed, v["after"].clone())
+        })
+        .collect())
+}
+
+#[tokio::test]
+async fn a_settings_change_between_starts_is_audited() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = checkout::setup::journal_path(dir.path());
+    let fast = || checkout::setup::DemoOptions {
+        step: std::time::Duration::from_millis(1),
+        ..Default::default()
+    };
+    let mut settings = checkout::settings::Settings::default();
+    drop(checkout::setup::start(dir.path(), &settings, fast()).await?);
+    drop(checkout::setup::start(dir.path(), &settings, fast()).await?);
+    assert_eq!(
+        settings_rows(&path)?.len(),
+        1,
+        "the first start records, the same settings do not"
+    );
+
+    settings.shop.time_zone = "Europe/Warsaw".into();
+    drop(checkout::setup::start(dir.path(), &settings, fast()).await?);
+    let rows = settings_rows(&path)?;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1].0, vec!["shop".to_string()]);
+    assert_eq!(rows[1].1["shop"]["time_zone"], "Europe/Warsaw");
+    let v = verify(&path, None)?;
+    assert!(v.ok, "{v:?}");
+    Ok(())
+}
+
+#[test]
+fn kasa_journal_generate_writes_a_journal_the_tools_read() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let out = checkout::setup::journal_path(dir.path());
+    let run = |args: &[&str]| -> anyhow::Result<(i32, String)> {
+        let o = Command::new(testkit::process::kasa_bin()?)
+            .args(["journal", "generate"])
+            .args(args)
+            .output()?;
+        Ok((
+            o.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+        ))
+    };
+    let out_s = out.to_string_lossy().to_string();
+    let (code, text) = run(&[
+        "--out",
+        &out_s,
+        "--operations",
+        "600",
+        "--days",
+        "3",
+        "--merchants",
+        "2",
+        "--audit-rows",
+        "300",
+        "--seed",
+        "3",
+    ])?;
+    assert_eq!(code, 0, "{text}");
+    let pays = {
+        let c = Connection::open(&out)?;
+        let ops: i64 = c.query_row("SELECT COUNT(*) FROM operations", [], |r| r.get(0))?;
+        let kinds: i64 = c.query_row("SELECT COUNT(DISTINCT kind) FROM operations", [], |r| {
+            r.get(0)
+        })?;
+        let merchants: i64 = c.query_row(
+            "SELECT COUNT(DISTINCT merchant) FROM payments WHERE method = 'card'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert!(ops >= 600, "{ops}");
+        assert!(kinds >= 5, "sales, refunds, voids, cash in/out...: {kinds}");
+        assert_eq!(merchants, 2);
+        ops
+    };
+    assert!(pays > 0);
+    let (code, text) = cli(dir.path(), &[])?;
+    assert_eq!(code, 0, "{text}");
+    // An existing file is not overwritten; bad numbers are refused.
+    let (code, text) = run(&["--out", &out_s])?;
+    assert_eq!(code, 2, "{text}");
+    let other = dir
+        .path()
+        .join("other.sqlite")
+        .to_string_lossy()
+        .to_string();
+    for bad in [
+        &["--operations", "abc"][..],
+        &["--days", "-5"],
+        &["--merchants", "0"],
+    ] {
+        let mut args = vec!["--out", other.as_str()];
+        args.extend_from_slice(bad);
+        let (code, text) = run(&args)?;
+        assert_eq!(code, 2, "{bad:?}: {text}");
+    }
     Ok(())
 }

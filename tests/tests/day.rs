@@ -202,6 +202,28 @@ async fn a_clean_day_closes_with_settlement_z_and_no_difference() -> anyhow::Res
         .await?;
     assert_eq!(refund.state, OperationState::Done, "{refund:#?}");
 
+    // An X at any time: the register's X and the terminal's batch totals
+    // of each merchant, nothing settled.
+    let x = rig
+        .engine
+        .submit("test", NewRequest::XReport(KeyRequest { key: key() }))
+        .await?;
+    assert_eq!(x.state, OperationState::Done, "{x:#?}");
+    let detail = rig.engine.operation_detail(x.id)?;
+    let survey = detail
+        .steps
+        .iter()
+        .find(|s| s.name == "survey")
+        .and_then(|s| s.result.clone())
+        .expect("the X's survey");
+    let debit = |m: u8| {
+        survey["merchants"]
+            .as_array()
+            .and_then(|a| a.iter().find(|b| b["merchant"] == m))
+            .map(|b| b["totals"]["debit_amount"].clone())
+    };
+    assert_eq!(debit(1), Some(serde_json::json!(12_345)), "{survey:#}");
+    assert_eq!(debit(2), Some(serde_json::json!(7_700)), "{survey:#}");
     let batch = |m: u8| rig.terminal.emulator().bank().batch(m);
     let batches_before = [batch(1), batch(2)];
     let z_before = rig.fiscal.emulator().counters().z_count;
@@ -441,5 +463,97 @@ async fn no_day_close_while_a_sale_is_unresolved() -> anyhow::Result<()> {
     assert_eq!(rig.fiscal.emulator().counters().z_count, z_before + 1);
     let r = reconciliation(&rig, &close);
     assert!(r.clean(), "{r:#?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_merchant_comes_from_the_department_and_another_register_is_refused(
+) -> anyhow::Result<()> {
+    let mut other = merchant(2);
+    other.register = "shop-2".into();
+    let rig = Rig::with(RigOptions {
+        clock: Some(Arc::new(FixedClock::new(at("2026-11-25T09:00:00Z")))),
+        merchants: vec![merchant(1), other, merchant(3)],
+        departments: vec![
+            checkout::settings::DepartmentSettings {
+                id: 5,
+                name: "Кава".into(),
+                merchant: 3,
+            },
+            checkout::settings::DepartmentSettings {
+                id: 6,
+                name: "Вино".into(),
+                merchant: 2,
+            },
+        ],
+        ..RigOptions::default()
+    })
+    .await?;
+    let item = |department: Option<u16>| checkout::api::ItemRequest {
+        name: "Товар".into(),
+        price: Money(4_000),
+        quantity_milli: None,
+        tax_group: None,
+        discount: None,
+        department,
+    };
+    let sale = |items: Vec<checkout::api::ItemRequest>, merchant: Option<u8>| {
+        rig.engine.submit(
+            "test",
+            NewRequest::Sale(SaleRequest {
+                key: key(),
+                items,
+                amount: None,
+                payments: vec![TenderRequest::card(4_000)],
+                merchant,
+            }),
+        )
+    };
+    let code = |e: checkout::Error| checkout::api::ApiError::from(&e).code;
+    let records = || rig.terminal.emulator().bank().books().records.len();
+
+    // The department names the merchant.
+    let coffee = sale(vec![item(Some(5))], None).await?;
+    assert_eq!(coffee.state, OperationState::Done, "{coffee:#?}");
+    let db = rusqlite::Connection::open(rig.dir.path().join("journal.sqlite"))?;
+    let merchant_of = |id: i64| -> rusqlite::Result<i64> {
+        db.query_row(
+            "SELECT merchant FROM payments WHERE operation_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+    };
+    assert_eq!(merchant_of(coffee.id)?, 3);
+    let tape = rig.tape();
+    assert!(
+        tape.last().is_some_and(|d| d.contains("S1KASA03")),
+        "the receipt names merchant 3: {tape:#?}"
+    );
+
+    // Refused before any charge: another register's merchant (by the
+    // request or by the department), an unknown merchant, a department
+    // that disagrees with the merchant asked for.
+    let before = records();
+    let printed = rig.tape().len();
+    let e = sale(vec![item(None)], Some(2))
+        .await
+        .expect_err("other register");
+    assert_eq!(code(e), checkout::api::ErrorCode::NotAllowed);
+    let e = sale(vec![item(Some(6))], None)
+        .await
+        .expect_err("wine's register");
+    assert_eq!(code(e), checkout::api::ErrorCode::NotAllowed);
+    let e = sale(vec![item(None)], Some(9)).await.expect_err("unknown");
+    assert_eq!(code(e), checkout::api::ErrorCode::InvalidRequest);
+    let e = sale(vec![item(Some(5))], Some(1))
+        .await
+        .expect_err("disagree");
+    assert_eq!(code(e), checkout::api::ErrorCode::InvalidRequest);
+    let e = sale(vec![item(Some(77))], None)
+        .await
+        .expect_err("no department");
+    assert_eq!(code(e), checkout::api::ErrorCode::InvalidRequest);
+    assert_eq!(records(), before, "nothing reached the terminal");
+    assert_eq!(rig.tape().len(), printed, "nothing printed");
     Ok(())
 }

@@ -322,3 +322,188 @@ async fn a_terminal_that_is_off_does_not_hold_the_z_back() -> anyhow::Result<()>
     );
     Ok(())
 }
+
+/// Write the shop's merchants into its kasa.json (indexes as on the
+/// terminal, 1 and 2: two taxpayers' batches on one terminal).
+fn two_merchants(config: &Path) -> anyhow::Result<()> {
+    let mut s: Value = serde_json::from_slice(&std::fs::read(config)?)?;
+    s["merchants"] = json!([
+        { "index": 1, "name": "ФОП Каса 1", "terminal_id": "KASA0001", "merchant_id": "S1KASA01" },
+        { "index": 2, "name": "ФОП Каса 2", "terminal_id": "KASA0002", "merchant_id": "S1KASA02" },
+    ]);
+    std::fs::write(config, serde_json::to_vec_pretty(&s)?)?;
+    Ok(())
+}
+
+fn differences_of(r: &Value, kind: &str) -> Vec<Value> {
+    r["differences"]
+        .as_array()
+        .map(|d| d.iter().filter(|d| d["kind"] == kind).cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The devices are made to disagree with the journal while Kasa is
+/// stopped: a card charged on the terminal by its own driver, a receipt
+/// printed on the register by its own driver, a payment's amount edited in
+/// the journal; and a second merchant trades. The day close names each.
+async fn disagreement(protocol: &str) -> anyhow::Result<()> {
+    let s = shop(protocol)?;
+    let merchants = protocol != "ingenico-web";
+    if merchants {
+        two_merchants(&s.config)?;
+    }
+    let card = |amount: i64| {
+        json!({ "key": key("card"), "amount": amount,
+                "payments": [{ "method": "card", "amount": amount }] })
+    };
+    let (kept, edited) = {
+        let kasa = Kasa::start(&s.data, &s.config, None)?;
+        let kept = kasa.ok("sale", card(4_200)).await?;
+        let edited = kasa.ok("sale", card(1_999)).await?;
+        if merchants {
+            let mut second = card(3_000);
+            second["merchant"] = json!(2);
+            let second = kasa.ok("sale", second).await?;
+            anyhow::ensure!(second["state"] == "done", "{second}");
+        }
+        for op in [&kept, &edited] {
+            anyhow::ensure!(op["state"] == "done", "{op}");
+        }
+        (kept, edited)
+    };
+    // Kasa is stopped: its journal edited...
+    {
+        let db = rusqlite::Connection::open(s.data.join("journal.sqlite"))?;
+        let id = edited["id"].as_i64().unwrap_or_default();
+        db.execute(
+            "UPDATE payments SET requested = 2500, approved = 2500 WHERE operation_id = ?1",
+            [id],
+        )?;
+        db.execute("UPDATE operations SET total = 2500 WHERE id = ?1", [id])?;
+    }
+    // ...a receipt printed on the register directly...
+    let settings = checkout::settings::Settings::load(&s.config)?;
+    let register = fiscal::ReconnectingRegister::new(
+        settings.fiscal.as_ref().expect("fiscal").driver_config()?,
+    );
+    let stray = fiscal::FiscalRegister::print_sale(
+        &register,
+        &fiscal::SaleReceipt {
+            lines: vec![fiscal::ReceiptLine {
+                name: "Поза касою".into(),
+                tax_group: 'А',
+                price: 4_400,
+                quantity_milli: 1000,
+                discount: 0,
+            }],
+            payments: vec![fiscal::Payment::Cash { amount: 4_400 }],
+        },
+    )
+    .await?;
+    drop(register);
+    // ...and a card charged on the terminal directly.
+    let t = terminal::connect(settings.terminal.as_ref().expect("terminal")).await?;
+    let outside = t
+        .purchase(
+            terminal::PurchaseRequest {
+                amount: 3_300,
+                merchant: 1,
+            },
+            terminal::discard_progress(),
+        )
+        .await?;
+    let terminal::CardOutcome::Approved(outside) = outside else {
+        anyhow::bail!("{outside:?}")
+    };
+    if t.confirm_mode() == terminal::ConfirmMode::Explicit {
+        t.confirm().await?;
+    }
+    drop(t);
+
+    let kasa = Kasa::start(&s.data, &s.config, None)?;
+    let close = kasa.ok("day_close", json!({ "key": key("close") })).await?;
+    anyhow::ensure!(close["state"] == "done", "{protocol}: {close}");
+    let r = reconciliation(&kasa, &close).await?;
+    let ctx = || format!("{protocol}: {r:#}");
+
+    let card = differences_of(&r, "card_payment_without_receipt");
+    anyhow::ensure!(
+        card.iter().any(|d| d["rrn"] == json!(outside.rrn)),
+        "the outside charge {}: {}",
+        outside.rrn,
+        ctx()
+    );
+    let stray_d = differences_of(&r, "receipt_without_payment");
+    anyhow::ensure!(
+        stray_d.iter().any(|d| d["receipt"] == json!(stray.number)),
+        "the stray receipt {}: {}",
+        stray.number,
+        ctx()
+    );
+    let amount = differences_of(&r, "amount_differs");
+    anyhow::ensure!(
+        amount
+            .iter()
+            .any(|d| d["operation"] == edited["id"] && d["expected"] == 2500 && d["found"] == 1999),
+        "the edited amount: {}",
+        ctx()
+    );
+    anyhow::ensure!(
+        !r["differences"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|d| d["operation"] == kept["id"])),
+        "the untouched sale is not named: {}",
+        ctx()
+    );
+    if merchants {
+        // Merchant 1's terminal totals (4200 + 1999 + 3300) differ from the
+        // journal's (4200 + 2500); merchant 2's agree.
+        let totals = differences_of(&r, "terminal_totals_differ");
+        anyhow::ensure!(
+            totals
+                .iter()
+                .any(|d| d["merchant"] == 1 && d["found"] == 9_499),
+            "merchant 1's totals: {}",
+            ctx()
+        );
+        anyhow::ensure!(
+            !totals.iter().any(|d| d["merchant"] == 2),
+            "merchant 2 agrees: {}",
+            ctx()
+        );
+        let second = r["rows"]
+            .as_array()
+            .and_then(|rows| {
+                rows.iter()
+                    .find(|row| row["merchant"] == 2 && row["method"] == "card")
+            })
+            .cloned()
+            .unwrap_or(Value::Null);
+        anyhow::ensure!(
+            second["journal"]["sales"] == 3_000 && second["terminal"]["sales"] == 3_000,
+            "merchant 2's row: {}",
+            ctx()
+        );
+    }
+    let kinds: Vec<&str> = r["differences"]
+        .as_array()
+        .map(|d| d.iter().filter_map(|d| d["kind"].as_str()).collect())
+        .unwrap_or_default();
+    println!("{protocol}: named {kinds:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disagreements_are_named_privatbank() -> anyhow::Result<()> {
+    disagreement("privatbank").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disagreements_are_named_ingenico_web() -> anyhow::Result<()> {
+    disagreement("ingenico-web").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disagreements_are_named_bpos1_bridge() -> anyhow::Result<()> {
+    disagreement("bpos1-bridge").await
+}

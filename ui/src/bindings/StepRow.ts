@@ -3,4 +3,9 @@
 /**
  * One attempt of one step.
  */
-export type StepRow = { name: string, attempt: number, state: string, error_code: string | null, started_at: string, finished_at: string | null, };
+export type StepRow = { name: string, attempt: number, state: string, error_code: string | null, started_at: string, finished_at: string | null, 
+/**
+ * What the step found or did (the terminal's batch totals of an X or
+ * a day close, a settlement, the Z's totals...), as the engine keeps it.
+ */
+result: unknown, };
