@@ -292,3 +292,28 @@ async fn a_cashiers_void_and_large_refund_need_a_managers_pin() -> anyhow::Resul
     assert_eq!(approvals[0]["approver"], manager);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_receipt_names_the_user_who_sold() -> anyhow::Result<()> {
+    let rig = Rig::new().await?;
+    let url = rig.serve().await?;
+    // The training cashier is the register's operator 1, the manager 2.
+    for (role, operator) in [("manager", 2), ("cashier", 1)] {
+        let api = Api::login(&url, role).await?;
+        let (status, v) = api
+            .post("sale", json!({ "key": key(), "amount": 1200 }))
+            .await?;
+        assert_eq!((status, v["state"].clone()), (200, json!("done")), "{v}");
+        let receipt = rig
+            .tape()
+            .into_iter()
+            .rev()
+            .find(|d| d.contains("ФІСКАЛЬНИЙ ЧЕК"))
+            .unwrap_or_default();
+        assert!(
+            receipt.contains(&format!("КАСИР {operator}")),
+            "{role}'s receipt: {receipt}"
+        );
+    }
+    Ok(())
+}
