@@ -463,9 +463,10 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
       assert.equal(await page.getByTestId("rrn").count(), 0, "no card data for cash");
 
       // Down: 3,33 is 3,30 in cash, less than the total, and the register takes it.
-      await page.fill("#amount", "3,33");
-      assert.equal((await page.locator("#cash-hint").innerText()).trim(), fill(uk["pay.cash.hint"], { amount: "3,30" }));
       const first = await page.locator("#result").getAttribute("data-operation");
+      await page.fill("#amount", "3,33");
+      assert.equal(await page.locator("#result").count(), 0, "the last result goes when the next sale begins");
+      assert.equal((await page.locator("#cash-hint").innerText()).trim(), fill(uk["pay.cash.hint"], { amount: "3,30" }));
       await page.click("#pay-cash");
       await page.locator(`#result[data-state="done"]:not([data-operation="${first}"])`).waitFor({ timeout: SALE_TIMEOUT_MS });
       assert.deepEqual(
