@@ -237,7 +237,11 @@ grep -q "production mode" "$work/serve.out" || fail "not in production mode: $(c
 # The UI, from the package's share/kasa/ui.
 curl -fsS "$url/" | grep -qi '<!doctype html' || fail "kasa serve does not serve the packaged UI"
 
-sale=$(curl -fsS -X POST -H 'Content-Type: application/json' \
+# The first run: the installer creates the first manager, and is logged in.
+curl -fsS -c "$work/cookies" -X POST -H 'Content-Type: application/json' \
+  -d '{"name":"Installer","pin":"2580"}' "$url/api/cmd/first_manager" >/dev/null ||
+  fail "the first manager: $(tail -5 "$work/serve.err")"
+sale=$(curl -fsS -b "$work/cookies" -X POST -H 'Content-Type: application/json' \
   -d '{"key":"package-test-1","amount":1250}' "$url/api/cmd/sale") ||
   fail "POST /api/cmd/sale failed: $(tail -5 "$work/serve.err")"
 python3 - "$sale" "$work/terminal-books.json" "$work/fiscal-tape.txt" <<'PY' || fail "the sale: $sale"

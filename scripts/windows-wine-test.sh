@@ -96,7 +96,10 @@ done
 grep -aq "production mode" "$work/serve.out" || fail "not in production mode: $(cat "$work/serve.out")"
 step "kasa.exe serves on $url under Wine"
 
-sale=$(curl -fsS --max-time 60 -X POST -H 'Content-Type: application/json' \
+curl -fsS --max-time 60 -c "$work/cookies" -X POST -H 'Content-Type: application/json' \
+  -d '{"name":"Installer","pin":"2580"}' "$url/api/cmd/first_manager" >/dev/null ||
+  fail "the first manager: $(tail -20 "$work/serve.err")"
+sale=$(curl -fsS --max-time 60 -b "$work/cookies" -X POST -H 'Content-Type: application/json' \
   -d '{"key":"wine-1","amount":4200}' "$url/api/cmd/sale") ||
   fail "the sale: $(tail -20 "$work/serve.err")"
 python3 - "$sale" "$work/terminal-books.json" "$work/fiscal-tape.txt" <<'PY' || fail "the sale: $sale"

@@ -8,7 +8,7 @@
 #   it shows>", or with "info=failed code=C | ..." when `info` failed);
 # - the mode and version it got from the backend are this binary's: demo mode,
 #   and the version `kasa --version` prints;
-# - the screen shows them (the demo badge, "версія V") and the payment button;
+# - the screen shows them (the demo badge, "версія V") and the login screen;
 # - the screenshot is not blank.
 set -euo pipefail
 
@@ -74,8 +74,9 @@ fi
 [[ "$head" == "mode=$mode version=$version" ]] ||
   fail "the UI reported \"$head\", but the backend is \"mode=$mode version=$version\" (kasa --version)"
 
-# What a person sees: the name, the mode and version from the backend, the payment button.
-for want in "Kasa" "Демо-режим" "версія $version" "Оплата карткою"; do
+# What a person sees: the name, the mode and version from the backend, the
+# login screen (every user logs in by PIN first).
+for want in "Kasa" "Демо-режим" "версія $version" "Вхід"; do
   grep -qF "$want" <<<"${ready#* | }" || fail "the rendered UI lacks \"$want\""
 done
 

@@ -401,6 +401,11 @@ pub struct RefundRequest {
     pub rrn: String,
     #[serde(default)]
     pub amount: Option<Money>,
+    /// A manager's PIN, when a cashier asks for a refund above the limit.
+    /// Checked and taken off before the request is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub approval: Option<crate::auth::Approval>,
 }
 
 /// A void by the terminal's invoice number (inside its open batch).
@@ -409,6 +414,10 @@ pub struct RefundRequest {
 pub struct VoidRequest {
     pub key: String,
     pub invoice: String,
+    /// A manager's PIN, when a cashier asks (every void needs one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub approval: Option<crate::auth::Approval>,
 }
 
 /// Money given back in cash for a sale (by its operation id or its fiscal
@@ -425,6 +434,10 @@ pub struct CashRefundRequest {
     pub receipt_number: Option<i64>,
     #[serde(default)]
     pub amount: Option<Money>,
+    /// A manager's PIN, when a cashier gives back more than the limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub approval: Option<crate::auth::Approval>,
 }
 
 /// Cash in or cash out of the drawer.
@@ -470,6 +483,10 @@ pub struct ResolveRequest {
     pub operation: i64,
     pub resolution: Resolution,
     pub reason: String,
+    /// A manager's PIN, when a cashier closes it by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub approval: Option<crate::auth::Approval>,
 }
 
 /// One operation by id.
@@ -478,6 +495,50 @@ pub struct ResolveRequest {
 pub struct OperationQuery {
     #[ts(type = "number")]
     pub id: i64,
+}
+
+/// One of the shop's frequent items: a line the cashier adds with one press.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct QuickItem {
+    pub name: String,
+    /// Unit price, minor units.
+    #[ts(type = "number")]
+    pub price: i64,
+    /// Tax group letter `А`..`Д`.
+    pub tax_group: String,
+}
+
+/// The shop's frequent items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct QuickItemList {
+    pub items: Vec<QuickItem>,
+}
+
+/// A card payment by its RRN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct RrnQuery {
+    pub rrn: String,
+}
+
+/// A card payment found by RRN: the sale it paid and what is left of it to
+/// give back (a refund of any part, or a void of the whole while the
+/// terminal's batch is open).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct PaymentLookup {
+    /// The sale.
+    pub operation: OperationView,
+    #[ts(type = "number")]
+    pub payment: i64,
+    /// Approved on the card, minor units.
+    #[ts(type = "number")]
+    pub approved: i64,
+    /// Left to give back, minor units.
+    #[ts(type = "number")]
+    pub refundable: i64,
+    /// The terminal's invoice number (for a void).
+    pub invoice: Option<String>,
 }
 
 /// "What became of key K".
@@ -529,6 +590,14 @@ pub enum ErrorCode {
     UnknownCommand,
     /// The request body is larger than allowed.
     TooLarge,
+    /// Nobody is logged in (or the session ended): log in.
+    LoginRequired,
+    /// The PIN is wrong; `details` says how many tries are left.
+    WrongPin,
+    /// Locked out after wrong PINs; `details` says until when (UTC).
+    LockedOut,
+    /// A manager's PIN must come with the request; `details` says what for.
+    ApprovalRequired,
     Internal,
 }
 

@@ -367,7 +367,7 @@ fn full_card_number(c: &Connection) -> Result<Option<String>> {
         while let Some(row) = rows.next()? {
             for (i, name) in names.iter().enumerate() {
                 if let rusqlite::types::ValueRef::Text(t) = row.get_ref(i)? {
-                    if !crate::redact::find_pans(t).is_empty() {
+                    if !crate::redact::find_pans_standing(t).is_empty() {
                         return Ok(Some(format!("{table}.{name}")));
                     }
                 }

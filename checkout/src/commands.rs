@@ -14,8 +14,13 @@ use ts_rs::TS;
 
 use crate::api::{
     ActionRequest, AddPaymentRequest, AppInfo, CashMoveRequest, CashRefundRequest, DeviceHealth,
-    Empty, KeyQuery, KeyRequest, OperationList, OperationQuery, OperationView, ReceiptTape,
-    RefundRequest, ResolveRequest, SaleRequest, TapeQuery, VoidRequest,
+    Empty, KeyQuery, KeyRequest, OperationList, OperationQuery, OperationView, PaymentLookup,
+    QuickItemList, ReceiptTape, RefundRequest, ResolveRequest, RrnQuery, SaleRequest, TapeQuery,
+    VoidRequest,
+};
+use crate::auth::{
+    FirstManagerRequest, LanguageRequest, LoginOptions, LoginRequest, LogoutRequest,
+    SaveUserRequest, SessionState, SessionView, UserList, UserView,
 };
 use crate::engine::NewRequest;
 use crate::journal::audit::Verification;
@@ -26,7 +31,7 @@ use crate::queries::{
 };
 use crate::{Checkout, Error, Result};
 
-/// Who may call a command; each role may also do what the ones before it may.
+/// A user's role; each role may also do what the ones before it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -35,23 +40,110 @@ pub enum Role {
     Installer,
 }
 
-/// Who is calling.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who may call a command: anyone (the login screen's commands), or a
+/// logged-in user with at least a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Anyone,
+    At(Role),
+}
+
+#[allow(non_upper_case_globals)]
+mod access {
+    //! The names the declaration list uses for [`Access`](super::Access).
+    use super::{Access, Role};
+    pub const Anyone: Access = Access::Anyone;
+    pub const Cashier: Access = Access::At(Role::Cashier);
+    pub const Manager: Access = Access::At(Role::Manager);
+    /// No command needs more than a manager yet; the installer's (device
+    /// set-up) will.
+    #[allow(dead_code)]
+    pub const Installer: Access = Access::At(Role::Installer);
+}
+
+/// What a command did to the caller's session (login starts one, logout
+/// ends it); the transport keeps the token (a cookie, the window's state).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SessionChange {
+    #[default]
+    Keep,
+    Start(String),
+    End,
+}
+
+/// Who is calling: a logged-in user, or nobody.
+#[derive(Debug, Clone, Default)]
 pub struct Caller {
     /// The name kept in the journal with what they did.
     pub actor: String,
-    pub role: Role,
+    /// None: nobody is logged in.
+    pub role: Option<Role>,
+    pub user: Option<i64>,
+    /// The fiscal register's operator the user prints as.
+    pub operator: Option<u32>,
+    /// The session's token.
+    pub session: Option<String>,
+    change: std::sync::Arc<std::sync::Mutex<SessionChange>>,
 }
 
 impl Caller {
-    /// The local desktop user (the Tauri window). Until PIN login comes,
-    /// the till's own window may do what a manager may.
-    pub fn desktop() -> Self {
+    /// Nobody logged in.
+    pub fn nobody() -> Self {
         Caller {
-            actor: "desktop".into(),
-            role: Role::Manager,
+            actor: "nobody".into(),
+            ..Caller::default()
         }
     }
+
+    /// A logged-in user.
+    pub fn user(id: i64, name: &str, role: Role, operator: u32, session: &str) -> Self {
+        Caller {
+            actor: name.to_string(),
+            role: Some(role),
+            user: Some(id),
+            operator: Some(operator),
+            session: Some(session.to_string()),
+            change: Default::default(),
+        }
+    }
+
+    /// A caller inside the process with `role` (tests, tools): no user, no
+    /// session, the configured fiscal operator.
+    pub fn internal(actor: &str, role: Role) -> Self {
+        Caller {
+            actor: actor.to_string(),
+            role: Some(role),
+            ..Caller::default()
+        }
+    }
+
+    fn set_change(&self, change: SessionChange) {
+        *self.change.lock().unwrap_or_else(|p| p.into_inner()) = change;
+    }
+
+    fn take_change(&self) -> SessionChange {
+        std::mem::take(&mut *self.change.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Whether the caller may run a command that needs `access`.
+    pub fn may(&self, access: Access) -> Result<()> {
+        match (access, self.role) {
+            (Access::Anyone, _) => Ok(()),
+            (Access::At(_), None) => Err(Error::LoginRequired),
+            (Access::At(need), Some(have)) if have >= need => Ok(()),
+            (Access::At(need), Some(_)) => Err(Error::NotAllowed(format!(
+                "this needs the {} role",
+                crate::auth::role_name(need)
+            ))),
+        }
+    }
+}
+
+/// A command's answer and what it did to the session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub value: serde_json::Value,
+    pub session: SessionChange,
 }
 
 /// An operation, or none.
@@ -64,7 +156,7 @@ pub struct MaybeOperation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandSpec {
     pub name: &'static str,
-    pub role: Role,
+    pub access: Access,
     /// Changes state (needs a key; never a GET).
     pub mutating: bool,
     pub request: String,
@@ -91,13 +183,13 @@ pub fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
 macro_rules! commands {
     ($(
         $(#[doc = $doc:literal])*
-        $name:ident($req:ty) -> $resp:ty, $role:ident, $mutating:literal;
+        $name:ident($req:ty) -> $resp:ty, $access:ident, $mutating:literal;
     )*) => {
         /// Every command, in declaration order.
         pub fn commands() -> Vec<CommandSpec> {
             vec![$(CommandSpec {
                 name: stringify!($name),
-                role: Role::$role,
+                access: access::$access,
                 mutating: $mutating,
                 request: <$req as TS>::name(),
                 response: <$resp as TS>::name(),
@@ -105,26 +197,24 @@ macro_rules! commands {
             }),*]
         }
 
-        /// Run command `name` with a JSON `body` for `caller`.
+        /// Run command `name` with a JSON `body` for `caller`: the role is
+        /// checked before the body is read.
         pub async fn dispatch(
             c: &Checkout,
             caller: &Caller,
             name: &str,
             body: &[u8],
-        ) -> Result<serde_json::Value> {
-            match name {
+        ) -> Result<Reply> {
+            let value = match name {
                 $(stringify!($name) => {
-                    if caller.role < Role::$role {
-                        return Err(Error::NotAllowed(format!(
-                            "{} needs the {:?} role", stringify!($name), Role::$role
-                        )));
-                    }
+                    caller.may(access::$access)?;
                     let req: $req = parse(body)?;
                     let resp: $resp = handlers::$name(c, caller, req).await?;
-                    serde_json::to_value(resp).map_err(|e| Error::Internal(e.to_string()))
+                    serde_json::to_value(resp).map_err(|e| Error::Internal(e.to_string()))?
                 })*
-                other => Err(Error::UnknownCommand(other.chars().take(64).collect())),
-            }
+                other => return Err(Error::UnknownCommand(other.chars().take(64).collect())),
+            };
+            Ok(Reply { value, session: caller.take_change() })
         }
 
         /// The request and response types of every command, for the
@@ -140,7 +230,24 @@ macro_rules! commands {
 
 commands! {
     /// Version and mode of the running Kasa.
-    info(Empty) -> AppInfo, Cashier, false;
+    info(Empty) -> AppInfo, Anyone, false;
+    /// Who the login screen offers, demo mode's training PINs, and whether
+    /// this is the first run (no user yet).
+    login_options(Empty) -> LoginOptions, Anyone, false;
+    /// Log in by PIN; wrong PINs in a row lock the user out for a while.
+    login(LoginRequest) -> SessionView, Anyone, true;
+    /// End the session.
+    logout(LogoutRequest) -> SessionState, Anyone, true;
+    /// The session, if any.
+    whoami(Empty) -> SessionState, Anyone, false;
+    /// The first run: create the first manager and log in.
+    first_manager(FirstManagerRequest) -> SessionView, Anyone, true;
+    /// Remember the logged-in user's language.
+    set_language(LanguageRequest) -> SessionState, Cashier, true;
+    /// Every user.
+    users(Empty) -> UserList, Manager, false;
+    /// Create or change a user (name, role, fiscal operator, PIN, active).
+    save_user(SaveUserRequest) -> UserView, Manager, true;
     /// A sale: items or a free amount, by card, cash or both.
     sale(SaleRequest) -> OperationView, Cashier, true;
     /// Pay the rest of a sale after a partial approval or a decline.
@@ -148,11 +255,16 @@ commands! {
     /// Cancel: stop a card step waiting for the customer, or give back the
     /// card payments of a sale awaiting payment or attention.
     cancel(ActionRequest) -> OperationView, Cashier, true;
-    /// A card refund by RRN, full or partial.
+    /// The card payment with an RRN, its sale and what is left to give back.
+    find_payment(RrnQuery) -> PaymentLookup, Cashier, false;
+    /// A card refund by RRN, full or partial (a cashier's above the limit
+    /// needs a manager's PIN).
     refund(RefundRequest) -> OperationView, Cashier, true;
-    /// A void by invoice inside the terminal's open batch.
+    /// A void by invoice inside the terminal's open batch (a cashier's
+    /// needs a manager's PIN).
     void(VoidRequest) -> OperationView, Cashier, true;
-    /// Money back in cash for a sale.
+    /// Money back in cash for a sale (a cashier's above the limit needs a
+    /// manager's PIN).
     cash_refund(CashRefundRequest) -> OperationView, Cashier, true;
     /// Cash into the drawer.
     cash_in(CashMoveRequest) -> OperationView, Cashier, true;
@@ -166,8 +278,9 @@ commands! {
     retry_lookup(ActionRequest) -> OperationView, Cashier, true;
     /// A customer's copy of a finished receipt (non-fiscal).
     customer_copy(ActionRequest) -> OperationView, Cashier, true;
-    /// Close an operation that needs attention by hand, with a reason.
-    resolve(ResolveRequest) -> OperationView, Manager, true;
+    /// Close an operation that needs attention by hand, with a reason (a
+    /// cashier's needs a manager's PIN).
+    resolve(ResolveRequest) -> OperationView, Cashier, true;
     /// One operation.
     operation(OperationQuery) -> OperationView, Cashier, false;
     /// What became of a request key.
@@ -176,6 +289,8 @@ commands! {
     current(Empty) -> MaybeOperation, Cashier, false;
     /// The unfinished operations.
     unresolved(Empty) -> OperationList, Cashier, false;
+    /// The shop's frequent items for the cashier screen.
+    quick_items(Empty) -> QuickItemList, Cashier, false;
     /// Demo mode's virtual receipt tape.
     receipt_tape(TapeQuery) -> ReceiptTape, Cashier, false;
     /// What blocks card payments now, and what to fix soon.
@@ -204,15 +319,60 @@ commands! {
 }
 
 /// The command handlers, one per declared command, each a line or two over
-/// the engine.
+/// the engine or the users.
 mod handlers {
     use super::*;
+
+    fn now(c: &Checkout) -> chrono::DateTime<chrono::Utc> {
+        c.engine.clock().now()
+    }
 
     pub async fn info(c: &Checkout, _: &Caller, _: Empty) -> Result<AppInfo> {
         Ok(c.info())
     }
+    pub async fn login_options(c: &Checkout, _: &Caller, _: Empty) -> Result<LoginOptions> {
+        c.auth.options(c.engine.journal())
+    }
+    pub async fn login(c: &Checkout, who: &Caller, r: LoginRequest) -> Result<SessionView> {
+        let (view, token) = c.auth.login(c.engine.journal(), now(c), &r).await?;
+        who.set_change(SessionChange::Start(token));
+        Ok(view)
+    }
+    pub async fn logout(c: &Checkout, who: &Caller, _: LogoutRequest) -> Result<SessionState> {
+        c.auth.logout(c.engine.journal(), now(c), who)?;
+        who.set_change(SessionChange::End);
+        Ok(SessionState { session: None })
+    }
+    pub async fn whoami(c: &Checkout, who: &Caller, _: Empty) -> Result<SessionState> {
+        c.auth.whoami(c.engine.journal(), who)
+    }
+    pub async fn first_manager(
+        c: &Checkout,
+        who: &Caller,
+        r: FirstManagerRequest,
+    ) -> Result<SessionView> {
+        let (view, token) = c.auth.first_manager(c.engine.journal(), now(c), &r).await?;
+        who.set_change(SessionChange::Start(token));
+        Ok(view)
+    }
+    pub async fn set_language(
+        c: &Checkout,
+        who: &Caller,
+        r: LanguageRequest,
+    ) -> Result<SessionState> {
+        c.auth
+            .set_language(c.engine.journal(), now(c), who, &r.language)
+    }
+    pub async fn users(c: &Checkout, _: &Caller, _: Empty) -> Result<UserList> {
+        c.auth.users(c.engine.journal())
+    }
+    pub async fn save_user(c: &Checkout, who: &Caller, r: SaveUserRequest) -> Result<UserView> {
+        c.auth.save_user(c.engine.journal(), now(c), who, &r).await
+    }
     pub async fn sale(c: &Checkout, who: &Caller, r: SaleRequest) -> Result<OperationView> {
-        c.engine.submit(&who.actor, NewRequest::Sale(r)).await
+        c.engine
+            .submit_as(&who.actor, who.operator, NewRequest::Sale(r))
+            .await
     }
     pub async fn add_payment(
         c: &Checkout,
@@ -224,27 +384,69 @@ mod handlers {
     pub async fn cancel(c: &Checkout, who: &Caller, r: ActionRequest) -> Result<OperationView> {
         c.engine.cancel(&who.actor, r).await
     }
-    pub async fn refund(c: &Checkout, who: &Caller, r: RefundRequest) -> Result<OperationView> {
-        c.engine.submit(&who.actor, NewRequest::Refund(r)).await
+    pub async fn quick_items(c: &Checkout, _: &Caller, _: Empty) -> Result<QuickItemList> {
+        Ok(QuickItemList {
+            items: c.quick_items().to_vec(),
+        })
     }
-    pub async fn void(c: &Checkout, who: &Caller, r: VoidRequest) -> Result<OperationView> {
-        c.engine.submit(&who.actor, NewRequest::Void(r)).await
+    pub async fn find_payment(c: &Checkout, _: &Caller, r: RrnQuery) -> Result<PaymentLookup> {
+        c.find_payment(&r.rrn)
+    }
+    pub async fn refund(c: &Checkout, who: &Caller, mut r: RefundRequest) -> Result<OperationView> {
+        let approval = r.approval.take();
+        let amount = match r.amount {
+            Some(a) => a.0,
+            None => c.find_payment(&r.rrn).map(|p| p.refundable).unwrap_or(0),
+        };
+        let needed = amount > c.auth.rules().refund_approval_above;
+        let what = serde_json::json!({ "command": "refund", "rrn": r.rrn, "amount": amount });
+        c.approve_new(who, &r.key, approval.as_ref(), needed, what)
+            .await?;
+        c.engine
+            .submit_as(&who.actor, who.operator, NewRequest::Refund(r))
+            .await
+    }
+    pub async fn void(c: &Checkout, who: &Caller, mut r: VoidRequest) -> Result<OperationView> {
+        let approval = r.approval.take();
+        let what = serde_json::json!({ "command": "void", "invoice": r.invoice });
+        c.approve_new(who, &r.key, approval.as_ref(), true, what)
+            .await?;
+        c.engine
+            .submit_as(&who.actor, who.operator, NewRequest::Void(r))
+            .await
     }
     pub async fn cash_refund(
         c: &Checkout,
         who: &Caller,
-        r: CashRefundRequest,
+        mut r: CashRefundRequest,
     ) -> Result<OperationView> {
-        c.engine.submit(&who.actor, NewRequest::CashRefund(r)).await
+        let approval = r.approval.take();
+        let amount = r.amount.map(|a| a.0).unwrap_or(i64::MAX);
+        let needed = amount > c.auth.rules().refund_approval_above;
+        let what = serde_json::json!({
+            "command": "cash_refund", "operation": r.operation,
+            "receipt_number": r.receipt_number, "amount": r.amount.map(|a| a.0)
+        });
+        c.approve_new(who, &r.key, approval.as_ref(), needed, what)
+            .await?;
+        c.engine
+            .submit_as(&who.actor, who.operator, NewRequest::CashRefund(r))
+            .await
     }
     pub async fn cash_in(c: &Checkout, who: &Caller, r: CashMoveRequest) -> Result<OperationView> {
-        c.engine.submit(&who.actor, NewRequest::CashIn(r)).await
+        c.engine
+            .submit_as(&who.actor, who.operator, NewRequest::CashIn(r))
+            .await
     }
     pub async fn cash_out(c: &Checkout, who: &Caller, r: CashMoveRequest) -> Result<OperationView> {
-        c.engine.submit(&who.actor, NewRequest::CashOut(r)).await
+        c.engine
+            .submit_as(&who.actor, who.operator, NewRequest::CashOut(r))
+            .await
     }
     pub async fn x_report(c: &Checkout, who: &Caller, r: KeyRequest) -> Result<OperationView> {
-        c.engine.submit(&who.actor, NewRequest::XReport(r)).await
+        c.engine
+            .submit_as(&who.actor, who.operator, NewRequest::XReport(r))
+            .await
     }
     pub async fn print_again(
         c: &Checkout,
@@ -267,7 +469,28 @@ mod handlers {
     ) -> Result<OperationView> {
         c.engine.customer_copy(&who.actor, r).await
     }
-    pub async fn resolve(c: &Checkout, who: &Caller, r: ResolveRequest) -> Result<OperationView> {
+    pub async fn resolve(
+        c: &Checkout,
+        who: &Caller,
+        mut r: ResolveRequest,
+    ) -> Result<OperationView> {
+        let approval = r.approval.take();
+        let what = serde_json::json!({
+            "command": "resolve", "operation": r.operation, "resolution": r.resolution
+        });
+        let done_before = c.engine.journal().action_by_key(&r.key)?.is_some();
+        if !done_before {
+            c.auth
+                .approve(
+                    c.engine.journal(),
+                    now(c),
+                    who,
+                    approval.as_ref(),
+                    true,
+                    what,
+                )
+                .await?;
+        }
         c.engine.resolve(&who.actor, r).await
     }
     pub async fn operation(c: &Checkout, _: &Caller, r: OperationQuery) -> Result<OperationView> {
@@ -368,17 +591,19 @@ pub fn typescript_client() -> String {
         ));
     }
     out.push_str("}\n\nexport type CommandName = keyof Commands;\n\n");
-    out.push_str("/** The role each command needs, and whether it changes state. */\n");
     out.push_str(
-        "export const COMMANDS: { readonly [K in CommandName]: { role: Role; mutating: boolean } } = {\n",
+        "/** The role each command needs (null: anyone), and whether it changes state. */\n",
+    );
+    out.push_str(
+        "export const COMMANDS: { readonly [K in CommandName]: { role: Role | null; mutating: boolean } } = {\n",
     );
     for c in &cmds {
-        let role = serde_json::to_value(c.role)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let role = match c.access {
+            Access::Anyone => "null".to_string(),
+            Access::At(r) => format!("\"{}\"", crate::auth::role_name(r)),
+        };
         out.push_str(&format!(
-            "  {}: {{ role: \"{role}\", mutating: {} }},\n",
+            "  {}: {{ role: {role}, mutating: {} }},\n",
             c.name, c.mutating
         ));
     }

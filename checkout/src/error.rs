@@ -26,6 +26,20 @@ pub enum Error {
     #[error("no such command: {0}")]
     UnknownCommand(String),
 
+    // ---- who asks ------------------------------------------------------------
+    /// The command needs a logged-in user.
+    #[error("log in first")]
+    LoginRequired,
+    /// The PIN is not the user's; `left` more wrong ones lock them out.
+    #[error("wrong PIN ({left} tries left)")]
+    WrongPin { left: u32 },
+    /// Too many wrong PINs: the user is locked out until then.
+    #[error("locked out after wrong PINs until {until}")]
+    LockedOut { until: String },
+    /// A manager's PIN must come with this request (what it is for, JSON).
+    #[error("a manager's approval is needed: {0}")]
+    ApprovalRequired(String),
+
     // ---- the engine's own rules -------------------------------------------
     /// Another operation is running on the devices.
     #[error("another operation is in progress")]
@@ -77,6 +91,10 @@ impl Error {
             Error::KeyReused(_) => ErrorCode::KeyReused,
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::UnknownCommand(_) => ErrorCode::UnknownCommand,
+            Error::LoginRequired => ErrorCode::LoginRequired,
+            Error::WrongPin { .. } => ErrorCode::WrongPin,
+            Error::LockedOut { .. } => ErrorCode::LockedOut,
+            Error::ApprovalRequired(_) => ErrorCode::ApprovalRequired,
             Error::Busy => ErrorCode::Busy,
             Error::Unresolved { .. } => ErrorCode::Unresolved,
             Error::Terminal(_) => ErrorCode::TerminalError,
@@ -115,6 +133,9 @@ impl From<&Error> for ApiError {
             Error::Fiscal(inner) => Some(inner.to_string()),
             Error::Storage(inner) => Some(inner.to_string()),
             Error::Unresolved { operation, .. } => Some(format!("operation {operation}")),
+            Error::WrongPin { left } => Some(left.to_string()),
+            Error::LockedOut { until } => Some(until.clone()),
+            Error::ApprovalRequired(what) => Some(what.clone()),
             _ => None,
         };
         ApiError {

@@ -25,6 +25,8 @@ pub struct Settings {
     pub merchants: Vec<MerchantSettings>,
     /// Backups of the journal: where, how long kept, after each day close.
     pub backup: crate::backup::BackupSettings,
+    /// Who may do what: the manager's approval, lockouts, the served host names.
+    pub access: AccessSettings,
     /// The shop's departments, each sold under one merchant.
     pub departments: Vec<DepartmentSettings>,
 }
@@ -41,6 +43,34 @@ pub struct DepartmentSettings {
     pub name: String,
     /// The terminal's merchant index its card payments go to.
     pub merchant: u8,
+}
+
+/// The rules of logging in and approving.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccessSettings {
+    /// A refund above this (kopiykas) asked by a cashier needs a manager's
+    /// PIN; a void always does.
+    pub refund_approval_above: i64,
+    /// Wrong PINs in a row that lock a user out.
+    pub lockout_after: u32,
+    /// How long a lockout lasts, seconds.
+    pub lockout_seconds: u64,
+    /// Host names `kasa serve` answers to besides `localhost` and IP
+    /// addresses (a name in the shop's network); any other `Host` is
+    /// refused (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Default for AccessSettings {
+    fn default() -> Self {
+        Self {
+            refund_approval_above: 50_000,
+            lockout_after: 5,
+            lockout_seconds: 300,
+            allowed_hosts: Vec::new(),
+        }
+    }
 }
 
 /// One merchant on the card terminal: its index and the ids its receipts
@@ -65,12 +95,16 @@ pub struct MerchantSettings {
 pub struct ShopSettings {
     /// The shop's time zone (IANA name); its business day is the local date there.
     pub time_zone: String,
+    /// The shop's frequent items, offered on the cashier screen with one
+    /// press (demo mode offers a few training items when none are set).
+    pub quick_items: Vec<crate::api::QuickItem>,
 }
 
 impl Default for ShopSettings {
     fn default() -> Self {
         Self {
             time_zone: crate::clock::DEFAULT_TIME_ZONE.name().to_string(),
+            quick_items: Vec::new(),
         }
     }
 }
@@ -95,6 +129,9 @@ pub struct FiscalSettings {
     pub operator: String,
     pub password: String,
     pub till: String,
+    /// Passwords of the other operators the till's users are (user →
+    /// operator number); an operator not listed uses `password`.
+    pub operator_passwords: std::collections::BTreeMap<u32, String>,
     /// How this register takes card data, cash and the password check
     /// (`fiscal::DialectSettings`; what `kasa fiscal field-check` saves).
     pub dialect_settings: fiscal::DialectSettings,
@@ -112,6 +149,7 @@ impl Default for FiscalSettings {
             operator: d.operator,
             password: d.password,
             till: d.till,
+            operator_passwords: d.operator_passwords,
             dialect_settings: fiscal::DialectSettings::default(),
         }
     }
@@ -129,6 +167,7 @@ impl FiscalSettings {
                 operator: self.operator.clone(),
                 password: self.password.clone(),
                 till: self.till.clone(),
+                operator_passwords: self.operator_passwords.clone(),
                 ..fiscal::DriverOptions::default()
             },
         })

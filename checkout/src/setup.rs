@@ -154,7 +154,8 @@ pub async fn start(data_dir: &Path, settings: &Settings, opts: DemoOptions) -> R
     if let Err(e) = engine.start().await {
         tracing::warn!("recovery at start-up failed: {e}");
     }
-    let mut checkout = Checkout::new(engine, mode);
+    let mut checkout = Checkout::with_access(engine, mode, settings.access.clone())
+        .with_quick_items(settings.shop.quick_items.clone());
     if let Some(tape) = tape {
         checkout = checkout.with_virtual_tape(tape);
     }

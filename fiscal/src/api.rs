@@ -356,6 +356,12 @@ pub trait FiscalRegister: Send + Sync + std::fmt::Debug {
     async fn open_receipt(&self, _kind: ReceiptKind) -> Result<()> {
         unsupported("opening a receipt")
     }
+    /// Open a sale or return receipt as operator number `operator` (the
+    /// user of the till who asked; its receipt names them), or as the
+    /// configured operator. A register without operators ignores it.
+    async fn open_receipt_as(&self, kind: ReceiptKind, _operator: Option<u32>) -> Result<()> {
+        self.open_receipt(kind).await
+    }
     /// Register one line on the open receipt.
     async fn add_line(&self, _line: &ReceiptLine) -> Result<()> {
         unsupported("receipt lines")

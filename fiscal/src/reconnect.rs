@@ -116,6 +116,11 @@ impl FiscalRegister for ReconnectingRegister {
             .await
     }
 
+    async fn open_receipt_as(&self, kind: ReceiptKind, operator: Option<u32>) -> Result<()> {
+        self.with(|d| async move { FiscalRegister::open_receipt_as(&*d, kind, operator).await })
+            .await
+    }
+
     async fn add_line(&self, line: &ReceiptLine) -> Result<()> {
         self.with(|d| async move { FiscalRegister::add_line(&*d, line).await })
             .await

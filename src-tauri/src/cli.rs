@@ -34,6 +34,10 @@ enum Command {
         /// The built UI (default: found next to the binary or in the source tree).
         #[arg(long, env = "KASA_UI_DIR")]
         ui_dir: Option<PathBuf>,
+        /// Another host name to answer to besides localhost and IP addresses
+        /// (repeatable; also `access.allowed_hosts` in the settings).
+        #[arg(long = "allow-host")]
+        allow_hosts: Vec<String>,
     },
     /// Run a device emulator on a pty or TCP port: `kasa emulate fiscal|terminal ...`.
     Emulate {
@@ -116,7 +120,7 @@ pub fn run() -> i32 {
         None | Some(Command::Desktop) => {
             if !has_display() {
                 eprintln!("No display found: serving the UI to a browser instead.");
-                return block_on(serve(data_dir, config, default_addr(), None));
+                return block_on(serve(data_dir, config, default_addr(), None, Vec::new()));
             }
             let settings = match checkout::settings::Settings::load(&config) {
                 Ok(s) => s,
@@ -127,7 +131,11 @@ pub fn run() -> i32 {
             };
             crate::desktop::run(data_dir, settings, demo_options())
         }
-        Some(Command::Serve { addr, ui_dir }) => block_on(serve(data_dir, config, addr, ui_dir)),
+        Some(Command::Serve {
+            addr,
+            ui_dir,
+            allow_hosts,
+        }) => block_on(serve(data_dir, config, addr, ui_dir, allow_hosts)),
         Some(Command::Emulate { args }) => {
             let mut args = args.into_iter();
             match args.next().as_deref() {
@@ -296,6 +304,7 @@ async fn serve(
     config: PathBuf,
     addr: SocketAddr,
     ui: Option<PathBuf>,
+    allow_hosts: Vec<String>,
 ) -> anyhow::Result<i32> {
     let settings = checkout::settings::Settings::load(&config)?;
     let running = checkout::setup::start(&data_dir, &settings, demo_options()).await?;
@@ -305,7 +314,23 @@ async fn serve(
         checkout::setup::journal_path(&data_dir).display(),
         config.display()
     );
-    checkout::server::serve(std::sync::Arc::clone(&running.checkout), addr, ui_dir(ui)).await?;
+    let opts = checkout::server::ServeOptions {
+        allowed_hosts: settings
+            .access
+            .allowed_hosts
+            .iter()
+            .cloned()
+            .chain(allow_hosts)
+            .collect(),
+        ..checkout::server::ServeOptions::default()
+    };
+    checkout::server::serve(
+        std::sync::Arc::clone(&running.checkout),
+        addr,
+        ui_dir(ui),
+        opts,
+    )
+    .await?;
     Ok(0)
 }
 

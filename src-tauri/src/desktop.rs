@@ -2,7 +2,7 @@
 //! forwards its events to the web view.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use checkout::settings::Settings;
 use checkout::setup::{DemoOptions, Running};
@@ -12,7 +12,24 @@ use tauri::Emitter;
 #[derive(Debug)]
 pub struct Shell {
     pub checkout: Arc<checkout::Checkout>,
+    /// The session of the user logged in to this window.
+    session: Mutex<Option<String>>,
     _running: Running,
+}
+
+impl Shell {
+    /// The window's session token.
+    pub fn session(&self) -> Option<String> {
+        self.session
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Start or end the window's session.
+    pub fn set_session(&self, token: Option<String>) {
+        *self.session.lock().unwrap_or_else(|p| p.into_inner()) = token;
+    }
 }
 
 /// Open the window; returns the exit code when it closes.
@@ -29,6 +46,7 @@ pub fn run(data_dir: PathBuf, settings: Settings, demo: DemoOptions) -> i32 {
     let result = tauri::Builder::default()
         .manage(Shell {
             checkout: Arc::clone(&checkout),
+            session: Mutex::new(None),
             _running: running,
         })
         .setup(move |app| {

@@ -2,9 +2,11 @@
 //! its own: [`Rig`] runs the engine in-process against the emulators behind
 //! their real drivers (PrivatBank JSON on loopback TCP, the Datecs register
 //! on a pty) on a fresh journal, and can "restart" it on the same journal;
+//! [`http::Api`] drives `kasa serve` logged in as a training user;
 //! [`process`] runs Kasa and the emulators as separate processes for the
 //! crash and disconnect tests.
 
+pub mod http;
 pub mod process;
 pub mod watch;
 
@@ -184,11 +186,19 @@ impl Rig {
     /// Serve the engine over HTTP on a free loopback port, as `kasa serve`
     /// does; returns the base URL (`http://127.0.0.1:PORT`).
     pub async fn serve(&self) -> anyhow::Result<String> {
+        self.serve_with(checkout::server::ServeOptions::default())
+            .await
+    }
+
+    /// [`Rig::serve`] with these guards (short time-outs for the tests of
+    /// slow clients).
+    pub async fn serve_with(&self, opts: checkout::server::ServeOptions) -> anyhow::Result<String> {
         let checkout = Arc::new(checkout::Checkout::new(self.engine.clone(), "demo"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let app = checkout::server::router(checkout, None);
-        tokio::spawn(checkout::server::serve_on(listener, app));
+        let header_timeout = opts.header_timeout;
+        let app = checkout::server::router_with(checkout, None, opts);
+        tokio::spawn(checkout::server::serve_with(listener, app, header_timeout));
         Ok(format!("http://{addr}"))
     }
 

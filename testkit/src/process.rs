@@ -85,7 +85,7 @@ pub struct Proc {
 }
 
 impl Proc {
-    fn spawn(mut cmd: Command) -> anyhow::Result<Proc> {
+    pub fn spawn(mut cmd: Command) -> anyhow::Result<Proc> {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -230,6 +230,55 @@ pub struct Kasa {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     client: reqwest::Client,
+    /// The manager's session cookie, once logged in.
+    session: Arc<tokio::sync::Mutex<Option<String>>>,
+}
+
+/// The PIN of the first manager the process tests create.
+pub const MANAGER_PIN: &str = "2580";
+
+/// Log in to `url` as its manager (created on the first run with
+/// [`MANAGER_PIN`]); keeps the cookie in `session`.
+async fn manager_cookie(
+    client: &reqwest::Client,
+    url: &str,
+    session: &tokio::sync::Mutex<Option<String>>,
+) -> anyhow::Result<String> {
+    let mut held = session.lock().await;
+    if let Some(c) = held.as_ref() {
+        return Ok(c.clone());
+    }
+    let post = |name: &str, body: Value| {
+        client
+            .post(format!("{url}/api/cmd/{name}"))
+            .header("origin", url)
+            .json(&body)
+            .send()
+    };
+    let options: Value = post("login_options", json!({})).await?.json().await?;
+    let r = if options["first_run"] == true {
+        post(
+            "first_manager",
+            json!({ "name": "Manager", "pin": MANAGER_PIN }),
+        )
+        .await?
+    } else {
+        let user = options["users"]
+            .as_array()
+            .and_then(|u| u.iter().find(|u| u["role"] == "manager"))
+            .and_then(|u| u["id"].as_i64())
+            .ok_or_else(|| anyhow!("no manager to log in as: {options}"))?;
+        post("login", json!({ "user": user, "pin": MANAGER_PIN })).await?
+    };
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("the login answered {} with no cookie", r.status()))?;
+    *held = Some(cookie.clone());
+    Ok(cookie)
 }
 
 /// Write a production `kasa.json` for the two emulators; returns its path.
@@ -293,14 +342,19 @@ impl Kasa {
             proc,
             url,
             client: reqwest::Client::new(),
+            session: Default::default(),
         })
     }
 
-    /// Call command `name`; returns the HTTP status and the JSON answer.
+    /// Call command `name` as the manager; returns the HTTP status and the
+    /// JSON answer.
     pub async fn call(&self, name: &str, body: Value) -> anyhow::Result<(u16, Value)> {
+        let cookie = manager_cookie(&self.client, &self.url, &self.session).await?;
         let r = self
             .client
             .post(format!("{}/api/cmd/{name}", self.url))
+            .header("origin", &self.url)
+            .header("cookie", cookie)
             .json(&body)
             .send()
             .await?;
@@ -321,12 +375,23 @@ impl Kasa {
     /// Fire command `name` in the background (its answer is not awaited:
     /// the process may be killed while it runs).
     pub fn fire(&self, name: &str, body: Value) {
-        let req = self
-            .client
-            .post(format!("{}/api/cmd/{name}", self.url))
-            .json(&body);
+        let (client, url, session) = (
+            self.client.clone(),
+            self.url.clone(),
+            Arc::clone(&self.session),
+        );
+        let name = name.to_string();
         tokio::spawn(async move {
-            let _ = req.send().await;
+            let Ok(cookie) = manager_cookie(&client, &url, &session).await else {
+                return;
+            };
+            let _ = client
+                .post(format!("{url}/api/cmd/{name}"))
+                .header("origin", &url)
+                .header("cookie", cookie)
+                .json(&body)
+                .send()
+                .await;
         });
     }
 

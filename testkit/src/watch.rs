@@ -214,6 +214,20 @@ impl FiscalRegister for WatchedRegister {
         );
         self.inner.open_receipt(kind).await
     }
+    async fn open_receipt_as(
+        &self,
+        kind: ReceiptKind,
+        operator: Option<u32>,
+    ) -> fiscal::Result<()> {
+        check(
+            &self.journal,
+            &self.seen,
+            "open_receipt",
+            "receipt",
+            Some("before"),
+        );
+        self.inner.open_receipt_as(kind, operator).await
+    }
     async fn add_line(&self, line: &ReceiptLine) -> fiscal::Result<()> {
         self.inner.add_line(line).await
     }

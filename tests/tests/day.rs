@@ -196,6 +196,7 @@ async fn a_clean_day_closes_with_settlement_z_and_no_difference() -> anyhow::Res
                 key: key(),
                 rrn: one.payments[0].card.as_ref().unwrap().rrn.clone(),
                 amount: Some(Money(2_345)),
+                approval: None,
             }),
         )
         .await?;
@@ -408,6 +409,7 @@ async fn a_void_after_the_batch_was_settled_becomes_a_refund() -> anyhow::Result
             NewRequest::Void(checkout::api::VoidRequest {
                 key: key(),
                 invoice: card.invoice.clone(),
+                approval: None,
             }),
         )
         .await?;

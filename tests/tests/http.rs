@@ -6,26 +6,22 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use testkit::http::Api;
 use testkit::{key, Rig, RigOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-async fn post(url: &str, name: &str, body: Value) -> anyhow::Result<(u16, Value)> {
-    let r = reqwest::Client::new()
-        .post(format!("{url}/api/cmd/{name}"))
-        .json(&body)
-        .send()
-        .await?;
-    let status = r.status().as_u16();
-    Ok((status, r.json().await.unwrap_or(Value::Null)))
+async fn post(api: &Api, name: &str, body: Value) -> anyhow::Result<(u16, Value)> {
+    api.post(name, body).await
 }
 
 /// Send a sale over a raw socket and close it after `after`.
-async fn sale_then_hang_up(url: &str, key: &str, after: Duration) -> anyhow::Result<()> {
-    let addr = url.trim_start_matches("http://");
+async fn sale_then_hang_up(api: &Api, key: &str, after: Duration) -> anyhow::Result<()> {
+    let addr = api.url.trim_start_matches("http://");
+    let cookie = api.cookie.clone().unwrap_or_default();
     let mut s = tokio::net::TcpStream::connect(addr).await?;
     let body = json!({ "key": key, "amount": 2500 }).to_string();
     let req = format!(
-        "POST /api/cmd/sale HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST /api/cmd/sale HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).await?;
@@ -39,7 +35,7 @@ async fn sale_then_hang_up(url: &str, key: &str, after: Duration) -> anyhow::Res
 
 /// A new client asks what became of `key` until it is settled; the first
 /// client's request must have started it.
-async fn settled(url: &str, key: &str) -> anyhow::Result<Value> {
+async fn settled(url: &Api, key: &str) -> anyhow::Result<Value> {
     let end = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let (status, v) = post(url, "by_key", json!({ "key": key })).await?;
@@ -63,7 +59,7 @@ async fn a_client_that_hangs_up_changes_nothing() -> anyhow::Result<()> {
         ..RigOptions::default()
     })
     .await?;
-    let url = rig.serve().await?;
+    let url = Api::login(&rig.serve().await?, "cashier").await?;
     for ms in [0u64, 10, 60, 120, 200] {
         let k = key();
         sale_then_hang_up(&url, &k, Duration::from_millis(ms)).await?;
@@ -85,7 +81,7 @@ async fn the_same_key_is_one_operation() -> anyhow::Result<()> {
         ..RigOptions::default()
     })
     .await?;
-    let url = rig.serve().await?;
+    let url = Api::login(&rig.serve().await?, "cashier").await?;
     let k = key();
     let body = json!({ "key": k, "amount": 4200 });
     // Twice at once, while the first runs, then again after it finished.
@@ -125,7 +121,8 @@ async fn the_same_key_is_one_operation() -> anyhow::Result<()> {
 #[tokio::test]
 async fn bad_input_is_refused_with_a_json_error_and_nothing_written() -> anyhow::Result<()> {
     let rig = Rig::new().await?;
-    let url = rig.serve().await?;
+    let base = rig.serve().await?;
+    let url = Api::login(&base, "cashier").await?;
     for (body, code) in [
         (json!({ "key": key(), "amount": 1e3 }), "invalid_amount"),
         (json!({ "key": key(), "amount": 12.5 }), "invalid_amount"),
@@ -156,19 +153,23 @@ async fn bad_input_is_refused_with_a_json_error_and_nothing_written() -> anyhow:
         "nothing written"
     );
     let client = reqwest::Client::new();
-    let r = client.get(format!("{url}/api/cmd/sale")).send().await?;
+    let r = client.get(format!("{base}/api/cmd/sale")).send().await?;
     assert_eq!(r.status().as_u16(), 405);
     let v: Value = r.json().await?;
     assert!(v["code"].is_string(), "{v}");
-    let r = client.post(format!("{url}/api/typo")).send().await?;
-    assert_eq!(r.status().as_u16(), 404);
-    let v: Value = r.json().await?;
-    assert_eq!(v["code"], "unknown_command");
+    for r in [
+        client.get(format!("{base}/api/typo")).send().await?,
+        url.client_post("/api/typo").json(&json!({})).send().await?,
+    ] {
+        assert_eq!(r.status().as_u16(), 404);
+        let v: Value = r.json().await?;
+        assert_eq!(v["code"], "unknown_command", "a JSON error, not the page");
+    }
     let (status, v) = post(&url, "no_such_command", json!({})).await?;
     assert_eq!((status, v["code"].clone()), (404, json!("unknown_command")));
     let big = "x".repeat(100 * 1024);
-    let r = client
-        .post(format!("{url}/api/cmd/sale"))
+    let r = url
+        .request("sale")
         .header("content-type", "application/json")
         .body(format!("{{\"key\":\"{big}\"}}"))
         .send()

@@ -17,7 +17,7 @@ fn the_writing_connection_is_wal_with_full_sync() -> anyhow::Result<()> {
         "2 is FULL: every commit is synced"
     );
     assert_eq!(j.pragma("foreign_keys")?, "1");
-    assert_eq!(j.schema_version()?, 3);
+    assert_eq!(j.schema_version()?, 4);
     Ok(())
 }
 
@@ -93,6 +93,7 @@ async fn every_device_call_is_written_ahead() -> anyhow::Result<()> {
             NewRequest::Void(VoidRequest {
                 key: testkit::key(),
                 invoice,
+                approval: None,
             }),
         )
         .await?;
@@ -155,7 +156,7 @@ fn an_old_journal_is_migrated_without_losing_a_sale() -> anyhow::Result<()> {
         )?;
     }
     let j = Journal::open(&path)?;
-    assert_eq!(j.schema_version()?, 3);
+    assert_eq!(j.schema_version()?, 4);
     let done = j.load(1)?;
     assert_eq!(done.op.state, checkout::api::OperationState::Done);
     assert_eq!(done.op.total, 1250);

@@ -22,6 +22,7 @@ async fn refund(
                 key: key(),
                 rrn: rrn.into(),
                 amount: amount.map(checkout::money::Money),
+                approval: None,
             }),
         )
         .await
@@ -74,6 +75,7 @@ async fn a_void_gives_back_the_whole_payment_inside_the_batch() -> anyhow::Resul
             NewRequest::Void(VoidRequest {
                 key: key(),
                 invoice: invoice.clone(),
+                approval: None,
             }),
         )
         .await?;
@@ -86,6 +88,7 @@ async fn a_void_gives_back_the_whole_payment_inside_the_batch() -> anyhow::Resul
             NewRequest::Void(VoidRequest {
                 key: key(),
                 invoice,
+                approval: None,
             }),
         )
         .await
@@ -108,6 +111,7 @@ async fn a_cash_refund_of_a_cash_sale() -> anyhow::Result<()> {
                 operation: Some(sale.id),
                 receipt_number: None,
                 amount: None,
+                approval: None,
             }),
         )
         .await?;

@@ -4,7 +4,7 @@ import type { KasaEvent } from "./bindings/KasaEvent";
 import type { OperationView } from "./bindings/OperationView";
 import { ApiFailure, internalError } from "./lib/api";
 import { PENDING_KEY } from "./lib/cashier.svelte";
-import { dictionaries, setLocale, translate } from "./lib/i18n";
+import { dictionaries, setLocale, translate, translatePlural } from "./lib/i18n";
 import { cardPayment, operation } from "./test-fixtures";
 import App from "./App.svelte";
 
@@ -26,6 +26,12 @@ const h = vi.hoisted(() => {
       current: fn(),
       unresolved: fn(),
       receipt_tape: fn(),
+      whoami: fn(),
+      set_language: fn(),
+      logout: fn(),
+      login_options: fn(),
+      login: fn(),
+      quick_items: fn(),
     },
   };
 });
@@ -83,6 +89,18 @@ function sent(mock: ReturnType<typeof vi.fn>, n = 0): Record<string, unknown> {
   return mock.mock.calls[n][0] as Record<string, unknown>;
 }
 
+const CASHIER_SESSION = {
+  user: { id: 1, name: "Касир (навчання)", role: "cashier", operator: 1, language: "uk", active: true, training: true, locked_until: null },
+  refund_approval_above: 50000,
+};
+
+/** Renders the app logged in as the cashier and waits for the cashier screen. */
+async function renderApp() {
+  const r = render(App);
+  await shown("amount");
+  return r;
+}
+
 const networkDown = () =>
   new ApiFailure(internalError("network error", "TypeError: Failed to fetch"), true);
 
@@ -91,6 +109,10 @@ beforeEach(() => {
   for (const m of Object.values(h.api)) m.mockReset();
   h.api.info.mockResolvedValue({ version: "0.1.0", mode: "demo" });
   h.api.current.mockResolvedValue({ operation: null });
+  h.api.whoami.mockResolvedValue({ session: CASHIER_SESSION });
+  h.api.set_language.mockResolvedValue({ session: CASHIER_SESSION });
+  h.api.login_options.mockResolvedValue({ first_run: false, users: [], training: [] });
+  h.api.quick_items.mockResolvedValue({ items: [] });
   h.api.by_key.mockResolvedValue({ operation: null });
   h.api.unresolved.mockResolvedValue({ operations: [] });
   h.api.receipt_tape.mockResolvedValue({ available: true, documents: ["ФІСКАЛЬНИЙ ЧЕК\nRRN 412345678901"] });
@@ -99,9 +121,73 @@ beforeEach(() => {
   setLocale("uk");
 });
 
+describe("login", () => {
+  const OPTIONS = {
+    first_run: false,
+    users: [
+      { id: 1, name: "Касир (навчання)", role: "cashier" },
+      { id: 2, name: "Менеджер (навчання)", role: "manager" },
+    ],
+    training: [
+      { user: 1, name: "Касир (навчання)", role: "cashier", pin: "1111" },
+      { user: 2, name: "Менеджер (навчання)", role: "manager", pin: "2222" },
+    ],
+  };
+
+  it("nobody logged in: the login screen with demo mode's training PINs, then the cashier screen", async () => {
+    h.api.whoami.mockResolvedValue({ session: null });
+    h.api.login_options.mockResolvedValue(OPTIONS);
+    h.api.login.mockResolvedValue(CASHIER_SESSION);
+    render(App);
+    const form = await shown("login-form");
+    expect(byId("amount")).toBeNull();
+    expect(byId("training-pins")?.textContent).toContain("1111");
+    // The number pad types the PIN.
+    for (const d of ["1", "1", "1", "1"]) await fireEvent.click(form.querySelector(`[data-key="${d}"]`)!);
+    expect((byId("pin") as HTMLInputElement).value).toBe("1111");
+    await fireEvent.submit(form);
+    expect(h.api.login).toHaveBeenCalledWith({ user: 1, pin: "1111" });
+    await shown("amount");
+    expect(byId("user")?.textContent).toContain("Касир (навчання)");
+    expect(h.api.current).toHaveBeenCalled();
+  });
+
+  it("a wrong PIN says how many tries are left; a lockout says until when", async () => {
+    h.api.whoami.mockResolvedValue({ session: null });
+    h.api.login_options.mockResolvedValue(OPTIONS);
+    h.api.login
+      .mockRejectedValueOnce(new ApiFailure({ code: "wrong_pin", message: "wrong PIN", details: "3", device_code: null, operation: null }))
+      .mockRejectedValueOnce(
+        new ApiFailure({ code: "locked_out", message: "locked", details: "2026-11-25T18:00:00+00:00", device_code: null, operation: null }),
+      );
+    render(App);
+    const form = await shown("login-form");
+    await fireEvent.input(byId("pin")!, { target: { value: "9999" } });
+    await fireEvent.submit(form);
+    expect((await shown("login-error")).textContent).toBe(translatePlural("uk", "login.wrong_pin", 3));
+    expect(byId("login-error")?.textContent).toContain("3 спроби");
+    expect((byId("pin") as HTMLInputElement).value).toBe("");
+    await fireEvent.input(byId("pin")!, { target: { value: "9999" } });
+    await fireEvent.submit(form);
+    await waitFor(() => expect(byId("login-error")?.getAttribute("data-code")).toBe("locked_out"));
+    expect(byId("amount")).toBeNull();
+  });
+
+  it("a session that ended on the server brings the login back", async () => {
+    h.api.login_options.mockResolvedValue(OPTIONS);
+    h.api.sale.mockRejectedValue(
+      new ApiFailure({ code: "login_required", message: "log in first", details: null, device_code: null, operation: null }),
+    );
+    await renderApp();
+    await typeAndSubmit("12,50");
+    await shown("login-form");
+    expect(byId("amount")).toBeNull();
+  });
+});
+
 describe("cashier screen", () => {
   it("shows the header and tells the shell it is ready with the mode and version info gave", async () => {
-    render(App);
+    await renderApp();
     expect(screen.getByText("Kasa")).toBeTruthy();
     expect(screen.getByLabelText(uk["amount.label"])).toBe(amountInput());
     expect(amountInput().getAttribute("inputmode")).toBe("decimal");
@@ -118,7 +204,7 @@ describe("cashier screen", () => {
   it("reports a failed info call to the shell instead of a mode, and says so on screen", async () => {
     h.api.info.mockRejectedValue(new ApiFailure(internalError("boom")));
     vi.spyOn(console, "error").mockImplementation(() => {});
-    render(App);
+    await renderApp();
     await waitFor(() => expect(h.uiReady).toHaveBeenCalledTimes(1));
     expect(h.uiReady.mock.calls[0][0]).toMatch(/^info=failed code=internal \| /);
     expect(h.uiReady.mock.calls[0][0]).not.toContain("mode=");
@@ -127,7 +213,7 @@ describe("cashier screen", () => {
   });
 
   it("refuses a non-number without calling the backend", async () => {
-    render(App);
+    await renderApp();
     await typeAndSubmit("abc");
     expect(byId("amount-error")?.textContent?.trim()).toBe(uk["validation.not_a_number"]);
     expect(amountInput().getAttribute("aria-invalid")).toBe("true");
@@ -140,14 +226,14 @@ describe("cashier screen", () => {
     ["-5", "validation.not_positive"],
     ["1,234", "validation.too_many_decimals"],
   ])("refuses %j with %s", async (text, key) => {
-    render(App);
+    await renderApp();
     await typeAndSubmit(text);
     expect(byId("amount-error")?.textContent?.trim()).toBe(uk[key]);
     expect(h.api.sale).not.toHaveBeenCalled();
   });
 
   it("names the limit when the amount is too large", async () => {
-    render(App);
+    await renderApp();
     await typeAndSubmit("10000000.01");
     expect(byId("amount-error")?.textContent).toContain("10\u00a0000\u00a0000,00");
   });
@@ -155,7 +241,7 @@ describe("cashier screen", () => {
   it("pays by card: a keyed sale in kopiykas, live progress, then the result", async () => {
     const pending = deferred<OperationView>();
     h.api.sale.mockReturnValue(pending.promise);
-    render(App);
+    await renderApp();
     await typeAndSubmit("12,5");
     expect(h.api.sale).toHaveBeenCalledTimes(1);
     const request = sent(h.api.sale);
@@ -228,7 +314,7 @@ describe("cashier screen", () => {
         payments: [{ ...cardPayment(), method: "cash", card_action: "none", card: null, requested: cash, tendered: cash, approved: cash }],
       });
     });
-    render(App);
+    await renderApp();
     // 12,47 is 12,50 in cash; 12,43 is 12,40, less than the amount and no change.
     await fireEvent.input(amountInput(), { target: { value: "12,47" } });
     expect(byId("cash-hint")?.textContent?.trim()).toBe(ukText("pay.cash.hint", { amount: "12,50" }));
@@ -245,7 +331,7 @@ describe("cashier screen", () => {
   });
 
   it("an amount under 0,05 rounds to nothing in cash: refused, to be taken by card", async () => {
-    render(App);
+    await renderApp();
     await fireEvent.input(amountInput(), { target: { value: "0,03" } });
     expect(byId("cash-hint")).toBeNull();
     await fireEvent.click(byId("pay-cash")!);
@@ -256,7 +342,7 @@ describe("cashier screen", () => {
   it("never shows an older view of the operation over a newer one", async () => {
     const newer = operation({ state: "needs_attention", documents: [], problem: { code: "fiscal.paper_out", message: "", actions: ["print_again"] } });
     h.api.current.mockResolvedValue({ operation: newer });
-    render(App);
+    await renderApp();
     await shown("result");
     emit({ type: "operation", operation: { ...newer, state: "running", updated_at: "2026-11-22T09:00:00Z" } });
     await Promise.resolve();
@@ -265,7 +351,7 @@ describe("cashier screen", () => {
 
   it("a new sale gets a new key", async () => {
     h.api.sale.mockImplementation(async (r: { key: string }) => operation({ key: r.key }));
-    render(App);
+    await renderApp();
     await typeAndSubmit("12.50");
     await shown("result");
     await typeAndSubmit("12.50");
@@ -276,7 +362,7 @@ describe("cashier screen", () => {
   it("after a lost connection, pressing Pay again sends the same key; another amount gets a new one", async () => {
     h.api.sale.mockRejectedValue(networkDown());
     h.api.by_key.mockRejectedValue(networkDown());
-    render(App);
+    await renderApp();
     await typeAndSubmit("12.50");
     const error = await shown("error");
     expect(error.dataset.uncertain).toBe("true");
@@ -297,7 +383,7 @@ describe("cashier screen", () => {
   it("after a lost connection, shows what became of the sale once Kasa answers by its key", async () => {
     h.api.sale.mockRejectedValue(networkDown());
     h.api.by_key.mockImplementation(async ({ key }: { key: string }) => ({ operation: operation({ key }) }));
-    render(App);
+    await renderApp();
     await typeAndSubmit("12.50");
     const result = await shown("result");
     expect(result.dataset.state).toBe("done");
@@ -306,7 +392,7 @@ describe("cashier screen", () => {
 
   it("after a definite error, a new press gets a new key", async () => {
     h.api.sale.mockRejectedValue(new ApiFailure({ code: "busy", message: "another operation is in progress", details: null, device_code: null, operation: null }));
-    render(App);
+    await renderApp();
     await typeAndSubmit("12.50");
     const error = await shown("error");
     expect(error.dataset.code).toBe("busy");
@@ -332,7 +418,7 @@ describe("cashier screen", () => {
         problem: { code: "51", message: "Insufficient funds", actions: [] },
       }),
     );
-    render(App);
+    await renderApp();
     await typeAndSubmit("7");
     const result = await shown("result");
     expect(result.dataset.state).toBe("declined");
@@ -360,7 +446,7 @@ describe("cashier screen", () => {
     h.api.add_payment.mockImplementation(async (r: { key: string }) =>
       operation({ key: "sale-key", total: 1243, paid: 1243, payments: [cardPayment({ approved: 1000 })] }),
     );
-    render(App);
+    await renderApp();
     await typeAndSubmit("12.43");
     const result = await shown("result");
     expect(result.dataset.state).toBe("awaiting_payment");
@@ -397,7 +483,7 @@ describe("cashier screen", () => {
         problem: { code: "payment.remaining", message: "", actions: ["cancel"] },
       }),
     );
-    render(App);
+    await renderApp();
     await typeAndSubmit("0,07");
     await shown("result");
     expect(byId("rest-card")?.textContent).toContain("0,03");
@@ -419,7 +505,7 @@ describe("cashier screen", () => {
     h.api.cancel.mockImplementation(async () =>
       operation({ state: "cancelled", paid: 0, payments: [cardPayment({ state: "reversed", approved: 1000 })], documents: [] }),
     );
-    render(App);
+    await renderApp();
     await typeAndSubmit("12.50");
     await shown("result");
     await fireEvent.click(byId("action-cancel")!);
@@ -440,7 +526,7 @@ describe("cashier screen", () => {
     );
     const printing = deferred<OperationView>();
     h.api.print_again.mockReturnValue(printing.promise);
-    render(App);
+    await renderApp();
     await typeAndSubmit("12.50");
     const result = await shown("result");
     expect(result.dataset.state).toBe("needs_attention");
@@ -474,7 +560,7 @@ describe("cashier screen", () => {
       }),
     );
     h.api.retry_lookup.mockImplementation(async () => operation());
-    render(App);
+    await renderApp();
     await typeAndSubmit("12.50");
     const result = await shown("result");
     expect(testId(result, "money")).toBe(ukText("money.unknown", { amount: "12,50" }));
@@ -502,7 +588,7 @@ describe("cashier screen", () => {
         problem: { code: "resolved.by_hand", message: "slip shows a decline", actions: [] },
       }),
     );
-    render(App);
+    await renderApp();
     await typeAndSubmit("12.50");
     await shown("result");
     await fireEvent.click(byId("action-resolve")!);
@@ -530,7 +616,7 @@ describe("cashier screen", () => {
         problem: { code: "fiscal.something_new", message: "register said 0x99", actions: ["resolve"] },
       }),
     );
-    render(App);
+    await renderApp();
     await typeAndSubmit("12.50");
     const problem = (await shown("result")).querySelector('[data-testid="problem"]') as HTMLElement;
     expect(problem.dataset.code).toBe("fiscal.something_new");
@@ -547,7 +633,7 @@ describe("cashier screen", () => {
         operation: null,
       }),
     );
-    render(App);
+    await renderApp();
     await typeAndSubmit("12.50");
     const error = await shown("error");
     expect(error.textContent).toContain(uk["error.fiscal_error"]);
@@ -565,11 +651,54 @@ describe("cashier screen", () => {
         operation: null,
       }),
     );
-    render(App);
+    await renderApp();
     await typeAndSubmit("12.50");
     const device = await screen.findByTestId("device-error");
     expect(device.textContent).toContain(ukText("code.unknown", { code: "terminal.device.something_new" }));
     expect(byId("error")?.textContent).toContain("terminal reported 1009");
+  });
+
+  it("needs attention: a banner that stays, and no new card sale until it is resolved", async () => {
+    const stuck = operation({
+      id: 9,
+      state: "needs_attention",
+      documents: [],
+      problem: { code: "fiscal.paper_out", message: "", actions: ["print_again", "resolve"] },
+    });
+    h.api.unresolved.mockResolvedValue({ operations: [stuck] });
+    await renderApp();
+    const banner = await shown("attention-banner");
+    expect(banner.textContent).toContain(ukText("attention.banner", { kind: uk["kind.sale"], id: 9 }));
+    await typeAndSubmit("12,50");
+    expect(h.api.sale).not.toHaveBeenCalled();
+    const result = await shown("result");
+    expect(result.dataset.operation).toBe("9");
+    expect(byId("action-print_again")).not.toBeNull();
+    // Resolved (printed again): the banner goes once the list is empty.
+    h.api.unresolved.mockResolvedValue({ operations: [] });
+    h.api.print_again.mockResolvedValue(operation({ id: 9, state: "done" }));
+    await fireEvent.click(byId("action-print_again")!);
+    await waitFor(() => expect(byId("attention-banner")).toBeNull());
+  });
+
+  it("a cashier closing by hand types a manager's PIN, sent with the request", async () => {
+    h.api.login_options.mockResolvedValue({ first_run: false, users: [{ id: 2, name: "Менеджер", role: "manager" }], training: [] });
+    const stuck = operation({
+      id: 9,
+      state: "needs_attention",
+      documents: [],
+      problem: { code: "fiscal.paper_out", message: "", actions: ["print_again", "resolve"] },
+    });
+    h.api.current.mockResolvedValue({ operation: stuck });
+    h.api.resolve.mockResolvedValue(operation({ id: 9, state: "done" }));
+    await renderApp();
+    await fireEvent.click(await shown("action-resolve"));
+    await shown("resolve-approval");
+    await fireEvent.input(byId("resolve-reason")!, { target: { value: "receipt printed by hand" } });
+    await fireEvent.input(byId("resolve-pin")!, { target: { value: "2222" } });
+    await fireEvent.click(byId("resolve-done")!);
+    await waitFor(() => expect(h.api.resolve).toHaveBeenCalledTimes(1));
+    expect(sent(h.api.resolve)).toMatchObject({ operation: 9, resolution: "done", approval: { user: 2, pin: "2222" } });
   });
 
   it("an older operation blocks the sale: names it, and shows it with its actions", async () => {
@@ -585,7 +714,7 @@ describe("cashier screen", () => {
     h.api.operation.mockResolvedValue(
       operation({ id: 5, state: "needs_attention", documents: [], problem: { code: "fiscal.paper_out", message: "", actions: ["print_again", "resolve"] } }),
     );
-    render(App);
+    await renderApp();
     await typeAndSubmit("12.50");
     const error = await shown("error");
     expect(error.textContent).toContain(uk["error.unresolved"]);
@@ -594,7 +723,12 @@ describe("cashier screen", () => {
     const result = await shown("result");
     expect(result.dataset.operation).toBe("5");
     expect(h.api.operation).toHaveBeenCalledWith({ id: 5 });
-    expect(h.api.unresolved).not.toHaveBeenCalled();
+    // The named operation is read; the list of unresolved ones is not asked for it
+    // (the banner reads that list at login and after each settled operation).
+    const saleAt = h.api.sale.mock.invocationCallOrder[0];
+    const readAt = h.api.operation.mock.invocationCallOrder[0];
+    const listedBetween = h.api.unresolved.mock.invocationCallOrder.filter((n) => n > saleAt && n < readAt);
+    expect(listedBetween).toEqual([]);
     expect(byId("action-print_again")).not.toBeNull();
   });
 
@@ -605,7 +739,7 @@ describe("cashier screen", () => {
     h.api.unresolved.mockResolvedValue({
       operations: [operation({ id: 6, state: "awaiting_payment", cash_due: 250, remaining: 250, documents: [], problem: null })],
     });
-    render(App);
+    await renderApp();
     await typeAndSubmit("12.50");
     const error = await shown("error");
     expect(testId(error, "blocking-operation")).toBeUndefined();
@@ -616,7 +750,7 @@ describe("cashier screen", () => {
     h.api.current.mockResolvedValue({
       operation: operation({ id: 40, state: "running", step: "charge", payments: [cardPayment({ state: "pending", approved: 0, card: null })], documents: [] }),
     });
-    render(App);
+    await renderApp();
     const progress = await shown("progress");
     expect(payButton().disabled).toBe(true);
     emit({ type: "progress", operation: 40, status: "authorising" });
@@ -631,7 +765,7 @@ describe("cashier screen", () => {
   it("after a reload with nothing running, shows what became of a sale sent but not answered", async () => {
     sessionStorage.setItem(PENDING_KEY, "lost-key");
     h.api.by_key.mockResolvedValue({ operation: operation({ id: 41, key: "lost-key" }) });
-    render(App);
+    await renderApp();
     const result = await shown("result");
     expect(h.api.by_key).toHaveBeenCalledWith({ key: "lost-key" });
     expect(result.dataset.operation).toBe("41");
@@ -646,7 +780,7 @@ describe("cashier screen", () => {
       pending.resolve(cancelled);
       return cancelled;
     });
-    render(App);
+    await renderApp();
     await typeAndSubmit("12.50");
     const key = sent(h.api.sale).key as string;
     emit({ type: "operation", operation: operation({ key, state: "running", step: "charge", payments: [cardPayment({ state: "pending", approved: 0, card: null })], documents: [] }) });
@@ -658,7 +792,7 @@ describe("cashier screen", () => {
   });
 
   it("switches language from the header", async () => {
-    render(App);
+    await renderApp();
     await fireEvent.click(document.querySelector('button[data-locale="en"]')!);
     expect(payButton().textContent).toContain(dictionaries.en["pay.card"]);
     expect(screen.getByLabelText(dictionaries.en["amount.label"])).toBe(amountInput());
@@ -669,7 +803,7 @@ describe("cashier screen", () => {
     h.api.sale.mockImplementation(async (r: { key: string }) =>
       operation({ key: r.key, state: "cancelled", payments: [cardPayment({ state: "cancelled", approved: 0, card: null })], documents: [] }),
     );
-    render(App);
+    await renderApp();
     await typeAndSubmit("3");
     await shown("result");
     await fireEvent.keyDown(amountInput(), { key: "Escape" });

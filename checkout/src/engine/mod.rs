@@ -268,6 +268,11 @@ impl Engine {
         &self.inner.journal
     }
 
+    /// The clock the engine reads (logins and lockouts use the same).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.inner.clock)
+    }
+
     /// The devices.
     pub fn devices(&self) -> &Devices {
         &self.inner.devices
@@ -290,7 +295,7 @@ impl Engine {
             .to_string()
     }
 
-    fn context<'a>(&'a self, actor: &'a str) -> Context<'a> {
+    fn context<'a>(&'a self, actor: &'a str, operator: Option<u32>) -> Context<'a> {
         let now = self.inner.clock.now();
         Context {
             journal: &self.inner.journal,
@@ -298,6 +303,7 @@ impl Engine {
             merchants: &self.inner.config.merchants,
             departments: &self.inner.config.departments,
             actor,
+            operator,
             business_day: local_date(now, self.inner.config.time_zone)
                 .format("%Y-%m-%d")
                 .to_string(),
@@ -439,8 +445,19 @@ impl Engine {
     }
 
     /// Start a new operation (sale, refund, void, cash refund, cash in/out,
-    /// X report) for `actor`.
+    /// X report) for `actor`, printed as the configured fiscal operator.
     pub async fn submit(&self, actor: &str, req: NewRequest) -> Result<OperationView> {
+        self.submit_as(actor, None, req).await
+    }
+
+    /// [`Engine::submit`] for a user who is the fiscal register's
+    /// `operator`: the operation's receipts name them.
+    pub async fn submit_as(
+        &self,
+        actor: &str,
+        operator: Option<u32>,
+        req: NewRequest,
+    ) -> Result<OperationView> {
         let key = req.key().to_string();
         let hash = req.fingerprint();
         let journal = &self.inner.journal;
@@ -454,7 +471,7 @@ impl Engine {
         };
         let actor = actor.to_string();
         self.keyed(&key, hash.clone(), existing, move |engine, tx| async move {
-            let created = engine.create(&actor, &req, &tx).await;
+            let created = engine.create(&actor, operator, &req, &tx).await;
             match created {
                 Ok(id) => engine.run_live(id, &tx).await,
                 Err(e) => {
@@ -470,13 +487,14 @@ impl Engine {
     async fn create(
         &self,
         actor: &str,
+        operator: Option<u32>,
         req: &NewRequest,
         _tx: &watch::Sender<Creation>,
     ) -> Result<(i64, OwnedMutexGuard<()>)> {
         let guard = self.lane().await?;
         // Whatever an earlier operation left unfinished is resolved first.
         self.resolve_running().await;
-        let ctx = self.context(actor);
+        let ctx = self.context(actor, operator);
         let new = req.validate(&ctx)?;
         let card = needs_card(&new);
         let strict = !matches!(

@@ -719,7 +719,8 @@ pub async fn run_receipt(ctx: &StepContext<'_>) -> RunResult {
     let l = ctx.loaded;
     let op = &l.op;
     let opened: fiscal::Result<Option<i64>> = async {
-        f.open_receipt(op.spec.receipt_kind()).await?;
+        f.open_receipt_as(op.spec.receipt_kind(), op.operator)
+            .await?;
         for line in op.spec.lines() {
             f.add_line(line).await?;
         }

@@ -39,6 +39,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../migrations/0001_journal.sql")),
     (2, include_str!("../../migrations/0002_operations.sql")),
     (3, include_str!("../../migrations/0003_shop_day.sql")),
+    (4, include_str!("../../migrations/0004_users.sql")),
 ];
 
 /// A handle on the journal file: one connection behind a mutex.

@@ -32,6 +32,9 @@ pub struct OperationRecord {
     pub error_message: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// The fiscal register's operator its documents are printed as (the
+    /// logged-in user's); none: the configured one.
+    pub operator: Option<u32>,
 }
 
 /// An operation to create.
@@ -49,11 +52,13 @@ pub struct NewOperation {
     pub original_id: Option<i64>,
     pub payments: Vec<NewPayment>,
     pub at: String,
+    /// The fiscal operator of the user who asked (see [`OperationRecord::operator`]).
+    pub operator: Option<u32>,
 }
 
 const COLUMNS: &str = "id, key, kind, state, request, request_hash, actor, merchant, business_day,
     total, original_id, cancel_requested, error_code, error_message, created_at, updated_at,
-    shift_id";
+    shift_id, operator";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<OperationRecord> {
     let kind: String = r.get(2)?;
@@ -84,6 +89,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<OperationRecord> {
         created_at: r.get(14)?,
         updated_at: r.get(15)?,
         shift_id: r.get(16)?,
+        operator: r.get(17)?,
     })
 }
 
@@ -125,8 +131,8 @@ impl super::Journal {
             crate::journal::exec(
                 tx,
                 "INSERT INTO operations (key, kind, state, request, request_hash, actor, merchant,
-                    business_day, shift_id, total, original_id, created_at, updated_at)
-                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+                    business_day, shift_id, total, original_id, created_at, updated_at, operator)
+                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)",
                 params![
                     new.key,
                     new.spec.kind().as_str(),
@@ -138,7 +144,8 @@ impl super::Journal {
                     shift_id,
                     new.total,
                     new.original_id,
-                    new.at
+                    new.at,
+                    new.operator
                 ],
             )?;
             let id = tx.last_insert_rowid();

@@ -13,7 +13,7 @@ mod sale;
 use serde::{Deserialize, Serialize};
 
 pub use cash::{validate_cash_move, validate_cash_refund, validate_day_close, validate_x_report};
-pub use refund::{validate_refund, validate_void};
+pub use refund::{refundable, validate_refund, validate_void};
 pub use sale::{validate_add_payment, validate_sale};
 
 use fiscal::ReceiptLine;
@@ -313,6 +313,8 @@ pub struct Context<'a> {
     /// The shop's departments.
     pub departments: &'a [crate::settings::DepartmentSettings],
     pub actor: &'a str,
+    /// The fiscal operator of the user who asks (none: the configured one).
+    pub operator: Option<u32>,
     pub business_day: String,
     pub at: String,
 }
@@ -371,6 +373,7 @@ pub fn new_operation(
         original_id,
         payments,
         at: ctx.at.clone(),
+        operator: ctx.operator,
     }
 }
 

@@ -77,11 +77,28 @@ impl Session {
     }
 
     pub(super) async fn open_receipt(&mut self, kind: Kind) -> Result<()> {
-        let (op, pwd, till) = (
-            self.opts.operator.clone(),
-            self.opts.password.clone(),
-            self.opts.till.clone(),
-        );
+        self.open_receipt_as(kind, None).await
+    }
+
+    /// Open a receipt as `operator` (with its configured password), or as
+    /// the configured operator.
+    pub(super) async fn open_receipt_as(
+        &mut self,
+        kind: Kind,
+        operator: Option<u32>,
+    ) -> Result<()> {
+        let (op, pwd) = match operator {
+            Some(n) if n.to_string() != self.opts.operator => (
+                n.to_string(),
+                self.opts
+                    .operator_passwords
+                    .get(&n)
+                    .cloned()
+                    .unwrap_or_else(|| self.opts.password.clone()),
+            ),
+            _ => (self.opts.operator.clone(), self.opts.password.clone()),
+        };
+        let till = self.opts.till.clone();
         let r = match kind {
             Kind::Sale => {
                 let data = match self.d.syntax {

@@ -85,6 +85,10 @@ pub struct DriverOptions {
     pub password: String,
     pub till: String,
     pub link: LinkConfig,
+    /// The passwords of other operators a receipt may be opened as (a
+    /// user of the till is an operator of the register); an operator not
+    /// listed uses `password`.
+    pub operator_passwords: std::collections::BTreeMap<u32, String>,
 }
 
 impl Default for DriverOptions {
@@ -94,6 +98,7 @@ impl Default for DriverOptions {
             password: "0000".into(),
             till: "1".into(),
             link: LinkConfig::default(),
+            operator_passwords: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -336,13 +341,17 @@ impl FiscalRegister for DatecsDriver {
     }
 
     async fn open_receipt(&self, kind: ReceiptKind) -> Result<()> {
+        self.open_receipt_as(kind, None).await
+    }
+
+    async fn open_receipt_as(&self, kind: ReceiptKind, operator: Option<u32>) -> Result<()> {
         let kind = match kind {
             ReceiptKind::Sale => Kind::Sale,
             ReceiptKind::Return { original } => Kind::Return { original },
         };
         let mut s = self.inner.lock().await;
         s.signing.clear();
-        s.open_receipt(kind).await
+        s.open_receipt_as(kind, operator).await
     }
 
     async fn add_line(&self, line: &ReceiptLine) -> Result<()> {

@@ -12,24 +12,37 @@ import type { DayStatus } from "./DayStatus";
 import type { DaysQuery } from "./DaysQuery";
 import type { DeviceHealth } from "./DeviceHealth";
 import type { Empty } from "./Empty";
+import type { FirstManagerRequest } from "./FirstManagerRequest";
 import type { KeyQuery } from "./KeyQuery";
 import type { KeyRequest } from "./KeyRequest";
+import type { LanguageRequest } from "./LanguageRequest";
+import type { LoginOptions } from "./LoginOptions";
+import type { LoginRequest } from "./LoginRequest";
+import type { LogoutRequest } from "./LogoutRequest";
 import type { MaybeOperation } from "./MaybeOperation";
 import type { OperationDetail } from "./OperationDetail";
 import type { OperationList } from "./OperationList";
 import type { OperationQuery } from "./OperationQuery";
 import type { OperationView } from "./OperationView";
+import type { PaymentLookup } from "./PaymentLookup";
+import type { QuickItemList } from "./QuickItemList";
 import type { ReceiptTape } from "./ReceiptTape";
 import type { RefundRequest } from "./RefundRequest";
 import type { ResolveRequest } from "./ResolveRequest";
 import type { Role } from "./Role";
+import type { RrnQuery } from "./RrnQuery";
 import type { SaleRequest } from "./SaleRequest";
+import type { SaveUserRequest } from "./SaveUserRequest";
 import type { SearchPage } from "./SearchPage";
 import type { SearchQuery } from "./SearchQuery";
+import type { SessionState } from "./SessionState";
+import type { SessionView } from "./SessionView";
 import type { SettlementList } from "./SettlementList";
 import type { ShiftQuery } from "./ShiftQuery";
 import type { ShiftView } from "./ShiftView";
 import type { TapeQuery } from "./TapeQuery";
+import type { UserList } from "./UserList";
+import type { UserView } from "./UserView";
 import type { Verification } from "./Verification";
 import type { VoidRequest } from "./VoidRequest";
 
@@ -37,17 +50,35 @@ import type { VoidRequest } from "./VoidRequest";
 export interface Commands {
   /** Version and mode of the running Kasa. */
   info: { request: Empty; response: AppInfo };
+  /** Who the login screen offers, demo mode's training PINs, and whether this is the first run (no user yet). */
+  login_options: { request: Empty; response: LoginOptions };
+  /** Log in by PIN; wrong PINs in a row lock the user out for a while. */
+  login: { request: LoginRequest; response: SessionView };
+  /** End the session. */
+  logout: { request: LogoutRequest; response: SessionState };
+  /** The session, if any. */
+  whoami: { request: Empty; response: SessionState };
+  /** The first run: create the first manager and log in. */
+  first_manager: { request: FirstManagerRequest; response: SessionView };
+  /** Remember the logged-in user's language. */
+  set_language: { request: LanguageRequest; response: SessionState };
+  /** Every user. */
+  users: { request: Empty; response: UserList };
+  /** Create or change a user (name, role, fiscal operator, PIN, active). */
+  save_user: { request: SaveUserRequest; response: UserView };
   /** A sale: items or a free amount, by card, cash or both. */
   sale: { request: SaleRequest; response: OperationView };
   /** Pay the rest of a sale after a partial approval or a decline. */
   add_payment: { request: AddPaymentRequest; response: OperationView };
   /** Cancel: stop a card step waiting for the customer, or give back the card payments of a sale awaiting payment or attention. */
   cancel: { request: ActionRequest; response: OperationView };
-  /** A card refund by RRN, full or partial. */
+  /** The card payment with an RRN, its sale and what is left to give back. */
+  find_payment: { request: RrnQuery; response: PaymentLookup };
+  /** A card refund by RRN, full or partial (a cashier's above the limit needs a manager's PIN). */
   refund: { request: RefundRequest; response: OperationView };
-  /** A void by invoice inside the terminal's open batch. */
+  /** A void by invoice inside the terminal's open batch (a cashier's needs a manager's PIN). */
   void: { request: VoidRequest; response: OperationView };
-  /** Money back in cash for a sale. */
+  /** Money back in cash for a sale (a cashier's above the limit needs a manager's PIN). */
   cash_refund: { request: CashRefundRequest; response: OperationView };
   /** Cash into the drawer. */
   cash_in: { request: CashMoveRequest; response: OperationView };
@@ -61,7 +92,7 @@ export interface Commands {
   retry_lookup: { request: ActionRequest; response: OperationView };
   /** A customer's copy of a finished receipt (non-fiscal). */
   customer_copy: { request: ActionRequest; response: OperationView };
-  /** Close an operation that needs attention by hand, with a reason. */
+  /** Close an operation that needs attention by hand, with a reason (a cashier's needs a manager's PIN). */
   resolve: { request: ResolveRequest; response: OperationView };
   /** One operation. */
   operation: { request: OperationQuery; response: OperationView };
@@ -71,6 +102,8 @@ export interface Commands {
   current: { request: Empty; response: MaybeOperation };
   /** The unfinished operations. */
   unresolved: { request: Empty; response: OperationList };
+  /** The shop's frequent items for the cashier screen. */
+  quick_items: { request: Empty; response: QuickItemList };
   /** Demo mode's virtual receipt tape. */
   receipt_tape: { request: TapeQuery; response: ReceiptTape };
   /** What blocks card payments now, and what to fix soon. */
@@ -97,12 +130,21 @@ export interface Commands {
 
 export type CommandName = keyof Commands;
 
-/** The role each command needs, and whether it changes state. */
-export const COMMANDS: { readonly [K in CommandName]: { role: Role; mutating: boolean } } = {
-  info: { role: "cashier", mutating: false },
+/** The role each command needs (null: anyone), and whether it changes state. */
+export const COMMANDS: { readonly [K in CommandName]: { role: Role | null; mutating: boolean } } = {
+  info: { role: null, mutating: false },
+  login_options: { role: null, mutating: false },
+  login: { role: null, mutating: true },
+  logout: { role: null, mutating: true },
+  whoami: { role: null, mutating: false },
+  first_manager: { role: null, mutating: true },
+  set_language: { role: "cashier", mutating: true },
+  users: { role: "manager", mutating: false },
+  save_user: { role: "manager", mutating: true },
   sale: { role: "cashier", mutating: true },
   add_payment: { role: "cashier", mutating: true },
   cancel: { role: "cashier", mutating: true },
+  find_payment: { role: "cashier", mutating: false },
   refund: { role: "cashier", mutating: true },
   void: { role: "cashier", mutating: true },
   cash_refund: { role: "cashier", mutating: true },
@@ -112,11 +154,12 @@ export const COMMANDS: { readonly [K in CommandName]: { role: Role; mutating: bo
   print_again: { role: "cashier", mutating: true },
   retry_lookup: { role: "cashier", mutating: true },
   customer_copy: { role: "cashier", mutating: true },
-  resolve: { role: "manager", mutating: true },
+  resolve: { role: "cashier", mutating: true },
   operation: { role: "cashier", mutating: false },
   by_key: { role: "cashier", mutating: false },
   current: { role: "cashier", mutating: false },
   unresolved: { role: "cashier", mutating: false },
+  quick_items: { role: "cashier", mutating: false },
   receipt_tape: { role: "cashier", mutating: false },
   device_health: { role: "cashier", mutating: false },
   day_status: { role: "cashier", mutating: false },
@@ -137,9 +180,18 @@ export type Call = <K extends CommandName>(name: K, request: Commands[K]["reques
 export function client(call: Call) {
   return {
     info: (request: Empty): Promise<AppInfo> => call("info", request),
+    login_options: (request: Empty): Promise<LoginOptions> => call("login_options", request),
+    login: (request: LoginRequest): Promise<SessionView> => call("login", request),
+    logout: (request: LogoutRequest): Promise<SessionState> => call("logout", request),
+    whoami: (request: Empty): Promise<SessionState> => call("whoami", request),
+    first_manager: (request: FirstManagerRequest): Promise<SessionView> => call("first_manager", request),
+    set_language: (request: LanguageRequest): Promise<SessionState> => call("set_language", request),
+    users: (request: Empty): Promise<UserList> => call("users", request),
+    save_user: (request: SaveUserRequest): Promise<UserView> => call("save_user", request),
     sale: (request: SaleRequest): Promise<OperationView> => call("sale", request),
     add_payment: (request: AddPaymentRequest): Promise<OperationView> => call("add_payment", request),
     cancel: (request: ActionRequest): Promise<OperationView> => call("cancel", request),
+    find_payment: (request: RrnQuery): Promise<PaymentLookup> => call("find_payment", request),
     refund: (request: RefundRequest): Promise<OperationView> => call("refund", request),
     void: (request: VoidRequest): Promise<OperationView> => call("void", request),
     cash_refund: (request: CashRefundRequest): Promise<OperationView> => call("cash_refund", request),
@@ -154,6 +206,7 @@ export function client(call: Call) {
     by_key: (request: KeyQuery): Promise<MaybeOperation> => call("by_key", request),
     current: (request: Empty): Promise<MaybeOperation> => call("current", request),
     unresolved: (request: Empty): Promise<OperationList> => call("unresolved", request),
+    quick_items: (request: Empty): Promise<QuickItemList> => call("quick_items", request),
     receipt_tape: (request: TapeQuery): Promise<ReceiptTape> => call("receipt_tape", request),
     device_health: (request: Empty): Promise<DeviceHealth> => call("device_health", request),
     day_status: (request: Empty): Promise<DayStatus> => call("day_status", request),

@@ -7,6 +7,8 @@
 // answer ends the attempt, and the next press gets a new key.
 //
 // No markup here: App.svelte and the panels render this state.
+import type { Approval } from "../bindings/Approval";
+import type { ItemRequest } from "../bindings/ItemRequest";
 import type { OperationView } from "../bindings/OperationView";
 import type { Resolution } from "../bindings/Resolution";
 import type { TerminalStatus } from "../bindings/TerminalStatus";
@@ -17,7 +19,30 @@ import { cashToTake, newKey } from "./operations";
 export type PayMethod = "card" | "cash";
 
 /** The commands this screen sends that change something. */
-export type Command = "sale" | "add_payment" | "cancel" | "print_again" | "retry_lookup" | "resolve";
+export type Command =
+  | "sale"
+  | "add_payment"
+  | "cancel"
+  | "print_again"
+  | "retry_lookup"
+  | "resolve"
+  | "customer_copy"
+  | NewOperation;
+
+/** The commands that start an operation other than a sale. */
+export type NewOperation = "refund" | "void" | "cash_in" | "cash_out" | "x_report";
+
+/** The commands that start a new operation (the screen follows it by its key). */
+const STARTING: readonly Command[] = ["sale", "refund", "void", "cash_in", "cash_out", "x_report"];
+
+/** The request of each such command, without its key. */
+export type NewOperationRequest = {
+  refund: { rrn: string; amount: number | null; approval?: Approval };
+  void: { invoice: string; approval?: Approval };
+  cash_in: { amount: number };
+  cash_out: { amount: number };
+  x_report: Record<string, never>;
+};
 
 /** A request that failed: which command, the backend's error, and whether it may not have reached Kasa. */
 export type Failure = { command: Command; error: ApiError; uncertain: boolean };
@@ -75,6 +100,11 @@ export class Cashier {
   /** A sale or an action is on its way, or the operation shown is running. */
   get busy(): boolean {
     return this.pending !== null || this.op?.state === "running";
+  }
+
+  /** A new operation was asked for and its first view has not come yet. */
+  get starting(): boolean {
+    return this.op === null && this.pending !== null && STARTING.includes(this.pending);
   }
 
   /** The operation shown is a card step waiting on the terminal, which can be cancelled there. */
@@ -182,12 +212,12 @@ export class Cashier {
     }
   }
 
-  /** Starts a sale of a free amount (kopiykas), paid by card or in cash (the amount rounded to 10 kopiykas, as the register rounds it). */
-  async pay(minor: number, method: PayMethod): Promise<OperationView | null> {
+  /** Starts a sale of a free amount (kopiykas) or of items (their total), paid by card or in cash (the amount rounded to 10 kopiykas, as the register rounds it). */
+  async pay(minor: number, method: PayMethod, items: ItemRequest[] = []): Promise<OperationView | null> {
     if (this.busy) return null;
     const request = {
-      items: [],
-      amount: minor,
+      items,
+      amount: items.length > 0 ? null : minor,
       payments: [method === "card" ? { method: "card" as const, amount: minor } : { method: "cash" as const, amount: cashToTake(minor) }],
     };
     this.op = null;
@@ -197,6 +227,48 @@ export class Cashier {
     this.#saleKey = key;
     this.#progress.clear();
     const view = await this.#send("sale", request, (k) => api.sale({ key: k, ...request }));
+    if (this.failure === null || !this.failure.uncertain) this.#saleKey = null;
+    return view;
+  }
+
+  /**
+   * Starts a sale paid partly by card (`cardMinor`) and the rest in cash
+   * (rounded to 10 kopiykas, as the register rounds it).
+   */
+  async payMixed(minor: number, cardMinor: number, items: ItemRequest[] = []): Promise<OperationView | null> {
+    if (this.busy || cardMinor <= 0 || cardMinor >= minor) return null;
+    const request = {
+      items,
+      amount: items.length > 0 ? null : minor,
+      payments: [
+        { method: "card" as const, amount: cardMinor },
+        { method: "cash" as const, amount: cashToTake(minor - cardMinor) },
+      ],
+    };
+    return this.#start("sale", request, (k) => api.sale({ key: k, ...request }), minor);
+  }
+
+  /** Starts a refund, a void, a cash in or out, or an X report. */
+  async start<K extends NewOperation>(command: K, request: NewOperationRequest[K], minor = 0): Promise<OperationView | null> {
+    if (this.busy) return null;
+    const send = (key: string) => (api[command] as (r: unknown) => Promise<OperationView>)({ key, ...request });
+    return this.#start(command, request, send, minor);
+  }
+
+  /** Starts a new operation: the screen follows it by its key's events until the answer comes. */
+  async #start(
+    command: Command,
+    request: unknown,
+    send: (key: string) => Promise<OperationView>,
+    minor: number,
+  ): Promise<OperationView | null> {
+    this.op = null;
+    this.status = null;
+    this.payingMinor = minor;
+    const key = this.#keyFor(command, request);
+    this.#saleKey = key;
+    this.#progress.clear();
+    const view = await this.#send(command, request, send);
     if (this.failure === null || !this.failure.uncertain) this.#saleKey = null;
     return view;
   }
@@ -215,14 +287,14 @@ export class Cashier {
   }
 
   /** Cancel, print again, or ask the terminal again, for the operation shown. */
-  async act(action: "cancel" | "print_again" | "retry_lookup"): Promise<OperationView | null> {
+  async act(action: "cancel" | "print_again" | "retry_lookup" | "customer_copy"): Promise<OperationView | null> {
     const op = this.op;
     if (!op) return null;
     // A card step in flight can be cancelled while the sale's own request waits.
     if (this.pending !== null && !(action === "cancel" && this.cancellable)) return null;
     const request = { operation: op.id };
     const send = (key: string) => api[action]({ key, ...request });
-    if (action === "cancel" && this.pending === "sale") {
+    if (action === "cancel" && this.pending !== null && STARTING.includes(this.pending)) {
       // Leave `pending` (and the attempt's key) to the sale; both answers are the same operation.
       try {
         const view = await send(newKey());
@@ -238,10 +310,10 @@ export class Cashier {
   }
 
   /** Closes the operation shown by hand, with a reason that is kept (a manager's command). */
-  async resolve(resolution: Resolution, reason: string): Promise<OperationView | null> {
+  async resolve(resolution: Resolution, reason: string, approval?: Approval): Promise<OperationView | null> {
     const op = this.op;
     if (!op || this.pending !== null) return null;
-    const request = { operation: op.id, resolution, reason };
+    const request = approval ? { operation: op.id, resolution, reason, approval } : { operation: op.id, resolution, reason };
     return this.#send("resolve", request, (key) => api.resolve({ key, ...request }));
   }
 
@@ -277,6 +349,13 @@ export class Cashier {
     } catch (err) {
       console.warn("could not read the operation", err);
     }
+  }
+
+  /** Shows `op` (an unresolved operation the banner points at), unless something else is under way. */
+  show(op: OperationView): void {
+    if (this.pending !== null || this.op?.state === "running") return;
+    this.failure = null;
+    this.#take(op, true);
   }
 
   /** Forgets a finished result and the last error (a new sale). Unfinished operations stay shown. */

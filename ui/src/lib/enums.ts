@@ -25,6 +25,10 @@ const errorCodes: Record<ErrorCode, true> = {
   not_found: true,
   unknown_command: true,
   too_large: true,
+  login_required: true,
+  wrong_pin: true,
+  locked_out: true,
+  approval_required: true,
   internal: true,
 };
 

@@ -12,6 +12,7 @@ import {
   setLocale,
   t,
   translate,
+  translatePlural,
 } from "./i18n";
 import { MONEY_ERRORS } from "./money";
 
@@ -204,5 +205,17 @@ describe("translate", () => {
     expect(localStorage.getItem("kasa.locale")).toBe("ru");
     expect(document.documentElement.lang).toBe("ru");
     setLocale("uk");
+  });
+});
+
+describe("plural rules", () => {
+  it("chooses the form by each language's rules", () => {
+    expect(translatePlural("uk", "login.wrong_pin", 1)).toContain("1 спроба");
+    expect(translatePlural("uk", "login.wrong_pin", 3)).toContain("3 спроби");
+    expect(translatePlural("uk", "login.wrong_pin", 5)).toContain("5 спроб");
+    expect(translatePlural("ru", "login.wrong_pin", 21)).toContain("21 попытка");
+    expect(translatePlural("ru", "login.wrong_pin", 11)).toContain("11 попыток");
+    expect(translatePlural("en", "login.wrong_pin", 1)).toContain("1 try left");
+    expect(translatePlural("en", "login.wrong_pin", 4)).toContain("4 tries left");
   });
 });

@@ -64,6 +64,23 @@ export function setLocale(value: Locale): void {
 /** The translation function for the current language: `$t("pay.button")`. */
 export const t = derived(locale, ($locale) => (key: string, params?: Params) => translate($locale, key, params));
 
+/**
+ * A text that depends on a count, by the language's plural rules
+ * (`Intl.PluralRules`): `key.one`, `key.few`, `key.many` or `key.other`,
+ * with `{count}` filled.
+ */
+export function translatePlural(locale: Locale, key: string, count: number, params?: Params): string {
+  const form = new Intl.PluralRules(locale).select(count);
+  const chosen = lookup(locale, `${key}.${form}`) !== undefined ? `${key}.${form}` : `${key}.other`;
+  return translate(locale, chosen, { count, ...params });
+}
+
+/** `$tp("login.wrong_pin", 3)` in the current language. */
+export const tp = derived(
+  locale,
+  ($locale) => (key: string, count: number, params?: Params) => translatePlural($locale, key, count, params),
+);
+
 /** Non-reactive translation, for code outside components. */
 export function tr(key: string, params?: Params): string {
   return translate(get(locale), key, params);

@@ -132,3 +132,24 @@ describe("what happened to the money", () => {
     }
   });
 });
+
+describe("what the other operations did to the money", () => {
+  it("a refund says how much went back to the card and which return receipt was printed", () => {
+    const op = operation({ kind: "refund", total: 60000, documents: [{ kind: "return_receipt", number: 77, amount: 60000, text: null }] });
+    expect(text(op)).toEqual(["UAH 600,00 was returned to the card.", "Document no. 77 is printed."]);
+  });
+
+  it("a declined refund or void returned nothing", () => {
+    for (const kind of ["refund", "void"] as const) {
+      expect(keys(operation({ kind, state: "declined", documents: [] }))).toEqual(["money.nothing_returned"]);
+    }
+  });
+
+  it("cash in, cash out and the X report say what moved and what was printed", () => {
+    expect(text(operation({ kind: "cash_in", total: 10000, payments: [], documents: [] }))).toEqual([
+      "UAH 100,00 was put into the drawer.",
+    ]);
+    expect(keys(operation({ kind: "cash_out", total: 4000, payments: [], documents: [] }))).toEqual(["money.cash_out_done"]);
+    expect(keys(operation({ kind: "x_report", total: 0, payments: [], documents: [] }))).toEqual(["money.x_report_done"]);
+  });
+});

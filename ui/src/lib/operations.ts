@@ -92,8 +92,28 @@ export function moneyLines(op: OperationView): Line[] {
   const lines: Line[] = [];
 
   if (op.kind !== "sale") {
-    // Other operations are not started from this screen yet; say what the journal says.
-    lines.push({ key: `money.other.${op.state === "done" ? "done" : "not_done"}` });
+    const amount = { amount: money(op.total) };
+    const printed = receipt !== null ? [{ key: "money.document_printed", params: { number: receipt } }] : [];
+    if (op.state === "done") {
+      switch (op.kind) {
+        case "refund":
+        case "void":
+          return [{ key: `money.${op.kind}_done`, params: amount }, ...printed];
+        case "cash_refund":
+        case "cash_in":
+        case "cash_out":
+          return [{ key: `money.${op.kind}_done`, params: amount }, ...printed];
+        case "x_report":
+          return [{ key: "money.x_report_done" }, ...printed];
+        default:
+          return [{ key: "money.other.done" }];
+      }
+    }
+    if ((op.kind === "refund" || op.kind === "void") && (op.state === "declined" || op.state === "cancelled" || op.state === "failed")) {
+      return [{ key: "money.nothing_returned" }];
+    }
+    // Say what the journal says.
+    lines.push({ key: "money.other.not_done" });
     return lines;
   }
 
