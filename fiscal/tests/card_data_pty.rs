@@ -677,3 +677,35 @@ async fn connect_retrying(config: &fiscal::DriverConfig) -> DatecsDriver {
     }
     panic!("the emulator never listened on {:?}", config.endpoint);
 }
+
+/// The checkout's register (connected on demand, reconnected after a lost
+/// link) keeps what the driver learned: after one refused long form it
+/// reports `long_form_refused` in the settings a caller persists, and the
+/// next receipt goes as text lines with no second refusal.
+#[tokio::test]
+async fn the_reconnecting_register_remembers_a_refused_long_form() {
+    let mut cfg = EmulatorConfig::new(Dialect::ua_fp_t260());
+    cfg.faults.refuse_long_form = LongFormRefusal::Syntax;
+    let (emu, addr, _task) = fiscal::emulator::spawn_tcp(cfg, "127.0.0.1:0")
+        .await
+        .unwrap();
+    let reg = fiscal::ReconnectingRegister::new(fiscal::DriverConfig::tcp(addr.to_string()));
+    assert!(!reg.dialect_settings().await.unwrap().card.long_form_refused);
+    let doc = reg
+        .print_sale(&card_sale(1_000, card("412345678901", "A1B2C3")))
+        .await
+        .unwrap();
+    assert!(doc.card_data_as_text && doc.readback.verified(), "{doc:?}");
+    assert!(reg.dialect_settings().await.unwrap().card.long_form_refused);
+
+    emu.update_faults(|f| f.refuse_long_form = LongFormRefusal::Off);
+    let doc = reg
+        .print_sale(&card_sale(2_000, card("412345678902", "A1B2C4")))
+        .await
+        .unwrap();
+    assert!(doc.card_data_as_text, "{doc:?}");
+    assert!(has_line(
+        &journal_lines(&emu, 2),
+        "КАРТКА: 414943******8717"
+    ));
+}
