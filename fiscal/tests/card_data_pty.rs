@@ -314,6 +314,103 @@ async fn the_field_check_command_stops_without_a_yes() {
     assert_eq!(r.emu.stats().executed, 0, "not even connected");
 }
 
+/// `kasa fiscal field-check --yes --save FILE` as an installer runs it, on
+/// a register that reads the slots in the Exellio order: the command finds
+/// that order and writes it to the settings file the checkout loads.
+#[tokio::test]
+async fn the_field_check_command_saves_the_order_it_found() {
+    let r = rig_cfg(|c| c.slot_order = EXELLIO_TEMPLATE.to_vec()).await;
+    let path = r.path.clone();
+    drop(r.drv); // the port is opened exclusively
+    let file = r.dir.path().join("fiscal-dialect.json");
+    let args = ["field-check", "--port", &path, "--yes", "--save"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([file.display().to_string()])
+        .collect();
+    assert_eq!(fiscal::cli::main(args).await, 0);
+    let saved = DialectSettings::load(&file).unwrap();
+    assert_eq!(saved.card.template, EXELLIO_TEMPLATE.to_vec(), "{saved:#?}");
+    assert!(!saved.card.long_form_refused, "the long form was taken");
+    assert_eq!(r.emu.counters().fiscal_receipts, 2, "two sales printed");
+    assert_eq!(r.emu.counters().return_receipts, 2, "and their returns");
+}
+
+/// The UA status bits of reference §7.5 as the driver reads them: a return
+/// receipt open (1.3) and the electronic journal nearly full (2.4) warn,
+/// and neither is mistaken for a sale receipt or a full journal. ID_ACQ,
+/// the information acquirer's id from 0x5A, never lands on a receipt.
+#[tokio::test]
+async fn return_receipt_open_and_journal_nearly_full_are_read_from_the_status() {
+    let r = rig(Faults {
+        ej_nearly_full: true,
+        ..Faults::default()
+    })
+    .await;
+    let now = fiscal::emulator::register_local_now();
+    let h = r.drv.health(now).await.unwrap();
+    assert!(h.ready(), "a warning only: {h:#?}");
+    assert!(h.status.journal_nearly_full && !h.status.journal_full);
+    assert!(h.warnings.contains(&"journal_nearly_full".to_string()));
+
+    r.drv.open_return(0).await.unwrap();
+    let st = r.drv.read_status().await.unwrap();
+    assert!(st.receipt_open && st.return_receipt_open, "{st:?}");
+    let h = r.drv.health(now).await.unwrap();
+    assert!(h.warnings.contains(&"return_receipt_open".to_string()));
+    assert!(!h.warnings.contains(&"receipt_open".to_string()));
+    r.drv.cancel_receipt().await.unwrap();
+
+    r.drv.open_receipt().await.unwrap();
+    let st = r.drv.read_status().await.unwrap();
+    assert!(st.receipt_open && !st.return_receipt_open, "{st:?}");
+    r.drv.cancel_receipt().await.unwrap();
+
+    // 0x5A, every field of reference §7.4 in its place.
+    let info = r.drv.info().await.unwrap();
+    assert_eq!(
+        [
+            &info.model,
+            &info.firmware,
+            &info.firmware_date,
+            &info.country,
+            &info.serial,
+            &info.fiscal_number,
+            &info.id_dev,
+            &info.id_acq,
+            &info.id_sam,
+        ]
+        .map(String::as_str),
+        [
+            "FP-T260",
+            "4.00UA",
+            "15Jan25",
+            "2",
+            "DT000001",
+            "40000001",
+            "4000000001",
+            "IA000042",
+            "SAM00001",
+        ]
+    );
+    let doc = r
+        .drv
+        .print_sale(&card_sale(1_000, card("412345678901", "A1B2C3")))
+        .await
+        .unwrap();
+    assert!(doc.readback.verified(), "{doc:?}");
+    assert!(
+        !r.emu.tape().iter().any(|t| t.contains(&info.id_acq)),
+        "ID_ACQ is not the bank's id: {:#?}",
+        r.emu.tape()
+    );
+    assert!(
+        has_line(&doc.lines, "ЕКВАЙР/ТОРГОВЕЦЬ: Магазин"),
+        "{:#?}",
+        doc.lines
+    );
+}
+
 #[tokio::test]
 async fn three_wrong_passwords_lock_until_a_power_cycle_and_are_never_retried() {
     let r = rig(Faults::default()).await;
@@ -579,4 +676,36 @@ async fn connect_retrying(config: &fiscal::DriverConfig) -> DatecsDriver {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("the emulator never listened on {:?}", config.endpoint);
+}
+
+/// The checkout's register (connected on demand, reconnected after a lost
+/// link) keeps what the driver learned: after one refused long form it
+/// reports `long_form_refused` in the settings a caller persists, and the
+/// next receipt goes as text lines with no second refusal.
+#[tokio::test]
+async fn the_reconnecting_register_remembers_a_refused_long_form() {
+    let mut cfg = EmulatorConfig::new(Dialect::ua_fp_t260());
+    cfg.faults.refuse_long_form = LongFormRefusal::Syntax;
+    let (emu, addr, _task) = fiscal::emulator::spawn_tcp(cfg, "127.0.0.1:0")
+        .await
+        .unwrap();
+    let reg = fiscal::ReconnectingRegister::new(fiscal::DriverConfig::tcp(addr.to_string()));
+    assert!(!reg.dialect_settings().await.unwrap().card.long_form_refused);
+    let doc = reg
+        .print_sale(&card_sale(1_000, card("412345678901", "A1B2C3")))
+        .await
+        .unwrap();
+    assert!(doc.card_data_as_text && doc.readback.verified(), "{doc:?}");
+    assert!(reg.dialect_settings().await.unwrap().card.long_form_refused);
+
+    emu.update_faults(|f| f.refuse_long_form = LongFormRefusal::Off);
+    let doc = reg
+        .print_sale(&card_sale(2_000, card("412345678902", "A1B2C4")))
+        .await
+        .unwrap();
+    assert!(doc.card_data_as_text, "{doc:?}");
+    assert!(has_line(
+        &journal_lines(&emu, 2),
+        "КАРТКА: 414943******8717"
+    ));
 }
