@@ -528,6 +528,7 @@ pub fn generate(path: &Path, o: &GenOptions) -> Result<GenSummary> {
                 business_day: day.clone(),
                 rows,
                 differences: Vec::new(),
+                unchecked: Vec::new(),
             };
             for m in &merchants {
                 let card = g.totals.get(&(*m, "card")).copied().unwrap_or_default();

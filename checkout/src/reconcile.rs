@@ -119,6 +119,10 @@ pub struct Reconciliation {
     pub business_day: String,
     pub rows: Vec<ReconRow>,
     pub differences: Vec<Difference>,
+    /// What could not be checked, which is not a disagreement: a protocol
+    /// that reports no batch totals, a settlement still pending.
+    #[serde(default)]
+    pub unchecked: Vec<Difference>,
 }
 
 impl Reconciliation {
@@ -269,8 +273,9 @@ pub fn reconcile(i: &Inputs<'_>) -> Reconciliation {
             None => unavailable = true,
         }
     }
+    let mut unchecked = Vec::new();
     if unavailable {
-        diffs.push(Difference {
+        unchecked.push(Difference {
             kind: DifferenceKind::TerminalTotalsUnavailable,
             merchant: None,
             operation: None,
@@ -305,7 +310,7 @@ pub fn reconcile(i: &Inputs<'_>) -> Reconciliation {
         });
     }
     for m in i.pending_settlements {
-        diffs.push(Difference {
+        unchecked.push(Difference {
             kind: DifferenceKind::SettlementPending,
             merchant: Some(*m),
             operation: None,
@@ -477,5 +482,6 @@ pub fn reconcile(i: &Inputs<'_>) -> Reconciliation {
         business_day: i.business_day.clone(),
         rows,
         differences: diffs,
+        unchecked,
     }
 }

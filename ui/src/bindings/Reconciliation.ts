@@ -5,4 +5,9 @@ import type { ReconRow } from "./ReconRow";
 /**
  * The reconciliation of one shift.
  */
-export type Reconciliation = { shift: number, business_day: string, rows: Array<ReconRow>, differences: Array<Difference>, };
+export type Reconciliation = { shift: number, business_day: string, rows: Array<ReconRow>, differences: Array<Difference>, 
+/**
+ * What could not be checked, which is not a disagreement: a protocol
+ * that reports no batch totals, a settlement still pending.
+ */
+unchecked: Array<Difference>, };
