@@ -277,3 +277,18 @@ fn follow_clock(fiscal: &fiscal::demo::DemoRegister, at: chrono::DateTime<chrono
     let offset = (target - fiscal::emulator::register_local_now()).num_seconds() - host;
     emulator.update_faults(|f| f.clock_offset_s = offset);
 }
+
+/// A cash receipt of one line, as printed on the register by someone else
+/// than Kasa (a reconciliation must name it).
+pub fn stray_receipt(amount: i64) -> fiscal::SaleReceipt {
+    fiscal::SaleReceipt {
+        lines: vec![fiscal::ReceiptLine {
+            name: "Поза касою".into(),
+            tax_group: 'А',
+            price: amount,
+            quantity_milli: 1000,
+            discount: 0,
+        }],
+        payments: vec![fiscal::Payment::Cash { amount }],
+    }
+}

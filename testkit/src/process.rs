@@ -127,6 +127,16 @@ impl Drop for Proc {
     }
 }
 
+/// The `kasa emulate terminal --protocol` name of a terminal protocol as
+/// kasa.json names it (the B-POS1 bridge's emulator is `bpos1`).
+pub fn emulate_name(protocol: &str) -> &'static str {
+    match protocol {
+        "privatbank" => "privatbank",
+        "ingenico-web" => "ingenico-web",
+        _ => "bpos1",
+    }
+}
+
 /// An emulator process and where it listens.
 #[derive(Debug)]
 pub struct Emulator {

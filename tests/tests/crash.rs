@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use testkit::process::{settings, Emulator, Kasa};
+use testkit::process::{emulate_name, settings, Emulator, Kasa};
 
 /// What the test does to the journal's operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,14 +110,6 @@ fn scenarios(protocol: &str) -> Vec<(Op, String, Expect)> {
     }
     add(Op::Void, both(confirm, 1), Expect::NotCharged, Expect::Done);
     all
-}
-
-fn emulate_name(protocol: &str) -> &'static str {
-    match protocol {
-        "privatbank" => "privatbank",
-        "ingenico-web" => "ingenico-web",
-        _ => "bpos1",
-    }
 }
 
 fn key(tag: &str) -> String {

@@ -320,16 +320,7 @@ async fn reconciliation_names_each_planted_difference() -> anyhow::Result<()> {
     let stray = rig
         .fiscal
         .register()
-        .print_sale(&fiscal::SaleReceipt {
-            lines: vec![fiscal::ReceiptLine {
-                name: "Поза касою".into(),
-                tax_group: 'А',
-                price: 4_400,
-                quantity_milli: 1000,
-                discount: 0,
-            }],
-            payments: vec![fiscal::Payment::Cash { amount: 4_400 }],
-        })
+        .print_sale(&testkit::stray_receipt(4_400))
         .await?;
 
     // The journal's amount of one payment edited while Kasa is stopped.

@@ -10,17 +10,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use testkit::process::{settings, Emulator, Kasa};
+use testkit::process::{emulate_name, settings, Emulator, Kasa};
 
 const PROTOCOLS: [&str; 3] = ["privatbank", "ingenico-web", "bpos1-bridge"];
-
-fn emulate_name(protocol: &str) -> &'static str {
-    match protocol {
-        "privatbank" => "privatbank",
-        "ingenico-web" => "ingenico-web",
-        _ => "bpos1",
-    }
-}
 
 fn key(tag: &str) -> String {
     format!("day-{tag}-{}-{}", std::process::id(), rand_tail())
@@ -392,20 +384,8 @@ async fn disagreement(protocol: &str) -> anyhow::Result<()> {
     let register = fiscal::ReconnectingRegister::new(
         settings.fiscal.as_ref().expect("fiscal").driver_config()?,
     );
-    let stray = fiscal::FiscalRegister::print_sale(
-        &register,
-        &fiscal::SaleReceipt {
-            lines: vec![fiscal::ReceiptLine {
-                name: "Поза касою".into(),
-                tax_group: 'А',
-                price: 4_400,
-                quantity_milli: 1000,
-                discount: 0,
-            }],
-            payments: vec![fiscal::Payment::Cash { amount: 4_400 }],
-        },
-    )
-    .await?;
+    let stray =
+        fiscal::FiscalRegister::print_sale(&register, &testkit::stray_receipt(4_400)).await?;
     drop(register);
     // ...and a card charged on the terminal directly.
     let t = terminal::connect(settings.terminal.as_ref().expect("terminal")).await?;
