@@ -12,7 +12,11 @@
 #    sale against the emulators (`kasa emulate terminal|fiscal` on loopback
 #    TCP, a production kasa.json), the emulators' books show it, the UI is
 #    served from the package's share/kasa/ui, and `kasa backup` and
-#    `kasa support-bundle` work from there.
+#    `kasa support-bundle` work from there;
+# 4. installed with apt on a fresh Debian 12 and Ubuntu 24.04
+#    (scripts/apt-install-test.sh, in debootstrap chroots; needs root, as CI
+#    runs; KASA_APT_INSTALL=0 skips it on a developer's machine), where the
+#    installed kasa serves a card sale as its service user.
 #
 # KASA_PACKAGE_PROFILE=debug|release (default release); KASA_DEB=FILE checks
 # an already built package instead.
@@ -267,5 +271,14 @@ backup=$("$kasa" --data-dir "$data" --config "$work/kasa.json" backup 2>"$work/b
   >/dev/null 2>"$work/bundle.err" || fail "kasa support-bundle: $(cat "$work/bundle.err")"
 tar -tzf "$work/support.tar.gz" | grep -q 'kasa-support/logs/kasa' || fail "no log in the support bundle"
 step "backup $(basename "$backup") and the support bundle made by the packaged kasa"
+
+# ---- 4. apt install on fresh systems -----------------------------------------
+if [ "${KASA_APT_INSTALL:-1}" = 0 ]; then
+  step "apt install on fresh systems: skipped (KASA_APT_INSTALL=0)"
+elif [ "$(id -u)" != 0 ]; then
+  step "apt install on fresh systems: skipped (needs root; CI runs it)"
+else
+  bash scripts/apt-install-test.sh "$deb" || fail "apt install on a fresh system"
+fi
 step "passed in $(($(date +%s) - start)) s"
 echo "1 passed, 0 failed"

@@ -10,7 +10,7 @@ packages=(
   chromium                                                         # browser tests
   xvfb xauth imagemagick                                           # desktop smoke test
   socat                                                            # virtual serial pairs
-  lintian curl binutils python3 systemd                            # package test
+  lintian curl binutils python3 systemd debootstrap                # package test
   mingw-w64 nsis wine64                                            # Windows build
   nodejs npm                                                       # only if no node yet
 )
