@@ -73,6 +73,9 @@ pub struct DemoOptions {
     /// Outcomes of the demo terminal's next operations, in order (training
     /// and browser tests: a decline, a partial approval...).
     pub script: Vec<terminal::emulator::Outcome>,
+    /// Faults of the demo fiscal register from its start (training and
+    /// browser tests: paper running out in the middle of a receipt...).
+    pub fiscal_faults: fiscal::emulator::Faults,
 }
 
 impl Default for DemoOptions {
@@ -80,6 +83,7 @@ impl Default for DemoOptions {
         Self {
             step: Duration::from_millis(400),
             script: Vec::new(),
+            fiscal_faults: fiscal::emulator::Faults::default(),
         }
     }
 }
@@ -124,7 +128,12 @@ pub async fn start(data_dir: &Path, settings: &Settings, opts: DemoOptions) -> R
             None,
         ),
         None => {
-            let demo = fiscal::demo::start(data_dir).await?;
+            let demo = fiscal::demo::start_with(
+                data_dir,
+                fiscal::dialect::Dialect::ua_fp_t260(),
+                opts.fiscal_faults.clone(),
+            )
+            .await?;
             (demo.register(), Some(demo))
         }
     };

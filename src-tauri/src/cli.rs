@@ -260,7 +260,10 @@ fn has_display() -> bool {
 /// How the demo devices behave: `KASA_DEMO_STEP_MS` shortens the terminal's
 /// status timeline (tests use a few milliseconds); `KASA_DEMO_SCRIPT` lists
 /// the demo terminal's next outcomes (`decline:51,partial,approve`; the
-/// names of `kasa emulate terminal --outcome`).
+/// names of `kasa emulate terminal --outcome`); `KASA_DEMO_FISCAL_FAULTS`
+/// the demo register's faults as JSON (`{"paper_out_at_line":1,
+/// "paper_reload_ms":3000}`: paper runs out in the next receipt and is loaded
+/// again 3 s later).
 pub fn demo_options() -> checkout::setup::DemoOptions {
     let mut opts = checkout::setup::DemoOptions::default();
     if let Some(ms) = std::env::var("KASA_DEMO_STEP_MS")
@@ -275,6 +278,12 @@ pub fn demo_options() -> checkout::setup::DemoOptions {
                 Ok(outcome) => opts.script.push(outcome),
                 Err(e) => eprintln!("KASA_DEMO_SCRIPT: {e}"),
             }
+        }
+    }
+    if let Ok(json) = std::env::var("KASA_DEMO_FISCAL_FAULTS") {
+        match serde_json::from_str(&json) {
+            Ok(faults) => opts.fiscal_faults = faults,
+            Err(e) => eprintln!("KASA_DEMO_FISCAL_FAULTS: {e}"),
         }
     }
     opts

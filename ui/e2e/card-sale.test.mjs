@@ -1002,3 +1002,115 @@ describe("a reloaded page follows the sale that is running", { skip: !process.en
     }
   });
 });
+
+describe("needs attention: the register runs out of paper, then kasa is killed", { skip: !process.env.KASA_BIN && "KASA_BIN is not set" }, () => {
+  // The demo register runs out of paper at the first line of the next receipt.
+  const PAPER_OUT = JSON.stringify({ paper_out_at_line: 1 });
+  const logLines = [];
+  let server;
+  let baseUrl;
+  let browser;
+  let dataDir;
+
+  before(async () => {
+    dataDir = mkdtempSync(path.join(tmpdir(), "kasa-e2e-attention-"));
+    ({ child: server, baseUrl } = await startServer(process.env.KASA_BIN, dataDir, logLines, 20, {
+      KASA_DEMO_FISCAL_FAULTS: PAPER_OUT,
+    }));
+    browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  });
+
+  after(async () => {
+    await browser?.close().catch(() => {});
+    await stopServer(server);
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (logLines.length) {
+      mkdirSync(resultsDir, { recursive: true });
+      writeFileSync(path.join(resultsDir, "kasa-serve-attention.log"), logLines.join("\n") + "\n");
+    }
+  });
+
+  test("the banner outlives a killed kasa and a reload, offers exactly the engine's safe actions, blocks card sales, and print again ends it on one receipt", { timeout: 120_000 }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 800 }, locale: "uk-UA" });
+    const page = await context.newPage();
+    const pageErrors = [];
+    page.on("pageerror", (err) => pageErrors.push(String(err)));
+    const api = async (name, body) => (await postWith(baseUrl, await sessionCookie(baseUrl), name, JSON.stringify(body))).json;
+    const receiptsWith = async (rrn) =>
+      (await api("receipt_tape", { last: 100 })).documents.filter((d) => d.includes(rrn) && /ФІСКАЛЬНИЙ ЧЕК/.test(d)).length;
+    try {
+      await page.goto(baseUrl);
+      await logInOnPage(page);
+      await page.locator('.app[data-events="open"]').waitFor({ timeout: 10_000 });
+      await page.fill("#amount", "45,67");
+      await page.keyboard.press("Enter");
+      const result = page.locator('#result[data-state="needs_attention"]');
+      await result.waitFor({ timeout: SALE_TIMEOUT_MS });
+      const id = Number(await result.getAttribute("data-operation"));
+      assert.equal(await page.getByTestId("problem").getAttribute("data-code"), "fiscal.paper_out");
+      const rrn = (await page.getByTestId("rrn").innerText()).trim();
+      assert.match(rrn, /^\d{12}$/, "the charged card's data is shown");
+      await page.locator("#attention-banner").waitFor();
+
+      // The money: the card is charged (the engine's record of the terminal's
+      // answer), and no fiscal receipt carries it yet.
+      const charged = await api("operation", { id });
+      assert.equal(charged.state, "needs_attention");
+      assert.equal(charged.payments[0].approved, 4567);
+      assert.equal(await receiptsWith(rrn), 0, "no fiscal receipt before the paper is back");
+
+      // kasa dies; it comes back (with paper loaded: no fault this time).
+      server.kill("SIGKILL");
+      await new Promise((resolve) => server.once("exit", resolve));
+      ({ child: server, baseUrl } = await startServer(process.env.KASA_BIN, dataDir, logLines, 20));
+
+      // The page, reloaded against the new process, still shows the banner.
+      await page.goto(baseUrl);
+      await logInOnPage(page);
+      await page.locator('.app[data-events="open"]').waitFor({ timeout: 10_000 });
+      const banner = page.locator("#attention-banner");
+      await banner.waitFor({ timeout: 10_000 });
+      assert.equal(await banner.getAttribute("data-count"), "1");
+      assert.equal(await banner.locator(".attention-show").getAttribute("data-operation"), String(id));
+      assert.ok((await banner.innerText()).includes(uk["attention.no_card"]));
+
+      // Exactly the engine's safe actions, and the manual close.
+      const op = await api("operation", { id });
+      assert.equal(op.state, "needs_attention", "still waiting for a person after the restart");
+      await banner.locator(".attention-show").click();
+      await page.locator(`#result[data-operation="${id}"]`).waitFor();
+      const shown = await page.locator('#result [id^="action-"]').evaluateAll((els) => els.map((e) => e.id.slice("action-".length)));
+      const offered = [...op.problem.actions];
+      assert.ok(offered.includes("print_again"), `the engine offers print again: ${offered}`);
+      assert.deepEqual([...shown].sort(), [...offered].sort(), "the buttons are the engine's safe actions");
+      await assertAccessible(page, "needs attention");
+      await page.screenshot({ path: path.join(resultsDir, "needs-attention.png"), fullPage: true });
+
+      // No new card sale while it is unresolved: Enter on a new amount
+      // brings this operation back instead, and the server refuses one too.
+      if (await page.locator("#new-sale").count()) await page.click("#new-sale");
+      await page.fill("#amount", "1,00");
+      await page.keyboard.press("Enter");
+      await page.locator(`#result[data-operation="${id}"]`).waitFor();
+      const refused = await postWith(baseUrl, await sessionCookie(baseUrl), "sale", JSON.stringify({ key: "e2e-blocked", amount: 100 }));
+      assert.equal(refused.json.code, "unresolved", refused.text);
+
+      // Print again: one fiscal receipt with the RRN, and the banner goes.
+      await page.click("#action-print_again");
+      await page.locator(`#result[data-operation="${id}"][data-state="done"]`).waitFor({ timeout: SALE_TIMEOUT_MS });
+      assert.match((await page.getByTestId("fiscal-number").innerText()).trim(), /^\d+$/);
+      await page.locator("#attention-banner").waitFor({ state: "detached", timeout: 10_000 });
+      assert.equal(await receiptsWith(rrn), 1, "exactly one fiscal receipt carries the charge");
+      const done = await api("operation", { id });
+      assert.equal(done.state, "done");
+      assert.equal(done.payments[0].approved, 4567, "charged once, not again");
+      await assertAccessible(page, "resolved");
+      assert.deepEqual(pageErrors, [], "the page threw uncaught errors");
+    } catch (err) {
+      await page.screenshot({ path: path.join(resultsDir, "needs-attention-failure.png"), fullPage: true }).catch(() => {});
+      throw err;
+    } finally {
+      await context.close();
+    }
+  });
+});
