@@ -12,6 +12,8 @@ import {
   setLocale,
   t,
   translate,
+  formatsFor,
+  minor,
   translatePlural,
 } from "./i18n";
 import { MONEY_ERRORS } from "./money";
@@ -217,5 +219,32 @@ describe("plural rules", () => {
     expect(translatePlural("ru", "login.wrong_pin", 11)).toContain("11 попыток");
     expect(translatePlural("en", "login.wrong_pin", 1)).toContain("1 try left");
     expect(translatePlural("en", "login.wrong_pin", 4)).toContain("4 tries left");
+  });
+});
+
+describe("formats for the language (Intl)", () => {
+  it("formats amounts from minor units, exactly, the way each language writes them", () => {
+    const nbsp = /[\u00a0\u202f ]/;
+    expect(formatsFor("uk").money(125000).replace(nbsp, " ")).toBe("1 250,00");
+    expect(formatsFor("ru").money(12500000).replace(nbsp, " ")).toBe("125 000,00");
+    expect(formatsFor("en").money(125000)).toBe("1,250.00");
+    expect(formatsFor("uk").money(-5)).toBe("-0,05");
+    // Past 2^53 kopiykas a float would lose the last digit; the decimal string does not.
+    expect(formatsFor("en").money(9007199254740993n)).toBe("90,071,992,547,409.93");
+  });
+
+  it("formats an amount inside a text for the text's language", () => {
+    expect(translate("en", "money.amount", { amount: minor(1250) })).toBe("UAH 12.50");
+    expect(translate("uk", "money.amount", { amount: minor(1250) })).toBe("12,50 грн");
+  });
+
+  it("formats dates and times per language, and leaves a text that is no time as it is", () => {
+    const iso = "2026-11-25T14:05:00Z";
+    const uk = formatsFor("uk");
+    const en = formatsFor("en");
+    expect(uk.date(iso)).toMatch(/^\d\d\.\d\d\.\d{4}$/);
+    expect(en.date(iso)).toMatch(/^\d\d\/\d\d\/\d{4}$/);
+    expect(uk.time(iso)).toMatch(/^\d\d:\d\d$/);
+    expect(uk.time("not a time")).toBe("not a time");
   });
 });

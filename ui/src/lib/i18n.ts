@@ -1,19 +1,71 @@
-// A small store-based i18n: three dictionaries, `{name}` interpolation,
-// the choice kept in localStorage. Components use `$t("key", { name })`.
+// The UI's languages through i18next: Ukrainian (default), Russian and
+// English, one flat dictionary each (`src/locales/*.json`), `{name}`
+// placeholders, plural forms by the language's rules (`key.one`, `key.few`,
+// `key.many`, `key.other`, chosen by i18next with `Intl.PluralRules`), and
+// amounts, dates and times formatted for the language with `Intl`. The
+// choice is kept in localStorage and, once logged in, per user on the server.
+// Components use `$t("key", { name })`, `$tp("key", count)` and `$fmt`.
+import i18next, { type TFunction } from "i18next";
 import { derived, get, writable } from "svelte/store";
 import uk from "../locales/uk.json";
 import ru from "../locales/ru.json";
 import en from "../locales/en.json";
+import { splitMinor } from "./money";
 
 export type Locale = "uk" | "ru" | "en";
-export type Params = Record<string, string | number>;
 export type Dictionary = Record<string, string>;
+
+/** An amount in minor units, formatted for the language when a text is made. */
+export class Minor {
+  constructor(readonly minor: number | bigint) {}
+}
+
+/** `{ amount: minor(1250) }`: an amount the translation formats for its language. */
+export const minor = (value: number | bigint): Minor => new Minor(value);
+
+export type Params = Record<string, string | number | Minor>;
 
 export const LOCALES: readonly Locale[] = ["uk", "ru", "en"];
 export const DEFAULT_LOCALE: Locale = "uk";
 export const dictionaries: Record<Locale, Dictionary> = { uk, ru, en };
 
+/** The language tag `Intl` formats with: the shop is in Ukraine. */
+export const INTL_TAGS: Record<Locale, string> = { uk: "uk-UA", ru: "ru-UA", en: "en-GB" };
+
 const STORAGE_KEY = "kasa.locale";
+
+const engine = i18next.createInstance();
+void engine.init({
+  resources: {
+    uk: { translation: uk },
+    ru: { translation: ru },
+    en: { translation: en },
+  },
+  lng: DEFAULT_LOCALE,
+  fallbackLng: DEFAULT_LOCALE,
+  supportedLngs: [...LOCALES],
+  // Keys are flat ("money.card_charged"); the dot also separates plural forms.
+  keySeparator: false,
+  nsSeparator: false,
+  pluralSeparator: ".",
+  initAsync: false,
+  returnNull: false,
+  interpolation: {
+    prefix: "{",
+    suffix: "}",
+    // Svelte escapes what it renders.
+    escapeValue: false,
+    // A placeholder with no value stays as it is, so a missing one shows.
+    skipOnVariables: true,
+  },
+  missingInterpolationHandler: (_text: string, match: RegExpExecArray) => match[0],
+});
+
+const fixed: Record<Locale, TFunction> = {
+  uk: engine.getFixedT("uk"),
+  ru: engine.getFixedT("ru"),
+  en: engine.getFixedT("en"),
+};
 
 function isLocale(value: unknown): value is Locale {
   return typeof value === "string" && (LOCALES as readonly string[]).includes(value);
@@ -29,23 +81,83 @@ function storedLocale(): Locale {
   return DEFAULT_LOCALE;
 }
 
+/** What the language's texts and screens show: amounts, dates and times, by `Intl`. */
+export interface Formats {
+  /** Minor units as an amount: 125000 → "1 250,00" (uk), "1,250.00" (en). Exact for any integer. */
+  money(minor: number | bigint): string;
+  /** A number with up to `maxFraction` decimals (a quantity: 1,5). */
+  number(value: number, maxFraction?: number): string;
+  /** An RFC 3339 time as a date ("25.11.2026", "25/11/2026"); the text itself if it does not parse. */
+  date(iso: string): string;
+  /** ... as a time of day ("14:05"). */
+  time(iso: string): string;
+  /** ... as a date and time. */
+  dateTime(iso: string): string;
+}
+
+const formatsCache = new Map<Locale, Formats>();
+
+/** The formats of a language. */
+export function formatsFor(lang: Locale): Formats {
+  const cached = formatsCache.get(lang);
+  if (cached) return cached;
+  const tag = INTL_TAGS[lang];
+  const amount = new Intl.NumberFormat(tag, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const dates = new Intl.DateTimeFormat(tag, { day: "2-digit", month: "2-digit", year: "numeric" });
+  const times = new Intl.DateTimeFormat(tag, { timeStyle: "short" });
+  const both = new Intl.DateTimeFormat(tag, {
+    day: "2-digit",
+    month: "2-digit",
+    year: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+  const when = (iso: string, f: Intl.DateTimeFormat) => {
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? iso : f.format(d);
+  };
+  const formats: Formats = {
+    // A decimal string keeps every digit (Intl formats it exactly, no float).
+    money: (m) => {
+      const { sign, whole, cents } = splitMinor(m);
+      return amount.format(`${sign}${whole}.${cents}` as unknown as number);
+    },
+    number: (value, maxFraction = 3) => new Intl.NumberFormat(tag, { maximumFractionDigits: maxFraction }).format(value),
+    date: (iso) => when(iso, dates),
+    time: (iso) => when(iso, times),
+    dateTime: (iso) => when(iso, both),
+  };
+  formatsCache.set(lang, formats);
+  return formats;
+}
+
+function prepared(lang: Locale, params?: Params): Record<string, unknown> | undefined {
+  if (!params) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(params)) {
+    out[name] = value instanceof Minor ? formatsFor(lang).money(value.minor) : value;
+  }
+  return out;
+}
+
 /** Replaces each `{name}` with `params.name`; unknown names are left as they are. */
-export function interpolate(template: string, params?: Params): string {
+export function interpolate(template: string, params?: Params, lang: Locale = DEFAULT_LOCALE): string {
   if (!params) return template;
+  const values = prepared(lang, params)!;
   return template.replace(/\{(\w+)\}/g, (whole, name: string) =>
-    Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : whole,
+    Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole,
   );
 }
 
 /** Looks a key up in `locale`, then in the default language, then gives the key itself. */
-export function translate(locale: Locale, key: string, params?: Params): string {
-  const template = dictionaries[locale][key] ?? dictionaries[DEFAULT_LOCALE][key] ?? key;
-  return interpolate(template, params);
+export function translate(lang: Locale, key: string, params?: Params): string {
+  return fixed[lang](key, prepared(lang, params)) as string;
 }
 
 export const locale = writable<Locale>(storedLocale());
 
 locale.subscribe((value) => {
+  void engine.changeLanguage(value);
   try {
     globalThis.localStorage?.setItem(STORAGE_KEY, value);
   } catch {
@@ -64,15 +176,16 @@ export function setLocale(value: Locale): void {
 /** The translation function for the current language: `$t("pay.button")`. */
 export const t = derived(locale, ($locale) => (key: string, params?: Params) => translate($locale, key, params));
 
+/** `$fmt.money(1250)`, `$fmt.time(iso)` in the current language. */
+export const fmt = derived(locale, ($locale) => formatsFor($locale));
+
 /**
- * A text that depends on a count, by the language's plural rules
- * (`Intl.PluralRules`): `key.one`, `key.few`, `key.many` or `key.other`,
- * with `{count}` filled.
+ * A text that depends on a count, by the language's plural rules: i18next
+ * picks `key.one`, `key.few`, `key.many` or `key.other`, with `{count}`
+ * filled.
  */
-export function translatePlural(locale: Locale, key: string, count: number, params?: Params): string {
-  const form = new Intl.PluralRules(locale).select(count);
-  const chosen = lookup(locale, `${key}.${form}`) !== undefined ? `${key}.${form}` : `${key}.other`;
-  return translate(locale, chosen, { count, ...params });
+export function translatePlural(lang: Locale, key: string, count: number, params?: Params): string {
+  return fixed[lang](key, { ...prepared(lang, params), count }) as string;
 }
 
 /** `$tp("login.wrong_pin", 3)` in the current language. */
@@ -87,7 +200,7 @@ export function tr(key: string, params?: Params): string {
 }
 
 function lookup($locale: Locale, key: string): string | undefined {
-  return dictionaries[$locale][key] ?? dictionaries[DEFAULT_LOCALE][key];
+  return engine.exists(key, { lng: $locale }) ? translate($locale, key) : undefined;
 }
 
 /**

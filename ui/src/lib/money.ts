@@ -59,7 +59,7 @@ export function parseAmount(input: string): ParseResult {
   return { ok: true, minor };
 }
 
-function splitMinor(minor: number | bigint): { sign: string; whole: string; cents: string } {
+export function splitMinor(minor: number | bigint): { sign: string; whole: string; cents: string } {
   const n = typeof minor === "bigint" ? minor : BigInt(Math.trunc(Number(minor)));
   const negative = n < 0n;
   const abs = negative ? -n : n;

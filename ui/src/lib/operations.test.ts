@@ -52,12 +52,12 @@ describe("reading an operation", () => {
 
 describe("what happened to the money", () => {
   it("done by card: charged, and the receipt's number", () => {
-    expect(text(operation())).toEqual(["The card was charged UAH 12,50.", "Fiscal receipt no. 345 is printed."]);
+    expect(text(operation())).toEqual(["The card was charged UAH 12.50.", "Fiscal receipt no. 345 is printed."]);
   });
 
   it("done in cash: taken, and the change", () => {
     const op = operation({ payments: [cashPayment({ tendered: 1300 })], change: 50 });
-    expect(text(op)).toEqual(["Cash taken: UAH 13,00; change UAH 0,50.", "Fiscal receipt no. 345 is printed."]);
+    expect(text(op)).toEqual(["Cash taken: UAH 13.00; change UAH 0.50.", "Fiscal receipt no. 345 is printed."]);
   });
 
   it("declined: the card was not charged", () => {
@@ -74,12 +74,12 @@ describe("what happened to the money", () => {
       payments: [cardPayment({ requested: 1250, approved: 1000, partial: true })],
       documents: [],
     });
-    expect(text(op)).toEqual(["Only UAH 10,00 of UAH 12,50 was charged to the card. UAH 2,50 is left to pay."]);
+    expect(text(op)).toEqual(["Only UAH 10.00 of UAH 12.50 was charged to the card. UAH 2.50 is left to pay."]);
   });
 
   it("cancelled after a charge: the money went back to the card", () => {
     const op = operation({ state: "cancelled", payments: [cardPayment({ state: "reversed" })], documents: [] });
-    expect(text(op)).toEqual(["The UAH 12,50 charged was returned to the card."]);
+    expect(text(op)).toEqual(["The UAH 12.50 charged was returned to the card."]);
   });
 
   it("failed: nothing charged, nothing printed", () => {
@@ -110,7 +110,7 @@ describe("what happened to the money", () => {
       problem: { code: "terminal.outcome_unknown", message: "", actions: ["retry_lookup", "resolve"] },
     });
     expect(text(op)).toEqual([
-      "It is not known whether the card was charged UAH 12,50. Do not take the payment again until this is settled.",
+      "It is not known whether the card was charged UAH 12.50. Do not take the payment again until this is settled.",
     ]);
   });
 
@@ -136,7 +136,7 @@ describe("what happened to the money", () => {
 describe("what the other operations did to the money", () => {
   it("a refund says how much went back to the card and which return receipt was printed", () => {
     const op = operation({ kind: "refund", total: 60000, documents: [{ kind: "return_receipt", number: 77, amount: 60000, text: null }] });
-    expect(text(op)).toEqual(["UAH 600,00 was returned to the card.", "Document no. 77 is printed."]);
+    expect(text(op)).toEqual(["UAH 600.00 was returned to the card.", "Document no. 77 is printed."]);
   });
 
   it("a declined refund or void returned nothing", () => {
@@ -147,7 +147,7 @@ describe("what the other operations did to the money", () => {
 
   it("cash in, cash out and the X report say what moved and what was printed", () => {
     expect(text(operation({ kind: "cash_in", total: 10000, payments: [], documents: [] }))).toEqual([
-      "UAH 100,00 was put into the drawer.",
+      "UAH 100.00 was put into the drawer.",
     ]);
     expect(keys(operation({ kind: "cash_out", total: 4000, payments: [], documents: [] }))).toEqual(["money.cash_out_done"]);
     expect(keys(operation({ kind: "x_report", total: 0, payments: [], documents: [] }))).toEqual(["money.x_report_done"]);

@@ -5,7 +5,8 @@ import type { CardData } from "../bindings/CardData";
 import type { OperationView } from "../bindings/OperationView";
 import type { PaymentView } from "../bindings/PaymentView";
 import type { Params } from "./i18n";
-import { formatMinor, roundCash } from "./money";
+import { roundCash } from "./money";
+import { minor } from "./i18n";
 
 /** A client idempotency key: 1 to 64 of `A-Z a-z 0-9 . _ : -` (a UUID). */
 export function newKey(): string {
@@ -71,7 +72,8 @@ export function receiptNumber(op: OperationView): number | null {
 
 export type Line = { key: string; params?: Params };
 
-const money = (minor: number) => formatMinor(minor);
+/** An amount the translation formats for its language. */
+const money = (value: number) => minor(value);
 
 /**
  * What happened to the money, in plain words, as dictionary keys: every
