@@ -9,8 +9,8 @@
 #
 #   KASA_BIN=target/debug/kasa bash tests/desktop-webdriver.sh
 #
-# Environment: KASA_BIN (required); TAURI_DRIVER (default: tauri-driver in
-# $CARGO_TARGET_DIR/tools/bin, else on PATH); WEBKIT_WEBDRIVER (default
+# Environment: KASA_BIN (required); TAURI_DRIVER (default: the one make
+# installs in $CARGO_TARGET_DIR/tools, else on PATH); WEBKIT_WEBDRIVER (default
 # /usr/bin/WebKitWebDriver). Artifacts: tests/artifacts/desktop-card-sale.png,
 # and on failure desktop-webdriver-kasa.log and desktop-webdriver-driver.log.
 set -euo pipefail
@@ -28,11 +28,11 @@ KASA_BIN=${KASA_BIN:?set KASA_BIN to the kasa binary}
 KASA_BIN=$(realpath "$KASA_BIN")
 [ -x "$KASA_BIN" ] || fail "KASA_BIN=$KASA_BIN is not an executable"
 if [ -z "${TAURI_DRIVER:-}" ]; then
-  if [ -n "${CARGO_TARGET_DIR:-}" ] && [ -x "$CARGO_TARGET_DIR/tools/bin/tauri-driver" ]; then
-    TAURI_DRIVER=$CARGO_TARGET_DIR/tools/bin/tauri-driver
-  else
+  # Where `make test-desktop` installs it, else on PATH.
+  for TAURI_DRIVER in "${CARGO_TARGET_DIR:-$here/../target}"/tools/tauri-driver-*/bin/tauri-driver; do :; done
+  if [ ! -x "$TAURI_DRIVER" ]; then
     TAURI_DRIVER=$(command -v tauri-driver) ||
-      fail "no tauri-driver (make system installs it in \$CARGO_TARGET_DIR/tools/bin; or set TAURI_DRIVER)"
+      fail "no tauri-driver: \`make test-desktop\` installs it in \$CARGO_TARGET_DIR/tools (or set TAURI_DRIVER)"
   fi
 fi
 WEBKIT_WEBDRIVER=${WEBKIT_WEBDRIVER:-/usr/bin/WebKitWebDriver}
@@ -43,7 +43,7 @@ work=$(mktemp -d)
 xvfb_pid="" driver_pid="" native_pids=""
 kasa_log="$out/desktop-webdriver-kasa.log"
 driver_log="$out/desktop-webdriver-driver.log"
-rm -f "$kasa_log" "$driver_log" "$out/desktop-card-sale.png"
+rm -f "$kasa_log" "$driver_log" "$out/desktop-card-sale.png" "$out/desktop-card-sale-failure.png"
 
 # Stops what this script started, by process id, and waits for each.
 stop() {
