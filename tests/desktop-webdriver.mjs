@@ -15,6 +15,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
+/** What the test is doing, named in a failure. */
+let step = "start";
 const need = (name) => process.env[name] || stop(`${name} is not set (run tests/desktop-webdriver.sh)`);
 const WEBDRIVER_URL = need("WEBDRIVER_URL");
 const KASA_APP = need("KASA_APP");
@@ -26,13 +28,13 @@ const SCREENSHOT = need("SCREENSHOT");
 const TYPED_AMOUNT = "12,34";
 const AMOUNT_KOPIYKAS = 1234;
 const RECEIPT_AMOUNT = "12.34";
+/** The UI's Ukrainian texts (the window's language on a fresh data dir). */
+const UK = JSON.parse(readFileSync(new URL("../ui/src/locales/uk.json", import.meta.url), "utf8"));
 /** The demo mode's training cashier's PIN, shown on the login screen. */
 const CASHIER_PIN = "1111";
 
-const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 const ENTER = "\uE007";
 
-let step = "start";
 const started = Date.now();
 
 function stop(message) {
@@ -155,8 +157,9 @@ async function sale() {
   );
   const shownPin = await textOf('#training-pins code[data-role="cashier"]');
   expect(shownPin === CASHIER_PIN, `the login screen shows the training cashier's PIN as "${shownPin}", expected ${CASHIER_PIN}`);
-  expect((await focusedId()) === "pin", `the PIN field should have focus, but "${await focusedId()}" has`);
-  expect((await textOf("#mode-badge")) !== null, "no demo badge (#mode-badge) on the screen");
+  await until("the PIN field (#pin) to have focus", 5_000, async () => (await focusedId()) === "pin");
+  const badge = await textOf("#mode-badge");
+  expect(badge === UK["header.mode.demo"], `the mode badge says "${badge}", not "${UK["header.mode.demo"]}" (demo mode)`);
 
   step = "log in as the cashier (PIN, Enter)";
   await typeKeys(CASHIER_PIN + ENTER);

@@ -35,6 +35,7 @@ if [ -z "${TAURI_DRIVER:-}" ]; then
       fail "no tauri-driver: \`make test-desktop\` installs it in \$CARGO_TARGET_DIR/tools (or set TAURI_DRIVER)"
   fi
 fi
+[ -x "$TAURI_DRIVER" ] || fail "TAURI_DRIVER=$TAURI_DRIVER is not an executable"
 WEBKIT_WEBDRIVER=${WEBKIT_WEBDRIVER:-/usr/bin/WebKitWebDriver}
 [ -x "$WEBKIT_WEBDRIVER" ] || fail "no $WEBKIT_WEBDRIVER (apt-get install webkit2gtk-driver)"
 command -v Xvfb >/dev/null || fail "no Xvfb (apt-get install xvfb)"
