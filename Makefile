@@ -8,13 +8,16 @@ CARGO ?= cargo
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 KASA_BIN := $(CARGO_TARGET_DIR)/debug/kasa
 ADDR ?= 127.0.0.1:8640
+TAURI_DRIVER_VERSION := 2.1.0
+TAURI_DRIVER_ROOT := $(CARGO_TARGET_DIR)/tools/tauri-driver-$(TAURI_DRIVER_VERSION)
+TAURI_DRIVER := $(TAURI_DRIVER_ROOT)/bin/tauri-driver
 
 .PHONY: help setup system ui run serve build test test-rust test-ui test-browser test-desktop \
         lint fmt boundaries windows-check bench bindings clean package package-test windows-installer
 
 help:
 	@echo "make run     open Kasa (demo mode unless configured); no display: serve it to a browser"
-	@echo "make test    every test: cargo, clippy, UI unit, browser, desktop smoke"
+	@echo "make test    every test: cargo, clippy, UI unit, browser, desktop smoke and WebDriver"
 	@echo "make bench   the benchmarks"
 	@echo "make package the Debian package (release build; the .deb under $$CARGO_TARGET_DIR/release/bundle/deb)"
 	@echo "make windows-installer  kasa.exe and its NSIS installer (release, cross-built with mingw-w64)"
@@ -78,8 +81,19 @@ test-ui: ui
 test-browser: build
 	cd ui && KASA_BIN=$(KASA_BIN) npm run e2e
 
-test-desktop: build
+# The window smoke test, then a card sale driven in the window through
+# tauri-driver and WebKitWebDriver (tests/desktop-webdriver.sh).
+test-desktop: build $(TAURI_DRIVER)
 	KASA_BIN=$(KASA_BIN) bash tests/desktop-smoke.sh
+	KASA_BIN=$(KASA_BIN) TAURI_DRIVER=$(TAURI_DRIVER) bash tests/desktop-webdriver.sh
+
+# tauri-driver, the WebDriver server for Tauri windows (it runs Debian's
+# WebKitWebDriver, from scripts/setup-system.sh): pinned, built once into the
+# target dir (its build files removed after), so a cached target dir keeps it.
+$(TAURI_DRIVER): | system
+	CARGO_TARGET_DIR=$(TAURI_DRIVER_ROOT)/build $(CARGO) install tauri-driver \
+	  --version $(TAURI_DRIVER_VERSION) --locked --root $(TAURI_DRIVER_ROOT)
+	rm -rf $(TAURI_DRIVER_ROOT)/build
 
 # The .deb a shop installs (scripts/package.sh: the Tauri bundler, release).
 package: setup

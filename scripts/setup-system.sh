@@ -9,6 +9,7 @@ packages=(
   libudev-dev                                                      # serial ports
   chromium                                                         # browser tests
   xvfb xauth imagemagick                                           # desktop smoke test
+  webkit2gtk-driver                                                # desktop WebDriver test
   socat                                                            # virtual serial pairs
   lintian curl binutils python3 systemd debootstrap                # package test
   mingw-w64 nsis wine64                                            # Windows build
