@@ -21,167 +21,33 @@
 // state-changing request with an idempotency key); events are `GET /api/events`.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import readline from "node:readline";
-import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
-const uiDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const resultsDir = path.join(uiDir, "test-results");
-const uk = JSON.parse(readFileSync(path.join(uiDir, "src/locales/uk.json"), "utf8"));
-const en = JSON.parse(readFileSync(path.join(uiDir, "src/locales/en.json"), "utf8"));
-const TERMINAL_STATUSES = [
-  "connecting",
-  "waiting_for_card",
-  "card_read",
-  "chip_processing",
-  "enter_pin",
-  "authorising",
-  "printing",
-  "remove_card",
-  "finished",
-];
-
-const STARTUP_TIMEOUT_MS = 60_000;
-const SALE_PATH = "/api/cmd/sale";
-const SALE_TIMEOUT_MS = 30_000;
-const URL_IN_LINE = /http:\/\/127\.0\.0\.1:(\d+)\//;
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--no-first-run",
-];
-
-/** A dictionary text with its {placeholders} filled, as the UI shows it. */
-function fill(template, params) {
-  return template.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
-}
-
-const AXE_SOURCE = readFileSync(path.join(uiDir, "node_modules/axe-core/axe.min.js"), "utf8");
-
-/**
- * Runs axe-core on the page for WCAG 2.x levels A and AA; fails with the
- * rules broken and where.
- */
-async function assertAccessible(page, state) {
-  // Evaluated through the browser's debugging protocol: the page's CSP
-  // (rightly) refuses an inline script.
-  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(AXE_SOURCE);
-  const violations = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
-    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-  });
-  assert.deepEqual(violations, [], `axe-core: violations of level A or AA on the cashier screen, ${state}`);
-}
-
-/** The contrast ratio of a CSS `rgb(r, g, b)` colour with white (WCAG's relative luminance). */
-function contrastWithWhite(css) {
-  const [r, g, b] = (css.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map(Number);
-  const lin = (c) => {
-    const v = c / 255;
-    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
-  };
-  const l = 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
-  return 1.05 / (l + 0.05);
-}
-
-/** The demo mode's training cashier's PIN (shown on the login screen). */
-const CASHIER_PIN = "1111";
-
-/**
- * Logs in on the page's login screen from the keyboard alone (the PIN field
- * has focus, the first user is chosen: the cashier), then waits for the
- * cashier screen.
- */
-async function logInOnPage(page, pin = CASHIER_PIN, checkAccessible = false) {
-  await page.locator("#login-form").waitFor({ timeout: 10_000 });
-  await page.locator('#training-pins code[data-role="cashier"]').waitFor();
-  if (checkAccessible) await assertAccessible(page, "login");
-  assert.equal(await page.evaluate(() => document.activeElement?.id), "pin", "the PIN field has focus");
-  await page.keyboard.type(pin);
-  await page.keyboard.press("Enter");
-  await page.locator("#amount").waitFor({ timeout: 10_000 });
-}
-
-/** Logs in over HTTP as the training user with `role`; returns the session cookie. */
-async function sessionCookie(baseUrl, role = "cashier") {
-  const post = (name, body) =>
-    fetch(new URL(`/api/cmd/${name}`, baseUrl), {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-  const options = await (await post("login_options", {})).json();
-  const user = options.training.find((u) => u.role === role);
-  const response = await post("login", { user: user.user, pin: user.pin });
-  assert.equal(response.status, 200, `login as ${role}`);
-  return (response.headers.get("set-cookie") ?? "").split(";")[0];
-}
-
-/** POSTs JSON text to a command with a session cookie: status, text and parsed JSON. */
-async function postWith(baseUrl, cookie, name, body) {
-  const response = await fetch(new URL(`/api/cmd/${name}`, baseUrl), {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json", cookie },
-    body,
-  });
-  const text = await response.text();
-  return { status: response.status, text, json: JSON.parse(text) };
-}
-
-/** Starts `kasa serve` and resolves once it prints the address it listens on. */
-function startServer(bin, dataDir, logLines, stepMs = 20, env = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, ["serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir], {
-      env: { ...process.env, KASA_DEMO_STEP_MS: String(stepMs), ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let settled = false;
-    const fail = (message) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      child.kill("SIGKILL");
-      reject(new Error(`${message}\n--- kasa serve output ---\n${logLines.slice(-80).join("\n")}`));
-    };
-    const timer = setTimeout(
-      () => fail(`kasa serve printed no http://127.0.0.1:PORT/ line within ${STARTUP_TIMEOUT_MS / 1000} s`),
-      STARTUP_TIMEOUT_MS,
-    );
-    // Keep reading both streams for the whole run, so the server never blocks on a full pipe.
-    for (const [name, stream] of [
-      ["stdout", child.stdout],
-      ["stderr", child.stderr],
-    ]) {
-      readline.createInterface({ input: stream }).on("line", (line) => {
-        logLines.push(`[${name}] ${line}`);
-        const m = name === "stdout" && URL_IN_LINE.exec(line);
-        if (m && !settled) {
-          settled = true;
-          clearTimeout(timer);
-          resolve({ child, baseUrl: `http://127.0.0.1:${m[1]}/` });
-        }
-      });
-    }
-    child.on("error", (err) => fail(`cannot start ${bin}: ${err.message}`));
-    child.on("exit", (code, signal) => fail(`kasa serve exited early (code ${code}, signal ${signal})`));
-  });
-}
-
-async function stopServer(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
+import {
+  uiDir,
+  resultsDir,
+  uk,
+  en,
+  TERMINAL_STATUSES,
+  STARTUP_TIMEOUT_MS,
+  SALE_PATH,
+  SALE_TIMEOUT_MS,
+  URL_IN_LINE,
+  CHROMIUM_ARGS,
+  fill,
+  AXE_SOURCE,
+  assertAccessible,
+  contrastWithWhite,
+  CASHIER_PIN,
+  logInOnPage,
+  sessionCookie,
+  postWith,
+  startServer,
+  stopServer,
+} from "./harness.mjs";
 
 const MISSING_BIN =
   "KASA_BIN is not set, so the browser e2e test cannot run. It needs the backend binary: " +
