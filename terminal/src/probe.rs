@@ -124,18 +124,25 @@ pub async fn probe_tcp(address: &str, timeout: Duration) -> Result<Option<ProbeA
 }
 
 /// Ask a PrivatBank terminal on `endpoint` whether it sends card data to the
-/// till: the X report (`Audit`, all merchants; read-only, printed nowhere
-/// but in the reply) must come with its slip text.
+/// till (see [`privatbank_card_data_on`]).
 pub async fn privatbank_card_data(endpoint: &Endpoint, timeout: Duration) -> Result<CardDataCheck> {
     let mut stream = crate::transport::open(endpoint, timeout).await?;
-    drain(&mut stream).await;
-    if privatbank(&mut stream, timeout).await.is_none() {
-        return Ok(CardDataCheck::Unknown);
-    }
-    let reply = exchange_privatbank(&mut stream, &Message::audit(0), "Audit", timeout).await;
+    let check = privatbank_card_data_on(&mut stream, timeout).await;
     let _ = stream.shutdown().await;
-    Ok(match reply {
-        Some(m) if m.response_code().as_deref() == Some("0000") || !m.is_error() => {
+    Ok(check)
+}
+
+/// Whether the PrivatBank terminal on this line sends card data to the
+/// till: the X report (`Audit`, all merchants; read-only, nothing printed
+/// but in the reply) must come with its slip text. A profile that keeps the
+/// slip on the terminal answers with `responseCode` alone.
+pub async fn privatbank_card_data_on(stream: &mut BoxStream, timeout: Duration) -> CardDataCheck {
+    drain(stream).await;
+    if privatbank(stream, timeout).await.is_none() {
+        return CardDataCheck::Unknown;
+    }
+    match exchange_privatbank(stream, &Message::audit(0), "Audit", timeout).await {
+        Some(m) if !m.is_error() => {
             if m.text("receipt").trim().is_empty() {
                 CardDataCheck::Missing
             } else {
@@ -143,7 +150,7 @@ pub async fn privatbank_card_data(endpoint: &Endpoint, timeout: Duration) -> Res
             }
         }
         _ => CardDataCheck::Unknown,
-    })
+    }
 }
 
 /// Drop whatever an earlier probe's late answer left on the line.
