@@ -314,6 +314,7 @@ mod tests {
     use super::*;
     use crate::privatbank::{EmulatorConfig, PrivatbankEmulator};
 
+    #[cfg(unix)]
     #[tokio::test]
     async fn a_privatbank_emulator_on_a_pty_is_named_with_its_identity() {
         let (master, slave, path) = crate::transport::pty_pair().unwrap();
@@ -329,6 +330,7 @@ mod tests {
         assert!(found.identity.version.starts_with("TE7E"), "{found:?}");
     }
 
+    #[cfg(unix)]
     #[tokio::test]
     async fn a_silent_line_is_nothing() {
         let (_master, _slave, path) = crate::transport::pty_pair().unwrap();
@@ -351,5 +353,41 @@ mod tests {
                 .unwrap();
             assert_eq!(check, want, "ECR slip {slip}");
         }
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn an_ingenico_terminal_on_rs232_answers_last_trans() {
+        let (master, _slave, path) = crate::transport::pty_pair().unwrap();
+        let emu = crate::ingenico::IngenicoEmulator::new(Duration::from_millis(1));
+        tokio::spawn(emu.serve_serial(master));
+        let found = probe_serial(&path, 115_200, PROBE_TIMEOUT).await.unwrap();
+        assert_eq!(
+            found.map(|f| f.protocol),
+            Some(Protocol::IngenicoWeb),
+            "the RS232 variant echoes the probe's request id"
+        );
+    }
+
+    #[tokio::test]
+    async fn each_protocol_is_named_on_tcp() {
+        let ingenico = crate::ingenico::IngenicoEmulator::new(Duration::from_millis(1));
+        let web = ingenico.spawn_http("127.0.0.1:0").await.unwrap();
+        let found = probe_tcp(&web.to_string(), PROBE_TIMEOUT).await.unwrap();
+        assert_eq!(found.map(|f| f.protocol), Some(Protocol::IngenicoWeb));
+
+        let api = std::sync::Arc::new(std::sync::Mutex::new(crate::bpos1::Bpos1Emulator::new(
+            Default::default(),
+        )));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let bridge = listener.local_addr().unwrap();
+        tokio::spawn(crate::bpos1::bridge::serve_tcp(api, listener));
+        let found = probe_tcp(&bridge.to_string(), PROBE_TIMEOUT).await.unwrap();
+        assert_eq!(found.map(|f| f.protocol), Some(Protocol::Bpos1Bridge));
+
+        let privat = PrivatbankEmulator::new(EmulatorConfig::default());
+        let addr = privat.spawn_tcp("127.0.0.1:0").await.unwrap();
+        let found = probe_tcp(&addr.to_string(), PROBE_TIMEOUT).await.unwrap();
+        assert_eq!(found.map(|f| f.protocol), Some(Protocol::Privatbank));
     }
 }

@@ -7,6 +7,8 @@
 //! ptys, must print the same and say when a PrivatBank terminal's bank
 //! profile sends no card data to the till, and what to ask the bank.
 
+#![cfg(unix)]
+
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
