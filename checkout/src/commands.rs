@@ -577,11 +577,13 @@ mod handlers {
         c.engine.audit_verify(r.head.as_deref())
     }
     pub async fn scan_ports(c: &Checkout, _: &Caller, r: ScanPortsQuery) -> Result<ScanReport> {
-        let extra = match c.settings_path() {
-            Some(p) => crate::settings::Settings::load(p)?.installer.extra_ports,
-            None => Vec::new(),
+        let settings = match c.settings_path() {
+            Some(p) => crate::settings::Settings::load(p)?,
+            None => crate::settings::Settings::default(),
         };
-        Ok(crate::installer::scan::scan(&r, &extra).await)
+        let mut report = crate::installer::scan::scan(&r, &settings.installer.extra_ports).await;
+        crate::installer::scan::mark_configured(&mut report, &settings);
+        Ok(report)
     }
     pub async fn device_test(
         c: &Checkout,

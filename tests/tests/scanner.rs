@@ -152,7 +152,8 @@ fn emulate(args: &[&str]) -> (Proc, String) {
     (proc, path)
 }
 
-/// Run `kasa doctor --lang en` on these ports: its exit code and output.
+/// Run `kasa doctor --lang en` on these ports (and the devices the settings
+/// file in `dir` configures): its exit code and output.
 fn doctor(dir: &std::path::Path, ports: &[&str]) -> (i32, String) {
     let mut cmd = Command::new(kasa_bin().expect("the kasa binary"));
     cmd.arg("doctor").args(["--lang", "en"]);
@@ -175,7 +176,10 @@ fn doctor(dir: &std::path::Path, ports: &[&str]) -> (i32, String) {
 /// The line `kasa doctor` printed about `path`.
 fn line_of<'a>(out: &'a str, path: &str) -> &'a str {
     out.lines()
-        .find(|l| l.starts_with(&format!("{path}:")))
+        .find(|l| {
+            l.starts_with(&format!("{path}:"))
+                || (path.starts_with("configured ") && l.starts_with(path))
+        })
         .unwrap_or_else(|| panic!("no verdict on {path}:\n{out}"))
 }
 
@@ -238,4 +242,49 @@ async fn kasa_doctor_passes_devices_that_are_fine() {
         "{privat}"
     );
     assert!(out.contains("no problems found"), "{out}");
+}
+
+#[tokio::test]
+async fn kasa_doctor_checks_the_configured_devices_and_a_swapped_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_f, fiscal_path) = emulate(&["fiscal", "--pty", "--dialect", "x"]);
+    let (_b, bpos1_path) = emulate(&["terminal", "--protocol", "bpos1", "--pty"]);
+    let mut cmd = Command::new(kasa_bin().unwrap());
+    cmd.args(["emulate", "terminal", "--protocol", "privatbank"])
+        .args(["--tcp", "127.0.0.1:0", "--no-ecr-slip"]);
+    let t = Proc::spawn(cmd).unwrap();
+    let address = t
+        .stdout
+        .wait(Duration::from_secs(20), |l| l.contains(':'))
+        .unwrap_or_else(|| panic!("no address:\n{}", t.tail()))
+        .trim()
+        .to_string();
+    // The settings put the register on the B-POS1 terminal's port.
+    let settings = serde_json::json!({
+        "fiscal": {
+            "endpoint": {"kind": "serial", "path": bpos1_path, "baud": 115200},
+            "dialect": "x"
+        },
+        "terminal": {
+            "protocol": "privatbank",
+            "endpoint": {"kind": "tcp", "address": address}
+        }
+    });
+    std::fs::write(dir.path().join("kasa.json"), settings.to_string()).unwrap();
+
+    let (code, out) = doctor(dir.path(), &[&fiscal_path]);
+    assert_eq!(code, 1, "{out}");
+    let swapped = line_of(&out, &bpos1_path);
+    assert!(
+        swapped.contains("PROBLEM") && swapped.contains("configured=fiscal"),
+        "the settings' register port has a terminal on it: {swapped}"
+    );
+    let register = line_of(&out, "configured register");
+    assert!(register.contains("PROBLEM"), "{register}");
+    let terminal = line_of(&out, "configured terminal");
+    assert!(
+        terminal.contains("PROBLEM") && terminal.contains("card_data=missing"),
+        "the configured PrivatBank terminal keeps the card data: {terminal}"
+    );
+    assert!(line_of(&out, &fiscal_path).contains(": OK"), "{out}");
 }

@@ -134,7 +134,47 @@ fn open_error_words(lang: Lang, code: &str) -> (&'static str, &'static str) {
 }
 
 /// The verdict on one scanned port; `asked` when the installer named it.
+/// A port the settings give to one device where another (or nothing)
+/// answers is a problem: the cables or the settings are swapped.
 pub fn port_verdict(p: &PortReport, asked: bool, lang: Lang) -> Verdict {
+    let mut v = found_verdict(p, asked || p.configured_as.is_some(), lang);
+    let Some(want) = p.configured_as.as_deref() else {
+        return v;
+    };
+    let got = match &p.found {
+        Found::Fiscal { .. } => "fiscal",
+        Found::Terminal { .. } => "terminal",
+        Found::Nothing => "nothing",
+    };
+    if p.error.as_deref() == Some("port.busy") {
+        // Kasa itself holds its own port while it runs: the device tests
+        // below speak for it.
+        v.outcome = Outcome::Nothing;
+        v.next = lang
+            .pick(
+                "порт налаштованого пристрою зайнятий (мабуть, Kasa працює): дивіться тест налаштованого пристрою нижче.",
+                "the configured device's port is held (Kasa is running, probably): see the configured device's test below.",
+            )
+            .to_string();
+    } else if got != want && p.error.is_none() {
+        v.outcome = Outcome::Problem;
+        v.summary = format!(
+            "{} ({} {want})",
+            v.summary,
+            lang.pick("у налаштуваннях тут", "the settings put here the")
+        );
+        v.next = lang
+            .pick(
+                "у налаштуваннях на цьому порту інший пристрій: виправте порт у налаштуваннях або поміняйте кабелі місцями.",
+                "the settings put another device on this port: correct the port in the settings or swap the cables.",
+            )
+            .to_string();
+        v.codes = format!("{} configured={want}", v.codes);
+    }
+    v
+}
+
+fn found_verdict(p: &PortReport, asked: bool, lang: Lang) -> Verdict {
     let device = p.path.clone();
     if let Some(code) = &p.error {
         let (what, next) = open_error_words(lang, code);
@@ -318,13 +358,28 @@ pub async fn examine(settings: &Settings, opts: &DoctorOptions) -> Vec<Verdict> 
         .cloned()
         .chain(opts.tcp.iter().map(|a| format!("tcp://{a}")))
         .collect();
+    // The ports the settings name are scanned too: what answers there must
+    // be the device the settings say.
+    let configured = [
+        settings.fiscal.as_ref().map(|f| &f.endpoint),
+        settings.terminal.as_ref().map(|t| &t.endpoint),
+    ];
+    let mut paths = opts.ports.clone();
+    for e in configured.into_iter().flatten() {
+        if let devio::Endpoint::Serial { path, .. } = e {
+            if !paths.contains(path) {
+                paths.push(path.clone());
+            }
+        }
+    }
     let q = ScanPortsQuery {
-        paths: opts.ports.clone(),
+        paths,
         tcp: opts.tcp.clone(),
         only_given: !opts.ports.is_empty() || !opts.tcp.is_empty(),
         bauds: Vec::new(),
     };
-    let report = scan::scan(&q, &settings.installer.extra_ports).await;
+    let mut report = scan::scan(&q, &settings.installer.extra_ports).await;
+    scan::mark_configured(&mut report, settings);
     let mut out: Vec<Verdict> = report
         .ports
         .iter()

@@ -80,6 +80,8 @@ pub struct PortReport {
     /// it), `port.permission_denied`, `port.open_failed`,
     /// `tcp.unreachable`.
     pub error: Option<String>,
+    /// The device the settings put on this port: `fiscal` or `terminal`.
+    pub configured_as: Option<String>,
 }
 
 /// Every port scanned.
@@ -125,6 +127,23 @@ pub async fn scan(q: &ScanPortsQuery, extra: &[String]) -> ScanReport {
     );
     ports.extend(tcp);
     ScanReport { ports }
+}
+
+/// Name the ports the settings put a device on (`configured_as`).
+pub fn mark_configured(report: &mut ScanReport, settings: &crate::settings::Settings) {
+    let path_of = |e: &devio::Endpoint| match e {
+        devio::Endpoint::Serial { path, .. } => path.clone(),
+        devio::Endpoint::Tcp { address } => format!("tcp://{address}"),
+    };
+    let fiscal = settings.fiscal.as_ref().map(|f| path_of(&f.endpoint));
+    let terminal = settings.terminal.as_ref().map(|t| path_of(&t.endpoint));
+    for p in &mut report.ports {
+        if fiscal.as_deref() == Some(p.path.as_str()) {
+            p.configured_as = Some("fiscal".into());
+        } else if terminal.as_deref() == Some(p.path.as_str()) {
+            p.configured_as = Some("terminal".into());
+        }
+    }
 }
 
 /// The code of a port that would not open.
@@ -205,6 +224,7 @@ async fn scan_serial(path: String, usb: Option<UsbInfo>, bauds: Vec<u32>) -> Por
         usb: usb.clone(),
         found,
         error: error.map(str::to_string),
+        configured_as: None,
     };
     // Can it be opened at all (held by another program, no permission)?
     match devio::open_serial(&path, TERMINAL_BAUD) {
@@ -239,6 +259,7 @@ async fn scan_tcp(address: String) -> PortReport {
         usb: None,
         found,
         error: error.map(str::to_string),
+        configured_as: None,
     };
     let reach = tokio::time::timeout(
         Duration::from_secs(2),

@@ -15,4 +15,8 @@ path: string, usb: UsbInfo | null, found: Found,
  * it), `port.permission_denied`, `port.open_failed`,
  * `tcp.unreachable`.
  */
-error: string | null, };
+error: string | null, 
+/**
+ * The device the settings put on this port: `fiscal` or `terminal`.
+ */
+configured_as: string | null, };
