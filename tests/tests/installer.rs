@@ -270,6 +270,29 @@ async fn a_device_test_runs_against_a_candidate_and_the_running_devices() -> any
     assert_eq!(status, 200, "{r}");
     assert_eq!(r["ok"], true, "{r}");
 
+    // A non-fiscal test receipt on the running register.
+    let (status, r) = installer
+        .post(
+            "device_test",
+            json!({"key": key(), "kind": "fiscal_test_receipt"}),
+        )
+        .await?;
+    assert_eq!((status, r["ok"].clone()), (200, json!(true)), "{r}");
+    let tape = rig.tape();
+    let test_page = tape
+        .iter()
+        .find(|d| d.contains("ТЕСТ ДРУКУ"))
+        .unwrap_or_else(|| panic!("no test page on the tape: {tape:?}"));
+    assert!(
+        test_page.contains("НЕФІСКАЛЬНИЙ ДОКУМЕНТ"),
+        "the register printed the test page as a non-fiscal document: {test_page}"
+    );
+    assert_eq!(
+        rig.engine.journal().count_operations()?,
+        0,
+        "a device test is no operation"
+    );
+
     // A candidate terminal nobody listens for: a code, not a crash.
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let dead = listener.local_addr()?.to_string();

@@ -142,7 +142,6 @@ async fn fiscal_test(r: &dyn fiscal::FiscalRegister, kind: DeviceTestKind) -> De
             "KASA".to_string(),
             "ТЕСТ ДРУКУ / PRINT TEST".to_string(),
             "АБВГҐДЕЄЖЗИІЇЙ абвгґдеєжзиіїй".to_string(),
-            "НЕФІСКАЛЬНИЙ ДОКУМЕНТ".to_string(),
         ];
         return match r.print_non_fiscal(&lines).await {
             Ok(()) => passed(kind, facts),

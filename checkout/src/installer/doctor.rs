@@ -501,3 +501,58 @@ pub async fn main(config: &Path, opts: DoctorOptions) -> i32 {
     print!("{}", render(&verdicts, opts.lang));
     i32::from(verdicts.iter().any(|v| v.outcome == Outcome::Problem))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn privat(card_data: &str) -> PortReport {
+        PortReport {
+            path: "/dev/ttyACM0".into(),
+            usb: None,
+            found: Found::Terminal {
+                protocol: "privatbank".into(),
+                baud: Some(115_200),
+                vendor: "PAX".into(),
+                model: "s800".into(),
+                version: String::new(),
+                terminal_id: String::new(),
+                card_data: Some(card_data.into()),
+            },
+            error: None,
+            configured_as: None,
+        }
+    }
+
+    #[test]
+    fn a_profile_without_card_data_is_a_problem_in_ukrainian_by_default() {
+        let v = port_verdict(&privat("missing"), false, Lang::parse("uk"));
+        assert_eq!(v.outcome, Outcome::Problem);
+        assert!(v.summary.contains("ECR друкує чек"), "{}", v.summary);
+        assert!(
+            v.next.contains("ПриватБанку"),
+            "what to ask the bank: {}",
+            v.next
+        );
+        let text = render(&[v], Lang::Uk);
+        assert!(text.contains("PROBLEM") && text.contains("Далі:"), "{text}");
+        let ok = port_verdict(&privat("sent"), false, Lang::En);
+        assert_eq!(ok.outcome, Outcome::Ok);
+    }
+
+    #[test]
+    fn a_silent_port_is_a_problem_only_when_named() {
+        let mut p = privat("sent");
+        p.found = Found::Nothing;
+        assert_eq!(port_verdict(&p, false, Lang::En).outcome, Outcome::Nothing);
+        assert_eq!(port_verdict(&p, true, Lang::En).outcome, Outcome::Problem);
+        p.configured_as = Some("fiscal".into());
+        let v = port_verdict(&p, false, Lang::En);
+        assert_eq!(
+            v.outcome,
+            Outcome::Problem,
+            "the settings put a register there"
+        );
+        assert!(v.codes.contains("configured=fiscal"), "{}", v.codes);
+    }
+}
