@@ -598,6 +598,12 @@ pub enum ErrorCode {
     LockedOut,
     /// A manager's PIN must come with the request; `details` says what for.
     ApprovalRequired,
+    /// Settings fail their checks; `details` is the JSON list of field
+    /// errors (`{field, code}`).
+    InvalidSettings,
+    /// Saving switches between demo and production: confirm it; `details`
+    /// is the JSON of what would change.
+    ConfirmationRequired,
     Internal,
 }
 

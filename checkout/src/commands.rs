@@ -23,6 +23,10 @@ use crate::auth::{
     SaveUserRequest, SessionState, SessionView, UserList, UserView,
 };
 use crate::engine::NewRequest;
+use crate::installer::{
+    DeviceTestRequest, DeviceTestResult, ScanPortsQuery, ScanReport, SettingsCheck,
+    SettingsSaveRequest, SettingsSaved, SettingsValidateQuery, SettingsView,
+};
 use crate::journal::audit::Verification;
 use crate::money::AMOUNT_ERROR;
 use crate::queries::{
@@ -55,9 +59,7 @@ mod access {
     pub const Anyone: Access = Access::Anyone;
     pub const Cashier: Access = Access::At(Role::Cashier);
     pub const Manager: Access = Access::At(Role::Manager);
-    /// No command needs more than a manager yet; the installer's (device
-    /// set-up) will.
-    #[allow(dead_code)]
+    /// The installer's: device set-up, the port scanner, the settings.
     pub const Installer: Access = Access::At(Role::Installer);
 }
 
@@ -316,6 +318,22 @@ commands! {
     operation_detail(OperationQuery) -> OperationDetail, Manager, false;
     /// Check the audit chain (against the head printed on the last Z).
     audit_verify(AuditVerifyQuery) -> Verification, Manager, false;
+    /// Which device answers on which serial port (with its USB identity)
+    /// or TCP address: the fiscal register and its dialect, the terminal
+    /// and its protocol. Sends nothing that moves money or prints.
+    scan_ports(ScanPortsQuery) -> ScanReport, Installer, false;
+    /// A test button: fiscal status, a non-fiscal test receipt, terminal
+    /// ping or identify, the terminal's host check; on the running devices
+    /// or on a candidate configuration.
+    device_test(DeviceTestRequest) -> DeviceTestResult, Installer, true;
+    /// The settings, every password blanked (and named when set).
+    settings_view(Empty) -> SettingsView, Installer, false;
+    /// The field errors of candidate settings (codes and field paths).
+    settings_validate(SettingsValidateQuery) -> SettingsCheck, Installer, false;
+    /// Save settings: checked, a switch between demo and production only
+    /// when confirmed, written atomically, audited; says what changed and
+    /// whether Kasa must restart.
+    settings_save(SettingsSaveRequest) -> SettingsSaved, Installer, true;
 }
 
 /// The command handlers, one per declared command, each a line or two over
@@ -557,6 +575,47 @@ mod handlers {
         r: AuditVerifyQuery,
     ) -> Result<Verification> {
         c.engine.audit_verify(r.head.as_deref())
+    }
+    pub async fn scan_ports(c: &Checkout, _: &Caller, r: ScanPortsQuery) -> Result<ScanReport> {
+        let settings = match c.settings_path() {
+            Some(p) => crate::settings::Settings::load(p)?,
+            None => crate::settings::Settings::default(),
+        };
+        let mut report = crate::installer::scan::scan(&r, &settings.installer.extra_ports).await;
+        crate::installer::scan::mark_configured(&mut report, &settings);
+        Ok(report)
+    }
+    pub async fn device_test(
+        c: &Checkout,
+        _: &Caller,
+        r: DeviceTestRequest,
+    ) -> Result<DeviceTestResult> {
+        crate::installer::device_test::run(c, &r).await
+    }
+    pub async fn settings_view(c: &Checkout, _: &Caller, _: Empty) -> Result<SettingsView> {
+        crate::installer::settings_edit::view(c.require_settings_path()?)
+    }
+    pub async fn settings_validate(
+        c: &Checkout,
+        _: &Caller,
+        r: SettingsValidateQuery,
+    ) -> Result<SettingsCheck> {
+        crate::installer::settings_edit::validate(c.require_settings_path()?, &r.settings)
+    }
+    pub async fn settings_save(
+        c: &Checkout,
+        who: &Caller,
+        r: SettingsSaveRequest,
+    ) -> Result<SettingsSaved> {
+        let path = c.require_settings_path()?;
+        let _one_at_a_time = c.settings_guard().await;
+        crate::installer::settings_edit::save(
+            c.engine.journal(),
+            &who.actor,
+            path,
+            &r,
+            &now(c).to_rfc3339(),
+        )
     }
 }
 

@@ -25,6 +25,13 @@ pub enum Error {
     /// No such command.
     #[error("no such command: {0}")]
     UnknownCommand(String),
+    /// Settings to save fail their checks (the field errors, JSON).
+    #[error("the settings are not valid: {0}")]
+    InvalidSettings(String),
+    /// The change switches between demo and production: the installer must
+    /// confirm it (what would change, JSON).
+    #[error("switching between demo and production needs confirmation: {0}")]
+    ConfirmationRequired(String),
 
     // ---- who asks ------------------------------------------------------------
     /// The command needs a logged-in user.
@@ -91,6 +98,8 @@ impl Error {
             Error::KeyReused(_) => ErrorCode::KeyReused,
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::UnknownCommand(_) => ErrorCode::UnknownCommand,
+            Error::InvalidSettings(_) => ErrorCode::InvalidSettings,
+            Error::ConfirmationRequired(_) => ErrorCode::ConfirmationRequired,
             Error::LoginRequired => ErrorCode::LoginRequired,
             Error::WrongPin { .. } => ErrorCode::WrongPin,
             Error::LockedOut { .. } => ErrorCode::LockedOut,
@@ -136,6 +145,7 @@ impl From<&Error> for ApiError {
             Error::WrongPin { left } => Some(left.to_string()),
             Error::LockedOut { until } => Some(until.clone()),
             Error::ApprovalRequired(what) => Some(what.clone()),
+            Error::InvalidSettings(what) | Error::ConfirmationRequired(what) => Some(what.clone()),
             _ => None,
         };
         ApiError {

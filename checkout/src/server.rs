@@ -195,7 +195,10 @@ impl From<Error> for HttpError {
 /// The HTTP status of an error code.
 pub fn status_of(code: ErrorCode) -> StatusCode {
     match code {
-        ErrorCode::InvalidAmount | ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
+        ErrorCode::InvalidAmount | ErrorCode::InvalidRequest | ErrorCode::InvalidSettings => {
+            StatusCode::BAD_REQUEST
+        }
+        ErrorCode::ConfirmationRequired => StatusCode::CONFLICT,
         ErrorCode::LoginRequired | ErrorCode::WrongPin => StatusCode::UNAUTHORIZED,
         ErrorCode::NotAllowed | ErrorCode::ApprovalRequired => StatusCode::FORBIDDEN,
         ErrorCode::LockedOut => StatusCode::TOO_MANY_REQUESTS,

@@ -29,6 +29,17 @@ pub struct Settings {
     pub access: AccessSettings,
     /// The shop's departments, each sold under one merchant.
     pub departments: Vec<DepartmentSettings>,
+    /// The installer's own: ports the scanner probes besides the system's.
+    pub installer: InstallerSettings,
+}
+
+/// What the installer's tools use besides the devices' settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InstallerSettings {
+    /// Serial paths the port scanner probes besides the ones the system
+    /// lists (an adapter the system does not list, a pty).
+    pub extra_ports: Vec<String>,
 }
 
 /// The one fiscal register Kasa drives: the name a merchant's `register`
@@ -214,17 +225,40 @@ impl Settings {
             .map_err(|e| Error::Settings(format!("{} is not valid: {e}", path.display())))
     }
 
-    /// Write settings to `path` atomically (a temporary file, then a rename).
+    /// Write settings to `path` atomically: a temporary file beside it
+    /// (readable by its owner only: it holds passwords), flushed to disk,
+    /// renamed over the old one, and the directory flushed, so that a crash
+    /// leaves the old file or the new one, never half of one.
     pub fn save(&self, path: &Path) -> Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("json.tmp");
+        use std::io::Write;
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir)?;
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| Error::Settings(format!("cannot encode settings: {e}")))?;
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, path)?;
-        Ok(())
+        let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let written = (|| -> std::io::Result<()> {
+            let mut file = options.open(&tmp)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, path)?;
+            #[cfg(unix)]
+            std::fs::File::open(&dir)?.sync_all()?;
+            Ok(())
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        Ok(written?)
     }
 }
 

@@ -129,6 +129,45 @@ pub fn pty_pair() -> io::Result<(
     Ok((master, slave, path))
 }
 
+/// A serial port the system knows, with its USB identity when it is a USB
+/// adapter (and the system tells).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemPort {
+    pub path: String,
+    pub usb: Option<UsbIds>,
+}
+
+/// A USB serial adapter's identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsbIds {
+    pub vendor_id: u16,
+    pub product_id: u16,
+    pub serial_number: Option<String>,
+    pub manufacturer: Option<String>,
+    pub product: Option<String>,
+}
+
+/// The serial ports the system lists (none when it cannot list them).
+pub fn system_ports() -> Vec<SystemPort> {
+    let ports = tokio_serial::available_ports().unwrap_or_default();
+    ports
+        .into_iter()
+        .map(|p| SystemPort {
+            path: p.port_name,
+            usb: match p.port_type {
+                tokio_serial::SerialPortType::UsbPort(u) => Some(UsbIds {
+                    vendor_id: u.vid,
+                    product_id: u.pid,
+                    serial_number: u.serial_number,
+                    manufacturer: u.manufacturer,
+                    product: u.product,
+                }),
+                _ => None,
+            },
+        })
+        .collect()
+}
+
 /// A duration in whole milliseconds, saturating.
 pub fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)

@@ -94,6 +94,21 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// The installer's check from a shell: which device answers on which
+    /// port, the configured devices tested, a verdict (OK / PROBLEM) and
+    /// what to do next for each; exit code 1 on a problem.
+    Doctor {
+        /// Probe this serial port (repeatable); with none (and no --tcp),
+        /// every port the system lists.
+        #[arg(long = "port", value_name = "PATH")]
+        ports: Vec<String>,
+        /// Probe this TCP address (repeatable).
+        #[arg(long = "tcp", value_name = "HOST:PORT")]
+        tcp: Vec<String>,
+        /// The language of the verdicts: uk or en.
+        #[arg(long, default_value = "uk")]
+        lang: String,
+    },
 }
 
 /// Run the command line; returns the process exit code.
@@ -129,7 +144,7 @@ pub fn run() -> i32 {
                     return 2;
                 }
             };
-            crate::desktop::run(data_dir, settings, demo_options())
+            crate::desktop::run(data_dir, config, settings, demo_options())
         }
         Some(Command::Serve {
             addr,
@@ -162,6 +177,11 @@ pub fn run() -> i32 {
         Some(Command::Backup { dir, keep_days }) => backup(&data_dir, &config, dir, keep_days),
         Some(Command::Restore { file, force }) => restore(&data_dir, &file, force),
         Some(Command::SupportBundle { out }) => support_bundle(&data_dir, &config, out),
+        Some(Command::Doctor { ports, tcp, lang }) => block_on(async move {
+            let lang = checkout::installer::doctor::Lang::parse(&lang);
+            let opts = checkout::installer::doctor::DoctorOptions { ports, tcp, lang };
+            Ok(checkout::installer::doctor::main(&config, opts).await)
+        }),
     }
 }
 
@@ -317,6 +337,7 @@ async fn serve(
 ) -> anyhow::Result<i32> {
     let settings = checkout::settings::Settings::load(&config)?;
     let running = checkout::setup::start(&data_dir, &settings, demo_options()).await?;
+    running.checkout.set_settings_path(&config);
     println!(
         "Kasa in {} mode; journal {}; settings {}",
         running.checkout.info().mode,

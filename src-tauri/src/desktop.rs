@@ -33,7 +33,7 @@ impl Shell {
 }
 
 /// Open the window; returns the exit code when it closes.
-pub fn run(data_dir: PathBuf, settings: Settings, demo: DemoOptions) -> i32 {
+pub fn run(data_dir: PathBuf, config: PathBuf, settings: Settings, demo: DemoOptions) -> i32 {
     let start = checkout::setup::start(&data_dir, &settings, demo);
     let running = match tauri::async_runtime::block_on(start) {
         Ok(r) => r,
@@ -42,6 +42,7 @@ pub fn run(data_dir: PathBuf, settings: Settings, demo: DemoOptions) -> i32 {
             return 1;
         }
     };
+    running.checkout.set_settings_path(&config);
     let checkout = Arc::clone(&running.checkout);
     let result = tauri::Builder::default()
         .manage(Shell {

@@ -75,6 +75,11 @@ pub struct EmulateArgs {
     /// test can act at an exact step of the terminal.
     #[arg(long)]
     pub trace: bool,
+    /// PrivatBank: a bank profile with "ECR prints the slip" off: replies
+    /// carry only `responseCode`, no card data and no slip (what `kasa
+    /// doctor` must spot).
+    #[arg(long)]
+    pub no_ecr_slip: bool,
 }
 
 fn parse_outcomes(args: &EmulateArgs) -> Result<(Vec<Outcome>, Outcome), String> {
@@ -207,6 +212,7 @@ async fn run_privatbank(
             merchants: args.merchants,
             card_wait: Duration::from_millis(args.card_wait_ms),
             trace: args.trace,
+            ecr_slip: !args.no_ecr_slip,
             ..EmulatorConfig::default()
         },
         bank,
@@ -264,13 +270,6 @@ async fn run_bpos1(
     announce: impl FnOnce(String),
 ) -> Result<(), String> {
     use crate::bpos1::{bridge, Bpos1Emulator, Bpos1EmulatorConfig};
-    if args.pty {
-        return Err(
-            "B-POS1 has no public wire protocol: its emulator serves Kasa's API \
-                    bridge on TCP only (settings protocol `bpos1-bridge`)"
-                .into(),
-        );
-    }
     let bank = books(args, "bpos1", args.merchants, default, scripted)?;
     let emu = Bpos1Emulator::with_bank(
         Bpos1EmulatorConfig {
@@ -282,13 +281,19 @@ async fn run_bpos1(
         },
         std::sync::Arc::new(std::sync::Mutex::new(bank)),
     );
+    let api = std::sync::Arc::new(std::sync::Mutex::new(emu));
+    if args.pty {
+        // B-POS1 has no public wire protocol: on a pty too it is Kasa's
+        // API bridge, one JSON object per line.
+        return on_pty(announce, |master| bridge::serve_line(api, master)).await;
+    }
     let addr = args.tcp.clone().unwrap_or_else(|| "127.0.0.1:2050".into());
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .map_err(|e| format!("{addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     announce(local.to_string());
-    bridge::serve_tcp(std::sync::Arc::new(std::sync::Mutex::new(emu)), listener).await;
+    bridge::serve_tcp(api, listener).await;
     Ok(())
 }
 

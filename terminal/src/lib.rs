@@ -12,7 +12,8 @@
 //! [`config`] turns settings into a connected driver, [`demo`] runs the
 //! PrivatBank emulator in-process behind the real driver, [`cli`] is
 //! `kasa emulate terminal` and `kasa terminal`, [`recovery`] decides whether a
-//! looked-up transaction is the one whose reply was lost. The [`sim`] module
+//! looked-up transaction is the one whose reply was lost, [`probe`] tells
+//! which protocol answers on a line (the installer's port scanner). The [`sim`] module
 //! holds a small in-process terminal without any protocol.
 
 pub mod api;
@@ -24,6 +25,7 @@ pub mod emulator;
 pub mod error;
 pub mod ingenico;
 pub mod privatbank;
+pub mod probe;
 pub mod recovery;
 pub mod sim;
 pub mod transport;

@@ -202,6 +202,20 @@ impl Rig {
         Ok(format!("http://{addr}"))
     }
 
+    /// [`Rig::serve`] with the installer's commands reading and writing the
+    /// settings file `settings` (as `kasa serve --config` does).
+    pub async fn serve_installer(&self, settings: &std::path::Path) -> anyhow::Result<String> {
+        let checkout = Arc::new(checkout::Checkout::new(self.engine.clone(), "demo"));
+        checkout.set_settings_path(settings);
+        let opts = checkout::server::ServeOptions::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let header_timeout = opts.header_timeout;
+        let app = checkout::server::router_with(checkout, None, opts);
+        tokio::spawn(checkout::server::serve_with(listener, app, header_timeout));
+        Ok(format!("http://{addr}"))
+    }
+
     /// The register's printed documents since the rig started.
     pub fn tape(&self) -> Vec<String> {
         self.fiscal.tape()

@@ -53,6 +53,11 @@ const EXPECTED: &[(&str, &str)] = &[
     ("search", "manager"),
     ("operation_detail", "manager"),
     ("audit_verify", "manager"),
+    ("scan_ports", "installer"),
+    ("device_test", "installer"),
+    ("settings_view", "installer"),
+    ("settings_validate", "installer"),
+    ("settings_save", "installer"),
 ];
 
 /// What a caller with `who` gets for a command needing `need`, sent a body

@@ -263,6 +263,12 @@ impl Engine {
         let _lane = Arc::clone(&self.inner.lane).lock_owned().await;
     }
 
+    /// Hold the devices as an operation does, for an installer's test of
+    /// them (a status, a non-fiscal test print): nothing runs meanwhile.
+    pub async fn hold_devices(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        Arc::clone(&self.inner.lane).lock_owned().await
+    }
+
     /// The journal (read access for queries and tests).
     pub fn journal(&self) -> &Journal {
         &self.inner.journal

@@ -437,6 +437,19 @@ impl super::Journal {
     /// `settings_changed` row recorded (the first start records them too):
     /// what changed, before and after. Returns whether a row was written.
     pub fn audit_settings(&self, now: &serde_json::Value, at: &str) -> Result<bool> {
+        self.audit_settings_by("kasa.json", now, at, None)
+    }
+
+    /// [`Journal::audit_settings`] for a change `actor` made (an
+    /// installer's save), with more to record beside the change (`extra`,
+    /// merged into the row's JSON: the request key).
+    pub fn audit_settings_by(
+        &self,
+        actor: &str,
+        now: &serde_json::Value,
+        at: &str,
+        extra: Option<serde_json::Value>,
+    ) -> Result<bool> {
         self.write(|tx| {
             let last: Option<String> = tx
                 .query_row(
@@ -465,15 +478,23 @@ impl super::Journal {
             append(
                 tx,
                 &AuditEntry {
-                    actor: "kasa.json",
+                    actor,
                     action: "settings_changed",
                     operation: None,
                     reason: None,
-                    change: Some(serde_json::json!({
-                        "changed": changed,
-                        "before": before,
-                        "after": now,
-                    })),
+                    change: Some({
+                        let mut change = serde_json::json!({
+                            "changed": changed,
+                            "before": before,
+                            "after": now,
+                        });
+                        if let (Some(serde_json::Value::Object(more)), Some(map)) =
+                            (extra.clone(), change.as_object_mut())
+                        {
+                            map.extend(more);
+                        }
+                        change
+                    }),
                 },
                 at,
             )?;

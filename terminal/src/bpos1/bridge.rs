@@ -120,23 +120,39 @@ fn lock<A>(api: &Mutex<A>) -> std::sync::MutexGuard<'_, A> {
 /// How often the server lets the emulated terminal's clock run.
 pub const TICK: Duration = Duration::from_millis(10);
 
+/// Let the object's clock run every [`TICK`] until the task is aborted.
+fn spawn_ticker<A: Bpos1Api + Send>(api: &Arc<Mutex<A>>) -> tokio::task::JoinHandle<()> {
+    let api = Arc::clone(api);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(TICK);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            lock(&api).tick();
+        }
+    })
+}
+
 /// Serve the bridge on a TCP listener for ever, with the object's clock
 /// ticking every [`TICK`].
 pub async fn serve_tcp<A: Bpos1Api + Send>(api: Arc<Mutex<A>>, listener: tokio::net::TcpListener) {
-    let ticker = {
-        let api = Arc::clone(&api);
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(TICK);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                every.tick().await;
-                lock(&api).tick();
-            }
-        })
-    };
+    let ticker = spawn_ticker(&api);
     while let Ok((stream, _)) = listener.accept().await {
         tokio::spawn(serve(Arc::clone(&api), stream));
     }
+    ticker.abort();
+}
+
+/// Serve the bridge on one serial line (a pty master) with the clock
+/// ticking, until the line closes. A serial line has no connections: after
+/// a scripted link drop the same line goes on being served.
+pub async fn serve_line<A, S>(api: Arc<Mutex<A>>, stream: S)
+where
+    A: Bpos1Api + Send,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let ticker = spawn_ticker(&api);
+    serve(api, stream).await;
     ticker.abort();
 }
 

@@ -54,6 +54,11 @@ pub struct EmulatorConfig {
     pub lockstep: bool,
     /// Print each status step on stderr (`privatbank status 1`).
     pub trace: bool,
+    /// The bank profile's "ECR prints the slip" setting. Off, the terminal
+    /// prints its own slips and sends the till only `responseCode` (spec
+    /// §1.6): no card data, no slip text, not even in an X or Z report or a
+    /// lookup (the emulator's reading of the same setting).
+    pub ecr_slip: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -67,6 +72,7 @@ impl Default for EmulatorConfig {
             card_wait: Duration::from_secs(60),
             lockstep: false,
             trace: false,
+            ecr_slip: true,
         }
     }
 }
@@ -321,7 +327,7 @@ impl PrivatbankEmulator {
             profile.terminal_id
         };
         let slip = slip_totals(close, &tid, batch, &totals);
-        ok(method, &[("receipt", &slip), ("responseCode", "0000")])
+        self.to_till(ok(method, &[("receipt", &slip), ("responseCode", "0000")]))
     }
 
     fn receipt_info(&self, msg: &Message) -> Message {
@@ -342,7 +348,7 @@ impl PrivatbankEmulator {
         };
         let (date, time) = date_time(r);
         let rc = record_rc(r);
-        ok(
+        let reply = ok(
             method,
             &[
                 ("amount", &money(r.amount)),
@@ -361,7 +367,8 @@ impl PrivatbankEmulator {
                 ("txnType", txn_type(r.kind)),
                 ("responseCode", &rc),
             ],
-        )
+        );
+        self.to_till(reply)
     }
 
     fn start(&self, msg: Message, tx: Tx) {
@@ -574,7 +581,21 @@ impl PrivatbankEmulator {
             ""
         }
         .to_string();
-        reply(method, &pairs, error, &description)
+        self.to_till(reply(method, &pairs, error, &description))
+    }
+
+    /// A reply as the bank profile lets it reach the till: with "ECR prints
+    /// the slip" off, only its `responseCode`.
+    fn to_till(&self, mut m: Message) -> Message {
+        if !self.shared.cfg.ecr_slip {
+            let rc = m.text("responseCode");
+            m.params = Some(
+                [("responseCode".to_string(), serde_json::Value::String(rc))]
+                    .into_iter()
+                    .collect(),
+            );
+        }
+        m
     }
 }
 

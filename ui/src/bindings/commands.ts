@@ -11,6 +11,8 @@ import type { DayReport } from "./DayReport";
 import type { DayStatus } from "./DayStatus";
 import type { DaysQuery } from "./DaysQuery";
 import type { DeviceHealth } from "./DeviceHealth";
+import type { DeviceTestRequest } from "./DeviceTestRequest";
+import type { DeviceTestResult } from "./DeviceTestResult";
 import type { Empty } from "./Empty";
 import type { FirstManagerRequest } from "./FirstManagerRequest";
 import type { KeyQuery } from "./KeyQuery";
@@ -33,10 +35,17 @@ import type { Role } from "./Role";
 import type { RrnQuery } from "./RrnQuery";
 import type { SaleRequest } from "./SaleRequest";
 import type { SaveUserRequest } from "./SaveUserRequest";
+import type { ScanPortsQuery } from "./ScanPortsQuery";
+import type { ScanReport } from "./ScanReport";
 import type { SearchPage } from "./SearchPage";
 import type { SearchQuery } from "./SearchQuery";
 import type { SessionState } from "./SessionState";
 import type { SessionView } from "./SessionView";
+import type { SettingsCheck } from "./SettingsCheck";
+import type { SettingsSaveRequest } from "./SettingsSaveRequest";
+import type { SettingsSaved } from "./SettingsSaved";
+import type { SettingsValidateQuery } from "./SettingsValidateQuery";
+import type { SettingsView } from "./SettingsView";
 import type { SettlementList } from "./SettlementList";
 import type { ShiftQuery } from "./ShiftQuery";
 import type { ShiftView } from "./ShiftView";
@@ -126,6 +135,16 @@ export interface Commands {
   operation_detail: { request: OperationQuery; response: OperationDetail };
   /** Check the audit chain (against the head printed on the last Z). */
   audit_verify: { request: AuditVerifyQuery; response: Verification };
+  /** Which device answers on which serial port (with its USB identity) or TCP address: the fiscal register and its dialect, the terminal and its protocol. Sends nothing that moves money or prints. */
+  scan_ports: { request: ScanPortsQuery; response: ScanReport };
+  /** A test button: fiscal status, a non-fiscal test receipt, terminal ping or identify, the terminal's host check; on the running devices or on a candidate configuration. */
+  device_test: { request: DeviceTestRequest; response: DeviceTestResult };
+  /** The settings, every password blanked (and named when set). */
+  settings_view: { request: Empty; response: SettingsView };
+  /** The field errors of candidate settings (codes and field paths). */
+  settings_validate: { request: SettingsValidateQuery; response: SettingsCheck };
+  /** Save settings: checked, a switch between demo and production only when confirmed, written atomically, audited; says what changed and whether Kasa must restart. */
+  settings_save: { request: SettingsSaveRequest; response: SettingsSaved };
 }
 
 export type CommandName = keyof Commands;
@@ -171,6 +190,11 @@ export const COMMANDS: { readonly [K in CommandName]: { role: Role | null; mutat
   search: { role: "manager", mutating: false },
   operation_detail: { role: "manager", mutating: false },
   audit_verify: { role: "manager", mutating: false },
+  scan_ports: { role: "installer", mutating: false },
+  device_test: { role: "installer", mutating: true },
+  settings_view: { role: "installer", mutating: false },
+  settings_validate: { role: "installer", mutating: false },
+  settings_save: { role: "installer", mutating: true },
 };
 
 /** How a command reaches the backend (Tauri or HTTP). */
@@ -218,5 +242,10 @@ export function client(call: Call) {
     search: (request: SearchQuery): Promise<SearchPage> => call("search", request),
     operation_detail: (request: OperationQuery): Promise<OperationDetail> => call("operation_detail", request),
     audit_verify: (request: AuditVerifyQuery): Promise<Verification> => call("audit_verify", request),
+    scan_ports: (request: ScanPortsQuery): Promise<ScanReport> => call("scan_ports", request),
+    device_test: (request: DeviceTestRequest): Promise<DeviceTestResult> => call("device_test", request),
+    settings_view: (request: Empty): Promise<SettingsView> => call("settings_view", request),
+    settings_validate: (request: SettingsValidateQuery): Promise<SettingsCheck> => call("settings_validate", request),
+    settings_save: (request: SettingsSaveRequest): Promise<SettingsSaved> => call("settings_save", request),
   };
 }
