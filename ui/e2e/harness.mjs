@@ -162,3 +162,47 @@ export async function stopServer(child) {
   await exited;
   clearTimeout(timer);
 }
+
+/**
+ * Logs in on the page as the user with `role` (the first one listed) and
+ * `pin`, from the login screen; waits for the screen after it.
+ */
+export async function logInAs(page, role, pin) {
+  await page.locator("#login-form").waitFor({ timeout: 10_000 });
+  await page.locator(`input[name="user"][data-role="${role}"]`).first().check();
+  await page.locator("#pin").fill(pin);
+  await page.keyboard.press("Enter");
+  await page.locator(role === "cashier" ? "#amount" : "#nav-days").waitFor({ timeout: 10_000 });
+}
+
+/**
+ * Starts a device emulator process (`kasa emulate terminal|fiscal ...`) and
+ * resolves with the process and the address it prints first.
+ */
+export function startEmulator(bin, args, logLines) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, ["emulate", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let settled = false;
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      child.kill("SIGKILL");
+      reject(new Error(`kasa emulate ${args.join(" ")} printed no address\n${logLines.slice(-20).join("\n")}`));
+    }, STARTUP_TIMEOUT_MS);
+    readline.createInterface({ input: child.stdout }).on("line", (line) => {
+      logLines.push(`[${args[0]}] ${line}`);
+      if (!settled) {
+        settled = true;
+        clearTimeout(timer);
+        resolve({ child, address: line.trim() });
+      }
+    });
+    readline.createInterface({ input: child.stderr }).on("line", (line) => logLines.push(`[${args[0]} err] ${line}`));
+    child.on("exit", (code) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(new Error(`kasa emulate ${args.join(" ")} exited (${code})\n${logLines.slice(-20).join("\n")}`));
+    });
+  });
+}

@@ -30,6 +30,8 @@ const errorCodes: Record<ErrorCode, true> = {
   locked_out: true,
   approval_required: true,
   internal: true,
+  invalid_settings: true,
+  confirmation_required: true,
 };
 
 const terminalStatuses: Record<TerminalStatus, true> = {

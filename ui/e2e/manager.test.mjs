@@ -1,0 +1,226 @@
+// Browser tests of the manager's screens against `kasa serve` in production
+// mode: the devices are emulator processes (`kasa emulate terminal` for a
+// PrivatBank terminal and `kasa emulate fiscal` for the register, on loopback
+// TCP), so the test can read their books and tape, and can make them
+// disagree with Kasa's journal the way a real shop does: a card charged on
+// the terminal itself, not through Kasa.
+//
+//   KASA_BIN=../target/debug/kasa node --test e2e/manager.test.mjs
+//
+// Screenshots of each page go to ui/test-results/manager-*.png.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium } from "playwright-core";
+import {
+  CHROMIUM_ARGS,
+  SALE_TIMEOUT_MS,
+  assertAccessible,
+  logInAs,
+  resultsDir,
+  startEmulator,
+  startServer,
+  stopServer,
+  uk,
+} from "./harness.mjs";
+
+const MANAGER_PIN = "2580";
+
+describe("the manager's screens in production mode, against emulator processes", { skip: !process.env.KASA_BIN && "KASA_BIN is not set" }, () => {
+  const bin = process.env.KASA_BIN;
+  const logLines = [];
+  const procs = [];
+  let server;
+  let baseUrl;
+  let browser;
+  let page;
+  let dir;
+  let terminalAddr;
+  let cookie;
+  const pageErrors = [];
+
+  const books = () => JSON.parse(readFileSync(path.join(dir, "terminal-books.json"), "utf8"));
+  const tape = () => readFileSync(path.join(dir, "fiscal-tape.txt"), "utf8");
+
+  async function call(name, body) {
+    const response = await fetch(new URL(`/api/cmd/${name}`, baseUrl), {
+      method: "POST",
+      headers: { "content-type": "application/json", cookie },
+      body: JSON.stringify(body),
+    });
+    const json = await response.json();
+    assert.equal(response.status, 200, `${name}: ${JSON.stringify(json)}`);
+    return json;
+  }
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "kasa-e2e-manager-"));
+    const terminal = await startEmulator(
+      bin,
+      ["terminal", "--protocol", "privatbank", "--tcp", "127.0.0.1:0", "--step-delay-ms", "2", "--state", path.join(dir, "terminal-books.json")],
+      logLines,
+    );
+    const fiscal = await startEmulator(
+      bin,
+      ["fiscal", "--tcp", "127.0.0.1:0", "--state", path.join(dir, "fiscal-state.json"), "--tape", path.join(dir, "fiscal-tape.txt")],
+      logLines,
+    );
+    procs.push(terminal.child, fiscal.child);
+    terminalAddr = terminal.address;
+    writeFileSync(
+      path.join(dir, "kasa.json"),
+      JSON.stringify({
+        terminal: {
+          protocol: "privatbank",
+          endpoint: { kind: "tcp", address: terminal.address },
+          timeouts: { after_handshake_ms: 0, poll_ms: 10, operation_ms: 20000 },
+        },
+        fiscal: { endpoint: { kind: "tcp", address: fiscal.address } },
+      }),
+    );
+    ({ child: server, baseUrl } = await startServer(bin, path.join(dir, "data"), logLines, 20, { KASA_CONFIG: path.join(dir, "kasa.json") }));
+    // The first run: the shop's first manager.
+    const first = await fetch(new URL("/api/cmd/first_manager", baseUrl), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "Олена", pin: MANAGER_PIN }),
+    });
+    assert.equal(first.status, 200, await first.clone().text());
+    cookie = (first.headers.get("set-cookie") ?? "").split(";")[0];
+
+    browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "uk-UA" });
+    page = await context.newPage();
+    page.on("pageerror", (err) => pageErrors.push(String(err)));
+  });
+
+  after(async () => {
+    await browser?.close().catch(() => {});
+    await stopServer(server);
+    for (const p of procs) await stopServer(p);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (logLines.length) {
+      mkdirSync(resultsDir, { recursive: true });
+      writeFileSync(path.join(resultsDir, "kasa-serve-manager.log"), logLines.join("\n") + "\n");
+    }
+  });
+
+  async function step(name, body) {
+    try {
+      await body();
+      assert.deepEqual(pageErrors, [], "the page threw uncaught errors");
+      await page.screenshot({ path: path.join(resultsDir, `manager-${name}.png`), fullPage: true });
+    } catch (err) {
+      await page.screenshot({ path: path.join(resultsDir, `manager-${name}-failure.png`), fullPage: true }).catch(() => {});
+      throw err;
+    }
+  }
+
+  const sales = [];
+
+  test("the day's page: totals per merchant and payment type, the hour chart, and transactions found as the filter is typed", { timeout: 120_000 }, async () => {
+    // A morning of sales through Kasa: three by card, one in cash.
+    for (const [i, amount, method] of [
+      [1, 4567, "card"],
+      [2, 1250, "card"],
+      [3, 9900, "card"],
+      [4, 3000, "cash"],
+    ]) {
+      const body = method === "card" ? { key: `m-${i}`, amount } : { key: `m-${i}`, amount, payments: [{ method: "cash", amount }] };
+      const op = await call("sale", body);
+      assert.equal(op.state, "done", JSON.stringify(op));
+      sales.push(op);
+    }
+    const charged = books().records.filter((r) => r.kind === "purchase" && r.status === "approved");
+    assert.deepEqual(charged.map((r) => r.amount), [4567, 1250, 9900], "the terminal's own books");
+
+    await step("day", async () => {
+      await page.goto(baseUrl);
+      await logInAs(page, "manager", MANAGER_PIN);
+      await page.click("#nav-days");
+      const day = sales[0].business_day;
+      const row = page.locator(`#days tr[data-day="${day}"]`);
+      await row.waitFor({ timeout: 10_000 });
+      assert.ok((await row.innerText()).includes(uk["mgr.days.open"]));
+      await assertAccessible(page, "the list of days");
+      await row.locator("a").click();
+      await page.locator(`#day-page[data-day="${day}"] #day-totals`).waitFor({ timeout: 10_000 });
+      const card = page.locator('#day-totals tr[data-method="card"]');
+      assert.equal(await card.getAttribute("data-sales"), String(4567 + 1250 + 9900));
+      assert.equal(await page.locator('#day-totals tr[data-method="cash"]').getAttribute("data-sales"), "3000");
+      // Sales by hour: a chart (a canvas drawn by Chart.js) and its table.
+      await page.locator("#hour-chart canvas").waitFor();
+      const drawn = await page.locator("#hour-chart canvas").evaluate((c) => {
+        const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+        let inked = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) inked++;
+        return inked;
+      });
+      assert.ok(drawn > 500, `the chart drew something (${drawn} pixels)`);
+      // The day's transactions, then narrowed by the amount as it is typed.
+      await page.locator('#transactions[data-count="4"]').waitFor({ timeout: 10_000 });
+      await page.locator("#f-amount").pressSequentially("45,67");
+      await page.locator('#transactions[data-count="1"]').waitFor({ timeout: 10_000 });
+      const only = page.locator("#transactions tbody tr");
+      assert.equal(await only.count(), 1);
+      assert.equal(await only.getAttribute("data-rrn"), sales[0].payments[0].card.rrn);
+      await assertAccessible(page, "a day's page");
+    });
+  });
+
+  test("a transaction's page shows its steps and card data, and refunds part of it: the terminal's books show the refund", { timeout: 120_000 }, async () => {
+    await step("operation", async () => {
+      const sale = sales[0];
+      const rrn = sale.payments[0].card.rrn;
+      await page.locator(`#transactions tr[data-rrn="${rrn}"] a`).click();
+      await page.locator(`#operation-page[data-operation="${sale.id}"]`).waitFor({ timeout: 10_000 });
+      assert.equal((await page.getByTestId("op-rrn").first().innerText()).trim(), rrn);
+      const steps = await page.locator("#op-steps tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.step));
+      assert.ok(steps.length >= 2 && steps.some((s) => s.startsWith("charge")) && steps.includes("receipt"), `the engine's steps are listed: ${steps}`);
+      await assertAccessible(page, "an operation's page");
+
+      await page.fill("#op-refund-amount", "10,00");
+      await page.click("#op-refund");
+      const refundPage = page.locator('#operation-page[data-kind="refund"][data-state="done"]');
+      await refundPage.waitFor({ timeout: SALE_TIMEOUT_MS });
+      const refunds = books().records.filter((r) => r.kind === "refund" && r.status === "approved");
+      assert.equal(refunds.length, 1, "one refund on the terminal");
+      assert.equal(refunds[0].amount, 1000);
+      assert.equal(refunds[0].refund_of, rrn);
+      assert.ok(tape().includes("ПОВЕРНЕННЯ") || tape().includes("ВИДАТКОВИЙ"), "a return receipt was printed");
+    });
+  });
+
+  test("the day-close wizard: X, Z, then the reconciliation names the card charged outside Kasa", { timeout: 180_000 }, async () => {
+    // The difference: a card charged on the terminal directly (15,00), not through Kasa.
+    const direct = spawnSync(bin, ["terminal", "--protocol", "privatbank", "--tcp", terminalAddr, "purchase", "1500"], { encoding: "utf8", timeout: 60_000 });
+    assert.equal(direct.status, 0, `a purchase on the terminal directly: ${direct.stdout} ${direct.stderr}`);
+    assert.equal(books().records.filter((r) => r.kind === "purchase" && r.status === "approved").length, 4);
+
+    await step("day-close", async () => {
+      await page.click("#nav-close");
+      await page.locator("#close-day").waitFor({ timeout: 10_000 });
+      await assertAccessible(page, "the day-close wizard");
+      await page.click("#close-x");
+      await page.locator('#close-x-done[data-state="done"]').waitFor({ timeout: SALE_TIMEOUT_MS });
+      await page.click("#close-z");
+      await page.locator('#close-z-done[data-state="done"]').waitFor({ timeout: 60_000 });
+      const recon = page.locator("#reconciliation");
+      await recon.waitFor({ timeout: 10_000 });
+      assert.ok(Number(await recon.getAttribute("data-differences")) >= 1, "a difference is named");
+      const kinds = await page.locator("#reconciliation .difference").evaluateAll((ps) => ps.map((p) => p.dataset.kind));
+      assert.ok(kinds.includes("terminal_totals_differ"), `the terminal's totals differ: ${kinds}`);
+      const text = await page.locator("#reconciliation").innerText();
+      assert.ok(text.includes("15,00"), `the difference is the 15,00 charged outside Kasa:\n${text}`);
+      await assertAccessible(page, "the reconciliation");
+      // The emulators' own records: the batch settled once, one Z on the tape.
+      const settled = books().records.filter((r) => r.kind === "purchase" && r.settled);
+      assert.equal(settled.length, 4, "the batch was settled, the direct charge with it");
+      const counters = JSON.parse(readFileSync(path.join(dir, "fiscal-state.json"), "utf8")).counters;
+      assert.equal(counters.z_count, 1, `one Z report in the register's counters: ${JSON.stringify(counters)}`);
+    });
+  });
+});
