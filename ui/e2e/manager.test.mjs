@@ -11,7 +11,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
@@ -182,7 +182,13 @@ describe("the manager's screens in production mode, against emulator processes",
       assert.ok(steps.length >= 2 && steps.some((s) => s.startsWith("charge")) && steps.includes("receipt"), `the engine's steps are listed: ${steps}`);
       await assertAccessible(page, "an operation's page");
 
+      // The manager's own PIN is asked again: a wrong one refunds nothing.
       await page.fill("#op-refund-amount", "10,00");
+      await page.fill("#op-pin", "9999");
+      await page.click("#op-refund");
+      await page.locator('#op-error[data-error="wrong_pin"]').waitFor({ timeout: 10_000 });
+      assert.equal(books().records.filter((r) => r.kind === "refund").length, 0, "a wrong PIN refunds nothing");
+      await page.fill("#op-pin", MANAGER_PIN);
       await page.click("#op-refund");
       const refundPage = page.locator('#operation-page[data-kind="refund"][data-state="done"]');
       await refundPage.waitFor({ timeout: SALE_TIMEOUT_MS });
@@ -222,5 +228,143 @@ describe("the manager's screens in production mode, against emulator processes",
       const counters = JSON.parse(readFileSync(path.join(dir, "fiscal-state.json"), "utf8")).counters;
       assert.equal(counters.z_count, 1, `one Z report in the register's counters: ${JSON.stringify(counters)}`);
     });
+  });
+});
+
+describe("among 1,000,000 operations: a transaction found by its last four digits and refunded with the manager's PIN", { skip: !process.env.KASA_BIN && "KASA_BIN is not set" }, () => {
+  const bin = process.env.KASA_BIN;
+  const logLines = [];
+  const procs = [];
+  let server;
+  let baseUrl;
+  let browser;
+  let dir;
+  let cookie;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "kasa-e2e-1m-"));
+    mkdirSync(path.join(dir, "data"));
+    // A year of a busy shop: 1,000,000 operations (the audit log kept short).
+    // KASA_E2E_JOURNAL_1M names one made earlier by the same command, to copy.
+    const journal = path.join(dir, "data", "journal.sqlite");
+    if (process.env.KASA_E2E_JOURNAL_1M) {
+      copyFileSync(process.env.KASA_E2E_JOURNAL_1M, journal);
+    } else {
+      const gen = spawnSync(bin, ["journal", "generate", "--out", journal, "--audit-rows", "1000"], {
+        encoding: "utf8",
+        timeout: 20 * 60_000,
+      });
+      assert.equal(gen.status, 0, `kasa journal generate: ${gen.stdout} ${gen.stderr}`);
+      assert.match(gen.stdout, /1000000 operations/);
+    }
+    const terminal = await startEmulator(
+      bin,
+      ["terminal", "--protocol", "privatbank", "--tcp", "127.0.0.1:0", "--step-delay-ms", "2", "--state", path.join(dir, "terminal-books.json")],
+      logLines,
+    );
+    const fiscal = await startEmulator(
+      bin,
+      ["fiscal", "--tcp", "127.0.0.1:0", "--state", path.join(dir, "fiscal-state.json"), "--tape", path.join(dir, "fiscal-tape.txt")],
+      logLines,
+    );
+    procs.push(terminal.child, fiscal.child);
+    writeFileSync(
+      path.join(dir, "kasa.json"),
+      JSON.stringify({
+        terminal: {
+          protocol: "privatbank",
+          endpoint: { kind: "tcp", address: terminal.address },
+          timeouts: { after_handshake_ms: 0, poll_ms: 10, operation_ms: 20000 },
+        },
+        fiscal: { endpoint: { kind: "tcp", address: fiscal.address } },
+      }),
+    );
+    ({ child: server, baseUrl } = await startServer(bin, path.join(dir, "data"), logLines, 20, { KASA_CONFIG: path.join(dir, "kasa.json") }));
+    const first = await fetch(new URL("/api/cmd/first_manager", baseUrl), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "Олена", pin: MANAGER_PIN }),
+    });
+    assert.equal(first.status, 200, await first.clone().text());
+    cookie = (first.headers.get("set-cookie") ?? "").split(";")[0];
+    browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  }, { timeout: 25 * 60_000 });
+
+  after(async () => {
+    await browser?.close().catch(() => {});
+    await stopServer(server);
+    for (const p of procs) await stopServer(p);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (logLines.length) {
+      mkdirSync(resultsDir, { recursive: true });
+      writeFileSync(path.join(resultsDir, "kasa-serve-1m.log"), logLines.join("\n") + "\n");
+    }
+  });
+
+  test("last four digits and the amount, typed, find it; the refund is in the terminal's books", { timeout: 300_000 }, async () => {
+    // The target: an approved card sale from the generated year, chosen over the API.
+    const response = await fetch(new URL("/api/cmd/search", baseUrl), {
+      method: "POST",
+      headers: { "content-type": "application/json", cookie },
+      body: JSON.stringify({ method: "card", state: "approved", kind: "sale", limit: 200 }),
+    });
+    const found = await response.json();
+    assert.equal(response.status, 200, JSON.stringify(found));
+    assert.ok(found.totals.count > 500_000, `the journal holds the generated year: ${found.totals.count}`);
+    const target = found.rows[137];
+    const last4 = target.masked_pan.slice(-4);
+    const amount = `${Math.trunc(target.approved / 100)},${String(target.approved % 100).padStart(2, "0")}`;
+
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "uk-UA" });
+    const page = await context.newPage();
+    try {
+      await page.goto(baseUrl);
+      await logInAs(page, "manager", MANAGER_PIN);
+      await page.click("#nav-transactions");
+      await page.locator("#transactions[data-count]").waitFor({ timeout: 30_000 });
+      await page.locator("#f-last4").pressSequentially(last4);
+      await page.waitForFunction(
+        (n) => {
+          const el = document.getElementById("transactions");
+          return el?.dataset.busy === "false" && Number(el.dataset.count) > 0 && Number(el.dataset.count) < n;
+        },
+        1000,
+        { timeout: 30_000 },
+      );
+      const byLast4 = Number(await page.locator("#transactions").getAttribute("data-count"));
+      assert.ok((await page.locator("#transactions tbody tr").count()) > 0, "rows are shown");
+      await page.locator("#f-amount").pressSequentially(amount);
+      // The amount narrows what the last four digits found.
+      await page.waitForFunction(
+        (n) => {
+          const el = document.getElementById("transactions");
+          return el?.dataset.busy === "false" && Number(el.dataset.count) > 0 && Number(el.dataset.count) < n;
+        },
+        byLast4,
+        { timeout: 30_000 },
+      );
+      const narrowed = Number(await page.locator("#transactions").getAttribute("data-count"));
+      const row = page.locator(`#transactions tr[data-rrn="${target.rrn}"]`);
+      await row.waitFor({ timeout: 30_000 });
+      assert.equal(await page.locator("#transactions tbody tr").count(), narrowed, `last4 ${last4}: ${byLast4}; with the amount ${amount}: ${narrowed}`);
+      for (const pan of await page.locator("#transactions tbody tr td.mono:nth-child(7)").allInnerTexts()) {
+        assert.ok(pan.endsWith(last4), `every row found ends in ${last4}: ${pan}`);
+      }
+      await page.screenshot({ path: path.join(resultsDir, "manager-1m-search.png"), fullPage: true });
+
+      await row.locator("a").click();
+      await page.locator(`#operation-page[data-operation="${target.operation}"]`).waitFor({ timeout: 30_000 });
+      await page.fill("#op-pin", MANAGER_PIN);
+      await page.click("#op-refund");
+      await page.locator('#operation-page[data-kind="refund"][data-state="done"]').waitFor({ timeout: SALE_TIMEOUT_MS });
+      const books = JSON.parse(readFileSync(path.join(dir, "terminal-books.json"), "utf8"));
+      const refunds = books.records.filter((r) => r.kind === "refund" && r.status === "approved");
+      assert.equal(refunds.length, 1, "one refund on the terminal");
+      assert.equal(refunds[0].refund_of, target.rrn);
+      assert.equal(refunds[0].amount, target.approved, "all of it given back");
+      await page.screenshot({ path: path.join(resultsDir, "manager-1m-refund.png"), fullPage: true });
+    } finally {
+      await context.close();
+    }
   });
 });

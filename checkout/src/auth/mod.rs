@@ -715,7 +715,9 @@ impl Auth {
 
     /// Let a request through that needs a manager: nothing to do for a
     /// manager (or above) or when `needed` is false; otherwise a manager's
-    /// PIN must come with it. The approval is audited, with what it was for.
+    /// PIN must come with it. A PIN that comes is checked in any case (a
+    /// wrong one is refused, and counts towards a lockout). The approval is
+    /// audited, with what it was for.
     /// Returns the approver's name.
     pub async fn approve(
         &self,
@@ -726,10 +728,12 @@ impl Auth {
         needed: bool,
         what: serde_json::Value,
     ) -> Result<Option<String>> {
-        if !needed || caller.role >= Some(Role::Manager) {
-            return Ok(None);
-        }
+        // A PIN given is always checked: a manager's own screens ask for it
+        // again before money goes back, so an open session alone is not enough.
         let Some(a) = approval else {
+            if !needed || caller.role >= Some(Role::Manager) {
+                return Ok(None);
+            }
             return Err(Error::ApprovalRequired(what.to_string()));
         };
         let approver = self.check_pin(j, now, a.user, &a.pin, "approve").await?;
