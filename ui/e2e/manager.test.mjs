@@ -160,6 +160,7 @@ describe("the manager's screens in production mode, against emulator processes",
         return inked;
       });
       assert.ok(drawn > 500, `the chart drew something (${drawn} pixels)`);
+      await page.locator('#merchant-chart[data-bars="1"]').waitFor();
       // The day's transactions, then narrowed by the amount as it is typed.
       await page.locator('#transactions[data-count="4"]').waitFor({ timeout: 10_000 });
       await page.locator("#f-amount").pressSequentially("45,67");
@@ -320,6 +321,11 @@ describe("among 1,000,000 operations: a transaction found by its last four digit
     try {
       await page.goto(baseUrl);
       await logInAs(page, "manager", MANAGER_PIN);
+      // A month by day, drawn from the generated year.
+      await page.click("#nav-days");
+      await page.locator('#month-chart[data-bars="31"] canvas').waitFor({ timeout: 30_000 });
+      assert.ok((await page.locator("#days tbody tr").count()) >= 31, "the days are listed");
+      await page.screenshot({ path: path.join(resultsDir, "manager-1m-days.png"), fullPage: true });
       await page.click("#nav-transactions");
       await page.locator("#transactions[data-count]").waitFor({ timeout: 30_000 });
       await page.locator("#f-last4").pressSequentially(last4);
