@@ -1,6 +1,6 @@
 // Where the user is: the cashier screen or one of the manager's pages, kept
 // in the address's hash (`#/days`, `#/day/2026-11-25`, `#/operation/42`,
-// `#/transactions`, `#/close`), so a reload or the back button keeps the page.
+// `#/transactions`, `#/close`, `#/settings`), so a reload or the back button keeps the page.
 
 export type Route =
   | { screen: "cashier" }
@@ -8,7 +8,8 @@ export type Route =
   | { screen: "day"; day: string }
   | { screen: "transactions" }
   | { screen: "operation"; id: number }
-  | { screen: "close" };
+  | { screen: "close" }
+  | { screen: "settings" };
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -28,6 +29,8 @@ export function parseHash(hash: string): Route {
     }
     case "close":
       return { screen: "close" };
+    case "settings":
+      return { screen: "settings" };
     default:
       return { screen: "cashier" };
   }

@@ -10,6 +10,7 @@ describe("routes", () => {
       { screen: "transactions" },
       { screen: "operation", id: 42 },
       { screen: "close" },
+      { screen: "settings" },
     ];
     for (const r of routes) expect(parseHash(href(r))).toEqual(r);
   });
