@@ -10,6 +10,7 @@ packages=(
   chromium                                                         # browser tests
   xvfb xauth imagemagick                                           # desktop smoke test
   socat                                                            # virtual serial pairs
+  fonts-dejavu-core poppler-utils                                  # PDF reports (font) and their tests
   lintian curl binutils python3 systemd                            # package test
   mingw-w64 nsis wine64                                            # Windows build
   nodejs npm                                                       # only if no node yet

@@ -598,6 +598,11 @@ pub enum ErrorCode {
     LockedOut,
     /// A manager's PIN must come with the request; `details` says what for.
     ApprovalRequired,
+    /// No font with Cyrillic for PDF reports: install fonts-dejavu-core or
+    /// set `shop.report_font`.
+    ReportFontMissing,
+    /// An export's file was asked for before the export finished.
+    ExportNotReady,
     Internal,
 }
 

@@ -12,6 +12,10 @@ import type { DayStatus } from "./DayStatus";
 import type { DaysQuery } from "./DaysQuery";
 import type { DeviceHealth } from "./DeviceHealth";
 import type { Empty } from "./Empty";
+import type { ExportCancelRequest } from "./ExportCancelRequest";
+import type { ExportJob } from "./ExportJob";
+import type { ExportQuery } from "./ExportQuery";
+import type { ExportRequest } from "./ExportRequest";
 import type { FirstManagerRequest } from "./FirstManagerRequest";
 import type { KeyQuery } from "./KeyQuery";
 import type { KeyRequest } from "./KeyRequest";
@@ -126,6 +130,12 @@ export interface Commands {
   operation_detail: { request: OperationQuery; response: OperationDetail };
   /** Check the audit chain (against the head printed on the last Z). */
   audit_verify: { request: AuditVerifyQuery; response: Verification };
+  /** Start an export: the daily, batch or reconciliation report as PDF, or transactions as CSV; it runs on, fetch it at `GET /api/exports/{id}`. */
+  export_start: { request: ExportRequest; response: ExportJob };
+  /** Where an export stands: its rows so far, its file once done. */
+  export_status: { request: ExportQuery; response: ExportJob };
+  /** Stop an export; it leaves no file. */
+  export_cancel: { request: ExportCancelRequest; response: ExportJob };
 }
 
 export type CommandName = keyof Commands;
@@ -171,6 +181,9 @@ export const COMMANDS: { readonly [K in CommandName]: { role: Role | null; mutat
   search: { role: "manager", mutating: false },
   operation_detail: { role: "manager", mutating: false },
   audit_verify: { role: "manager", mutating: false },
+  export_start: { role: "manager", mutating: true },
+  export_status: { role: "manager", mutating: false },
+  export_cancel: { role: "manager", mutating: true },
 };
 
 /** How a command reaches the backend (Tauri or HTTP). */
@@ -218,5 +231,8 @@ export function client(call: Call) {
     search: (request: SearchQuery): Promise<SearchPage> => call("search", request),
     operation_detail: (request: OperationQuery): Promise<OperationDetail> => call("operation_detail", request),
     audit_verify: (request: AuditVerifyQuery): Promise<Verification> => call("audit_verify", request),
+    export_start: (request: ExportRequest): Promise<ExportJob> => call("export_start", request),
+    export_status: (request: ExportQuery): Promise<ExportJob> => call("export_status", request),
+    export_cancel: (request: ExportCancelRequest): Promise<ExportJob> => call("export_cancel", request),
   };
 }
