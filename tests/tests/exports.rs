@@ -147,6 +147,15 @@ fn pages_of(pdf: &Path) -> anyhow::Result<Vec<PathBuf>> {
         })
         .collect();
     pages.sort();
+    // KASA_TEST_KEEP=DIR keeps the reports and their pages to look at.
+    if let Some(keep) = std::env::var_os("KASA_TEST_KEEP") {
+        std::fs::create_dir_all(&keep)?;
+        for f in pages.iter().chain([&pdf.to_path_buf()]) {
+            if let Some(name) = f.file_name() {
+                std::fs::copy(f, Path::new(&keep).join(name))?;
+            }
+        }
+    }
     for p in &pages {
         let bytes = std::fs::read(p)?;
         assert!(
