@@ -53,6 +53,9 @@ const EXPECTED: &[(&str, &str)] = &[
     ("search", "manager"),
     ("operation_detail", "manager"),
     ("audit_verify", "manager"),
+    ("export_start", "manager"),
+    ("export_status", "manager"),
+    ("export_cancel", "manager"),
 ];
 
 /// What a caller with `who` gets for a command needing `need`, sent a body
