@@ -7,10 +7,10 @@
 //! Each export runs as its job does ([`checkout::export::write_export`]),
 //! into a file; the journals are generated once (see `common`).
 //!
-//! First run (2026-11-26, `--quick`, the shared 2-core machine under a load
-//! of 4-5): day PDF of 990 transactions 166 ms; CSV of 100 307 transactions
-//! 991 ms (at the limit: the first thing to look at if it grows); day page
-//! of the busiest day (3 004 operations) 28.6 ms.
+//! Measured 2026-11-26 (`--quick`, the shared 2-core machine under a load
+//! of 4-5): day PDF of 990 transactions 147 ms; CSV of 100 307 transactions
+//! 868 ms (991 ms before its rows reused one record: the figure to watch);
+//! day page of the busiest day (3 004 operations) 29-31 ms.
 
 mod common;
 
