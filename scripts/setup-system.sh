@@ -11,6 +11,7 @@ packages=(
   xvfb xauth imagemagick                                           # desktop smoke test
   webkit2gtk-driver                                                # desktop WebDriver test
   socat                                                            # virtual serial pairs
+  fonts-dejavu-core poppler-utils                                  # PDF reports (font) and their tests
   lintian curl binutils python3 systemd debootstrap                # package test
   mingw-w64 nsis wine64                                            # Windows build
   nodejs npm                                                       # only if no node yet

@@ -604,6 +604,11 @@ pub enum ErrorCode {
     /// Saving switches between demo and production: confirm it; `details`
     /// is the JSON of what would change.
     ConfirmationRequired,
+    /// No font with Cyrillic for PDF reports: install fonts-dejavu-core or
+    /// set `shop.report_font`.
+    ReportFontMissing,
+    /// An export's file was asked for before the export finished.
+    ExportNotReady,
     Internal,
 }
 

@@ -27,6 +27,7 @@ use crate::installer::{
     DeviceTestRequest, DeviceTestResult, ScanPortsQuery, ScanReport, SettingsCheck,
     SettingsSaveRequest, SettingsSaved, SettingsValidateQuery, SettingsView,
 };
+use crate::export::{ExportCancelRequest, ExportJob, ExportQuery, ExportRequest};
 use crate::journal::audit::Verification;
 use crate::money::AMOUNT_ERROR;
 use crate::queries::{
@@ -334,6 +335,13 @@ commands! {
     /// when confirmed, written atomically, audited; says what changed and
     /// whether Kasa must restart.
     settings_save(SettingsSaveRequest) -> SettingsSaved, Installer, true;
+    /// Start an export: the daily, batch or reconciliation report as PDF,
+    /// or transactions as CSV; it runs on, fetch it at `GET /api/exports/{id}`.
+    export_start(ExportRequest) -> ExportJob, Manager, true;
+    /// Where an export stands: its rows so far, its file once done.
+    export_status(ExportQuery) -> ExportJob, Manager, false;
+    /// Stop an export; it leaves no file.
+    export_cancel(ExportCancelRequest) -> ExportJob, Manager, true;
 }
 
 /// The command handlers, one per declared command, each a line or two over
@@ -568,6 +576,19 @@ mod handlers {
         r: OperationQuery,
     ) -> Result<OperationDetail> {
         c.engine.operation_detail(r.id)
+    }
+    pub async fn export_start(c: &Checkout, _: &Caller, r: ExportRequest) -> Result<ExportJob> {
+        c.exports.start(&c.engine, r)
+    }
+    pub async fn export_status(c: &Checkout, _: &Caller, r: ExportQuery) -> Result<ExportJob> {
+        c.exports.status(&r.id)
+    }
+    pub async fn export_cancel(
+        c: &Checkout,
+        _: &Caller,
+        r: ExportCancelRequest,
+    ) -> Result<ExportJob> {
+        c.exports.cancel(&r.id)
     }
     pub async fn audit_verify(
         c: &Checkout,

@@ -77,6 +77,12 @@ pub enum Error {
     /// The settings file is unreadable or invalid.
     #[error("settings: {0}")]
     Settings(String),
+    /// No font with Cyrillic for PDF reports (where it was looked for).
+    #[error("report font missing: {0}")]
+    ReportFontMissing(String),
+    /// An export's file is asked for before the export finished.
+    #[error("the export is not ready: {0}")]
+    ExportNotReady(String),
     /// The same keyed request was refused before (its answer again).
     #[error("{}", .0.message)]
     Again(ApiError),
@@ -114,6 +120,8 @@ impl Error {
             Error::NotReady { .. } => ErrorCode::FiscalError,
             Error::Storage(_) | Error::Io(_) => ErrorCode::Storage,
             Error::Settings(_) | Error::Internal(_) => ErrorCode::Internal,
+            Error::ReportFontMissing(_) => ErrorCode::ReportFontMissing,
+            Error::ExportNotReady(_) => ErrorCode::ExportNotReady,
             Error::Again(e) => e.code,
         }
     }

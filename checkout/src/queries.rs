@@ -25,6 +25,8 @@ use crate::{Error, Result};
 pub const MAX_PAGE: u32 = 200;
 /// A page's rows when not asked.
 pub const DEFAULT_PAGE: u32 = 50;
+/// The most rows a page of an export holds.
+pub const EXPORT_PAGE: u32 = 2_000;
 
 // ---- the days ---------------------------------------------------------------
 
@@ -580,6 +582,16 @@ impl Journal {
 
     /// Search the transactions.
     pub fn search(&self, q: &SearchQuery) -> Result<SearchPage> {
+        self.search_paged(q, MAX_PAGE)
+    }
+
+    /// Search the transactions in pages of up to [`EXPORT_PAGE`] rows (an
+    /// export reads the whole result a page at a time).
+    pub fn search_export(&self, q: &SearchQuery) -> Result<SearchPage> {
+        self.search_paged(q, EXPORT_PAGE)
+    }
+
+    fn search_paged(&self, q: &SearchQuery, max_page: u32) -> Result<SearchPage> {
         let mut wh: Vec<&str> = Vec::new();
         let mut args: Vec<Sql> = Vec::new();
         let mut join = false;
@@ -652,7 +664,7 @@ impl Journal {
         } else {
             wh.join(" AND ")
         };
-        let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+        let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, max_page);
         let mut page_filter = filter.clone();
         let mut page_args = args.clone();
         if let Some(after) = &q.after {

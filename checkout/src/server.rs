@@ -1,6 +1,8 @@
 //! The HTTP face of `kasa serve`: every declared command at
 //! `POST /api/cmd/<name>` (from [`crate::commands`]), server-sent events at
-//! `GET /api/events`, and the built UI as static files.
+//! `GET /api/events`, finished exports at `GET /api/exports/<id>` (a
+//! manager's session; see [`crate::export`]), and the built UI as static
+//! files.
 //!
 //! Only the shop's own page may drive it:
 //! - the `Host` header must be a name Kasa serves (`localhost`, an IP
@@ -100,6 +102,10 @@ pub fn router_with(checkout: Arc<Checkout>, ui_dir: Option<PathBuf>, opts: Serve
             post(command).fallback(method_not_allowed),
         )
         .route("/api/events", get(events).fallback(method_not_allowed))
+        .route(
+            "/api/exports/{id}",
+            get(export_file).fallback(method_not_allowed),
+        )
         .route("/api/{*rest}", any(no_such_path))
         .with_state(state.clone());
     let app = match ui_dir {
@@ -202,11 +208,16 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::LoginRequired | ErrorCode::WrongPin => StatusCode::UNAUTHORIZED,
         ErrorCode::NotAllowed | ErrorCode::ApprovalRequired => StatusCode::FORBIDDEN,
         ErrorCode::LockedOut => StatusCode::TOO_MANY_REQUESTS,
-        ErrorCode::KeyReused | ErrorCode::Busy | ErrorCode::Unresolved => StatusCode::CONFLICT,
+        ErrorCode::KeyReused
+        | ErrorCode::Busy
+        | ErrorCode::Unresolved
+        | ErrorCode::ExportNotReady => StatusCode::CONFLICT,
         ErrorCode::NotFound | ErrorCode::UnknownCommand => StatusCode::NOT_FOUND,
         ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::TerminalError | ErrorCode::FiscalError => StatusCode::BAD_GATEWAY,
-        ErrorCode::Storage | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::Storage | ErrorCode::Internal | ErrorCode::ReportFontMissing => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     }
 }
 
@@ -414,6 +425,26 @@ async fn no_such_path(uri: Uri) -> HttpError {
             uri.path().chars().take(100).collect::<String>()
         ),
     )
+}
+
+/// A finished export's file, for a manager: sent as an attachment with its
+/// type; an unknown id is a JSON 404, an unfinished one a JSON 409.
+async fn export_file(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, HttpError> {
+    let caller = st.checkout.auth.caller(session_token(&headers).as_deref());
+    caller.may(crate::commands::Access::At(crate::commands::Role::Manager))?;
+    let (path, name, content_type) = st.checkout.exports.file(&id)?;
+    let bytes = tokio::fs::read(&path).await.map_err(Error::Io)?;
+    let mut resp = Response::new(Body::from(bytes));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
 }
 
 /// Progress and operation changes, for a logged-in user.

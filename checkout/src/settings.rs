@@ -100,7 +100,7 @@ pub struct MerchantSettings {
     pub register: String,
 }
 
-/// The shop: where it is in time.
+/// The shop: where it is in time, and who it is on its reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ShopSettings {
@@ -109,6 +109,15 @@ pub struct ShopSettings {
     /// The shop's frequent items, offered on the cashier screen with one
     /// press (demo mode offers a few training items when none are set).
     pub quick_items: Vec<crate::api::QuickItem>,
+    /// The shop's name as its reports' header gives it.
+    pub name: String,
+    /// The taxpayer's number (ЄДРПОУ or ДРФО) on the reports' header.
+    pub tax_id: String,
+    /// This till's number on the reports' header.
+    pub till: String,
+    /// A TrueType font with Cyrillic to embed in PDF reports (empty: the
+    /// system's DejaVu Sans, or Arial on Windows).
+    pub report_font: String,
 }
 
 impl Default for ShopSettings {
@@ -116,6 +125,10 @@ impl Default for ShopSettings {
         Self {
             time_zone: crate::clock::DEFAULT_TIME_ZONE.name().to_string(),
             quick_items: Vec::new(),
+            name: "Kasa".into(),
+            tax_id: String::new(),
+            till: "1".into(),
+            report_font: String::new(),
         }
     }
 }

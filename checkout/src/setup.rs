@@ -164,7 +164,8 @@ pub async fn start(data_dir: &Path, settings: &Settings, opts: DemoOptions) -> R
         tracing::warn!("recovery at start-up failed: {e}");
     }
     let mut checkout = Checkout::with_access(engine, mode, settings.access.clone())
-        .with_quick_items(settings.shop.quick_items.clone());
+        .with_quick_items(settings.shop.quick_items.clone())
+        .with_shop(&settings.shop);
     if let Some(tape) = tape {
         checkout = checkout.with_virtual_tape(tape);
     }

@@ -1,46 +1,17 @@
 //! The manager's queries on a busy shop's year: a generated journal of
 //! 1 000 000 operations over 365 days, three merchants, and 1 000 000 audit
-//! rows (built once and kept in `target/kasa-bench/`). Targets: a day's
+//! rows (built once and kept in `$CARGO_TARGET_DIR/kasa-bench/`, see `common`). Targets: a day's
 //! report ≤ 20 ms, a search by RRN or by the card's last four digits
 //! ≤ 5 ms, one page of a month's transactions ≤ 10 ms, the audit chain's
 //! verification ≤ 2 s.
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::Duration;
 
-use checkout::generate::{generate, GenOptions, GenSummary};
-use checkout::journal::Journal;
 use checkout::queries::SearchQuery;
+use common::year;
 use criterion::{criterion_group, criterion_main, Criterion};
-
-/// The cached journal and what the generator said of it.
-fn year() -> (Journal, GenSummary) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/kasa-bench");
-    std::fs::create_dir_all(&dir).expect("bench dir");
-    let path = dir.join("journal-1m.sqlite");
-    let summary_path = dir.join("journal-1m.json");
-    let summary = match std::fs::read(&summary_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<GenSummary>(&b).ok())
-    {
-        Some(s) if path.exists() => s,
-        _ => {
-            for p in [&path, &summary_path] {
-                let _ = std::fs::remove_file(p);
-            }
-            let _ = std::fs::remove_file(dir.join("journal-1m.sqlite-wal"));
-            let _ = std::fs::remove_file(dir.join("journal-1m.sqlite-shm"));
-            eprintln!(
-                "generating a year of a busy shop (once) in {}",
-                path.display()
-            );
-            let s = generate(&path, &GenOptions::default()).expect("generate");
-            std::fs::write(&summary_path, serde_json::to_vec(&s).expect("json")).expect("write");
-            s
-        }
-    };
-    (Journal::open(&path).expect("open"), summary)
-}
 
 fn queries(c: &mut Criterion) {
     let (j, s) = year();

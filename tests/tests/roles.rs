@@ -58,6 +58,9 @@ const EXPECTED: &[(&str, &str)] = &[
     ("settings_view", "installer"),
     ("settings_validate", "installer"),
     ("settings_save", "installer"),
+    ("export_start", "manager"),
+    ("export_status", "manager"),
+    ("export_cancel", "manager"),
 ];
 
 /// What a caller with `who` gets for a command needing `need`, sent a body

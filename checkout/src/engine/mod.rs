@@ -279,6 +279,11 @@ impl Engine {
         Arc::clone(&self.inner.clock)
     }
 
+    /// How the engine was configured (the shop's time zone, its merchants).
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
     /// The devices.
     pub fn devices(&self) -> &Devices {
         &self.inner.devices

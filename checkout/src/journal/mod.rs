@@ -172,6 +172,20 @@ impl Journal {
         out
     }
 
+    /// The journal's file (none for an in-memory journal).
+    pub fn file(&self) -> Option<std::path::PathBuf> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT file FROM pragma_database_list WHERE name = 'main'",
+                [],
+                |r| r.get::<_, String>(0),
+            )?)
+        })
+        .ok()
+        .filter(|f| !f.is_empty())
+        .map(std::path::PathBuf::from)
+    }
+
     /// Run `f` on the connection for reading.
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         f(&self.lock())

@@ -3,4 +3,4 @@
 /**
  * The small stable set of error codes the UI branches on and translates.
  */
-export type ErrorCode = "invalid_amount" | "invalid_request" | "not_allowed" | "key_reused" | "unresolved" | "terminal_error" | "fiscal_error" | "busy" | "storage" | "not_found" | "unknown_command" | "too_large" | "login_required" | "wrong_pin" | "locked_out" | "approval_required" | "invalid_settings" | "confirmation_required" | "internal";
+export type ErrorCode = "invalid_amount" | "invalid_request" | "not_allowed" | "key_reused" | "unresolved" | "terminal_error" | "fiscal_error" | "busy" | "storage" | "not_found" | "unknown_command" | "too_large" | "login_required" | "wrong_pin" | "locked_out" | "approval_required" | "invalid_settings" | "confirmation_required" | "report_font_missing" | "export_not_ready" | "internal";

@@ -14,6 +14,10 @@ import type { DeviceHealth } from "./DeviceHealth";
 import type { DeviceTestRequest } from "./DeviceTestRequest";
 import type { DeviceTestResult } from "./DeviceTestResult";
 import type { Empty } from "./Empty";
+import type { ExportCancelRequest } from "./ExportCancelRequest";
+import type { ExportJob } from "./ExportJob";
+import type { ExportQuery } from "./ExportQuery";
+import type { ExportRequest } from "./ExportRequest";
 import type { FirstManagerRequest } from "./FirstManagerRequest";
 import type { KeyQuery } from "./KeyQuery";
 import type { KeyRequest } from "./KeyRequest";
@@ -145,6 +149,12 @@ export interface Commands {
   settings_validate: { request: SettingsValidateQuery; response: SettingsCheck };
   /** Save settings: checked, a switch between demo and production only when confirmed, written atomically, audited; says what changed and whether Kasa must restart. */
   settings_save: { request: SettingsSaveRequest; response: SettingsSaved };
+  /** Start an export: the daily, batch or reconciliation report as PDF, or transactions as CSV; it runs on, fetch it at `GET /api/exports/{id}`. */
+  export_start: { request: ExportRequest; response: ExportJob };
+  /** Where an export stands: its rows so far, its file once done. */
+  export_status: { request: ExportQuery; response: ExportJob };
+  /** Stop an export; it leaves no file. */
+  export_cancel: { request: ExportCancelRequest; response: ExportJob };
 }
 
 export type CommandName = keyof Commands;
@@ -195,6 +205,9 @@ export const COMMANDS: { readonly [K in CommandName]: { role: Role | null; mutat
   settings_view: { role: "installer", mutating: false },
   settings_validate: { role: "installer", mutating: false },
   settings_save: { role: "installer", mutating: true },
+  export_start: { role: "manager", mutating: true },
+  export_status: { role: "manager", mutating: false },
+  export_cancel: { role: "manager", mutating: true },
 };
 
 /** How a command reaches the backend (Tauri or HTTP). */
@@ -247,5 +260,8 @@ export function client(call: Call) {
     settings_view: (request: Empty): Promise<SettingsView> => call("settings_view", request),
     settings_validate: (request: SettingsValidateQuery): Promise<SettingsCheck> => call("settings_validate", request),
     settings_save: (request: SettingsSaveRequest): Promise<SettingsSaved> => call("settings_save", request),
+    export_start: (request: ExportRequest): Promise<ExportJob> => call("export_start", request),
+    export_status: (request: ExportQuery): Promise<ExportJob> => call("export_status", request),
+    export_cancel: (request: ExportCancelRequest): Promise<ExportJob> => call("export_cancel", request),
   };
 }

@@ -29,6 +29,8 @@ const errorCodes: Record<ErrorCode, true> = {
   wrong_pin: true,
   locked_out: true,
   approval_required: true,
+  report_font_missing: true,
+  export_not_ready: true,
   internal: true,
   invalid_settings: true,
   confirmation_required: true,
