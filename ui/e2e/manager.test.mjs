@@ -230,7 +230,66 @@ describe("the manager's screens in production mode, against emulator processes",
       assert.equal(counters.z_count, 1, `one Z report in the register's counters: ${JSON.stringify(counters)}`);
     });
   });
+
+  /** Clicks the download link of the finished export of `kind`; its bytes. */
+  async function download(kind) {
+    const job = page.locator(`#exports li[data-kind="${kind}"][data-state="done"]`);
+    await job.waitFor({ timeout: 60_000 });
+    const [file] = await Promise.all([page.waitForEvent("download"), job.locator("a.download").click()]);
+    const where = path.join(dir, file.suggestedFilename());
+    await file.saveAs(where);
+    return { where, bytes: readFileSync(where) };
+  }
+
+  test("the closed day's exports: the daily report as PDF with its Cyrillic text and totals, the transactions as CSV for Excel", { timeout: 120_000 }, async () => {
+    await step("exports", async () => {
+      await page.click("#day-close a[href^='#/day/']");
+      await page.locator("#exports #export-recon").waitFor({ timeout: 10_000 });
+      await page.click("#export-day");
+      const pdf = await download("day_pdf");
+      assert.equal(pdf.bytes.subarray(0, 5).toString("latin1"), "%PDF-");
+      const text = spawnSync("pdftotext", ["-layout", pdf.where, "-"], { encoding: "utf8" });
+      assert.equal(text.status, 0, text.stderr);
+      assert.ok(/Денний звіт/.test(text.stdout) && /Сторінка 1/.test(text.stdout), `Cyrillic text can be read from the PDF:\n${text.stdout.slice(0, 400)}`);
+      // Card 45,67 + 12,50 + 99,00 less the 10,00 refund; cash 30,00.
+      assert.ok(text.stdout.includes("147.17") || text.stdout.includes("147,17"), `the card total:\n${text.stdout}`);
+
+      await page.check("#export-bom");
+      await page.click("#export-csv");
+      const csv = await download("transactions_csv");
+      assert.deepEqual([...csv.bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], "a byte-order mark for Excel");
+      const rows = csv.bytes.subarray(3).toString("utf8").trim().split(/\r?\n/).map(parseCsvLine);
+      const amount = rows[0].indexOf("Сума");
+      assert.ok(amount >= 0, `the header: ${rows[0]}`);
+      const net = rows.slice(1).reduce((sum, r) => sum + Math.round(Number(r[amount]) * 100), 0);
+      assert.equal(net, 4567 + 1250 + 9900 + 3000 - 1000, "the amounts sum to the day's net");
+      await assertAccessible(page, "the day's exports");
+    });
+  });
 });
+
+/** One CSV line into its fields (quoted fields with "" inside). */
+function parseCsvLine(line) {
+  const out = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") {
+      out.push(field);
+      field = "";
+    } else field += c;
+  }
+  out.push(field);
+  return out;
+}
 
 describe("among 1,000,000 operations: a transaction found by its last four digits and refunded with the manager's PIN", { skip: !process.env.KASA_BIN && "KASA_BIN is not set" }, () => {
   const bin = process.env.KASA_BIN;
