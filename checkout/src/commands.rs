@@ -23,11 +23,11 @@ use crate::auth::{
     SaveUserRequest, SessionState, SessionView, UserList, UserView,
 };
 use crate::engine::NewRequest;
+use crate::export::{ExportCancelRequest, ExportJob, ExportQuery, ExportRequest};
 use crate::installer::{
     DeviceTestRequest, DeviceTestResult, ScanPortsQuery, ScanReport, SettingsCheck,
     SettingsSaveRequest, SettingsSaved, SettingsValidateQuery, SettingsView,
 };
-use crate::export::{ExportCancelRequest, ExportJob, ExportQuery, ExportRequest};
 use crate::journal::audit::Verification;
 use crate::money::AMOUNT_ERROR;
 use crate::queries::{
