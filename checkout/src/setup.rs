@@ -60,6 +60,10 @@ pub(crate) fn user_path(own: &str, xdg: &str, home_rel: &str, rest: &str) -> Pat
     PathBuf::from(rest)
 }
 
+/// The demo terminal's books inside a data directory (every transaction it
+/// made, its open batches), kept like a real terminal's across restarts.
+pub const DEMO_TERMINAL_BOOKS: &str = "demo-terminal-books.json";
+
 /// The journal file inside a data directory.
 pub fn journal_path(data_dir: &Path) -> PathBuf {
     data_dir.join("journal.sqlite")
@@ -95,7 +99,7 @@ pub async fn start_demo(data_dir: &Path, opts: DemoOptions) -> Result<Running> {
 
 /// Start a checkout on `data_dir` with the configured devices. A device that
 /// is not configured is emulated: the PrivatBank JSON terminal emulator on a
-/// loopback TCP socket, the Datecs FP-T260 emulator on a pty pair (its
+/// loopback TCP socket (its books in [`DEMO_TERMINAL_BOOKS`]), the Datecs FP-T260 emulator on a pty pair (its
 /// counters and virtual tape kept in `data_dir`), each behind its real driver.
 /// Configured devices are reached when first used, so Kasa starts (and the
 /// pre-flight gate says what is wrong) while a device is off or unplugged.
@@ -111,6 +115,7 @@ pub async fn start(data_dir: &Path, settings: &Settings, opts: DemoOptions) -> R
             let demo = terminal::demo::start_with(terminal::demo::DemoOptions {
                 step_delay: opts.step,
                 poll,
+                state: Some(data_dir.join(DEMO_TERMINAL_BOOKS)),
                 ..terminal::demo::DemoOptions::default()
             })
             .await?;

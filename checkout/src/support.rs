@@ -1,8 +1,10 @@
 //! The support bundle an installer sends when something goes wrong
 //! (`kasa support-bundle`): one `.tar.gz` with Kasa's logs, the settings
-//! with every password removed, the journal's schema version and a count of
-//! its operations, and the list of backups. Never the journal itself, and
-//! every text in it goes through [`crate::redact::scrub`] once more.
+//! with every password removed, the devices configured, the journal's schema
+//! version and a count of its operations, its last operations with their
+//! payments (card numbers masked, as the journal keeps them), and the list of
+//! backups. Never the journal itself, and every text in it goes through
+//! [`crate::redact::scrub`] once more.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -72,6 +74,95 @@ pub fn settings_text(path: &Path) -> String {
     }
 }
 
+/// How many of the newest operations the bundle lists.
+pub const LAST_OPERATIONS: u32 = 200;
+
+/// The newest operations with their payments, read-only: what was asked,
+/// what each device answered (RRN, auth code, masked card, response and
+/// decline codes), and any error; `{"error": ...}` when the journal cannot
+/// be read.
+pub fn last_operations(journal: &Path, limit: u32) -> Value {
+    let read = || -> rusqlite::Result<Value> {
+        let c = Connection::open_with_flags(journal, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        c.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut ops = c.prepare(
+            "SELECT id, kind, state, total, merchant, business_day, error_code, created_at, updated_at
+             FROM operations ORDER BY id DESC LIMIT ?1",
+        )?;
+        let mut pays = c.prepare(
+            "SELECT id, method, card_action, state, requested, approved, rrn, auth_code, masked_pan,
+                    card_scheme, terminal_id, invoice, batch, response_code, decline_code
+             FROM payments WHERE operation_id = ?1 ORDER BY id",
+        )?;
+        let rows = ops
+            .query_map([limit], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    json!({
+                        "id": r.get::<_, i64>(0)?, "kind": r.get::<_, String>(1)?,
+                        "state": r.get::<_, String>(2)?, "total": r.get::<_, i64>(3)?,
+                        "merchant": r.get::<_, Option<i64>>(4)?,
+                        "business_day": r.get::<_, Option<String>>(5)?,
+                        "error_code": r.get::<_, Option<String>>(6)?,
+                        "created_at": r.get::<_, String>(7)?, "updated_at": r.get::<_, String>(8)?,
+                    }),
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, mut op) in rows {
+            let payments = pays
+                .query_map([id], |r| {
+                    Ok(json!({
+                        "id": r.get::<_, i64>(0)?, "method": r.get::<_, String>(1)?,
+                        "card_action": r.get::<_, Option<String>>(2)?,
+                        "state": r.get::<_, String>(3)?, "requested": r.get::<_, i64>(4)?,
+                        "approved": r.get::<_, i64>(5)?, "rrn": r.get::<_, Option<String>>(6)?,
+                        "auth_code": r.get::<_, Option<String>>(7)?,
+                        "masked_pan": r.get::<_, Option<String>>(8)?,
+                        "card_scheme": r.get::<_, Option<String>>(9)?,
+                        "terminal_id": r.get::<_, Option<String>>(10)?,
+                        "invoice": r.get::<_, Option<String>>(11)?,
+                        "batch": r.get::<_, Option<String>>(12)?,
+                        "response_code": r.get::<_, Option<String>>(13)?,
+                        "decline_code": r.get::<_, Option<String>>(14)?,
+                    }))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            op["payments"] = Value::Array(payments);
+            out.push(op);
+        }
+        Ok(Value::Array(out))
+    };
+    if !journal.exists() {
+        return json!([]);
+    }
+    read().unwrap_or_else(|e| json!({ "error": e.to_string() }))
+}
+
+/// The devices the settings name (protocol, dialect, where they are
+/// reached), no passwords; `null` for an emulated one.
+pub fn devices(settings: Option<&crate::settings::Settings>) -> Value {
+    let Some(s) = settings else {
+        return json!({ "settings": "unreadable" });
+    };
+    json!({
+        "terminal": s.terminal.as_ref().map(|t| json!({
+            "protocol": serde_json::to_value(&t.protocol).unwrap_or(Value::Null),
+            "endpoint": serde_json::to_value(&t.endpoint).unwrap_or(Value::Null),
+        })),
+        "fiscal": s.fiscal.as_ref().map(|f| json!({
+            "dialect": f.dialect,
+            "endpoint": serde_json::to_value(&f.endpoint).unwrap_or(Value::Null),
+            "operator": f.operator,
+            "till": f.till,
+        })),
+        "merchants": s.merchants.iter().map(|m| json!({
+            "index": m.index, "name": m.name, "terminal_id": m.terminal_id,
+        })).collect::<Vec<_>>(),
+    })
+}
+
 /// Write the bundle to `out` (a `.tar.gz`); returns the files it holds.
 pub fn write_bundle(input: &BundleInput, out: &Path) -> Result<Vec<String>> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -132,6 +223,18 @@ pub fn write_bundle(input: &BundleInput, out: &Path) -> Result<Vec<String>> {
         "settings.json",
         settings_text(&input.settings_path).as_bytes(),
     )?;
+    add(
+        "devices.json",
+        serde_json::to_string_pretty(&devices(settings.as_ref()))
+            .unwrap_or_default()
+            .as_bytes(),
+    )?;
+    let operations = serde_json::to_string_pretty(&last_operations(&journal, LAST_OPERATIONS))
+        .unwrap_or_default();
+    add(
+        "operations.json",
+        crate::redact::scrub(&operations).as_bytes(),
+    )?;
     let logs = log_dir(&input.data_dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&logs)
         .map(|d| {
@@ -190,7 +293,13 @@ mod tests {
         .unwrap();
         assert_eq!(
             names,
-            ["info.json", "settings.json", "logs/kasa.log.2026-11-25"]
+            [
+                "info.json",
+                "settings.json",
+                "devices.json",
+                "operations.json",
+                "logs/kasa.log.2026-11-25"
+            ]
         );
         let mut all = String::new();
         let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(

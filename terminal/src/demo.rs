@@ -2,10 +2,11 @@
 //! real loopback TCP socket, and the real driver talks to it, so the demo and
 //! the checkout's tests go through the actual protocol.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::emulator::Outcome;
+use crate::emulator::{Bank, Outcome};
 use crate::privatbank::{
     ConnectScheme, EmulatorConfig, PrivatbankEmulator, PrivatbankTerminal, PrivatbankTimeouts,
 };
@@ -27,6 +28,10 @@ pub struct DemoOptions {
     /// How long the driver waits without a status change before it gives
     /// the operation up (the driver's `operation_ms`).
     pub operation_timeout: Duration,
+    /// Where the emulator keeps its books (every transaction, the open
+    /// batches), so they outlive a restart as a real terminal's do; none:
+    /// in memory only.
+    pub state: Option<PathBuf>,
 }
 
 impl Default for DemoOptions {
@@ -37,6 +42,7 @@ impl Default for DemoOptions {
             merchants: 3,
             lockstep: false,
             operation_timeout: Duration::from_millis(PrivatbankTimeouts::default().operation_ms),
+            state: None,
         }
     }
 }
@@ -67,12 +73,18 @@ pub async fn start() -> Result<DemoTerminal> {
 
 /// Start the demo terminal: the emulator on `127.0.0.1:0`, the driver on it.
 pub async fn start_with(opts: DemoOptions) -> Result<DemoTerminal> {
-    let emulator = PrivatbankEmulator::new(EmulatorConfig {
+    let config = EmulatorConfig {
         step_delay: opts.step_delay,
         merchants: opts.merchants,
         lockstep: opts.lockstep,
         ..EmulatorConfig::default()
-    });
+    };
+    let emulator = match &opts.state {
+        Some(path) => {
+            PrivatbankEmulator::from_bank(config, Bank::new(opts.merchants).with_store(path)?)
+        }
+        None => PrivatbankEmulator::new(config),
+    };
     let address = emulator.spawn_tcp("127.0.0.1:0").await?;
     let timeouts = PrivatbankTimeouts {
         connect_ms: 2_000,

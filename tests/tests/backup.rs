@@ -416,6 +416,17 @@ async fn full_card_numbers_and_the_password_stay_out_of_logs_bundles_and_backups
             !String::from_utf8_lossy(&bytes).contains(PASSWORD),
             "{name} holds the password"
         );
+        if name.ends_with("operations.json") {
+            // The last operations, with the card data the journal keeps.
+            let text = String::from_utf8_lossy(&bytes);
+            for rrn in &rrns {
+                ensure!(text.contains(rrn.as_str()), "{name} lacks the RRN {rrn}");
+            }
+            ensure!(
+                text.contains("516875******1237"),
+                "{name} lacks the masked card"
+            );
+        }
         if name.ends_with("info.json") {
             let v: Value = serde_json::from_slice(&bytes)?;
             ensure!(
@@ -427,6 +438,8 @@ async fn full_card_numbers_and_the_password_stay_out_of_logs_bundles_and_backups
     }
     ensure!(
         names.iter().any(|n| n.ends_with("settings.json"))
+            && names.iter().any(|n| n.ends_with("devices.json"))
+            && names.iter().any(|n| n.ends_with("operations.json"))
             && names.iter().any(|n| n.contains("/logs/kasa")),
         "{names:?}"
     );

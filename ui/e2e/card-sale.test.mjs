@@ -21,7 +21,7 @@
 // state-changing request with an idempotency key); events are `GET /api/events`.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
@@ -47,6 +47,7 @@ import {
   postWith,
   startServer,
   stopServer,
+  terminalRecords,
 } from "./harness.mjs";
 
 const MISSING_BIN =
@@ -193,6 +194,8 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
 
       // Demo mode shows the receipt the emulated fiscal register printed, with the card data.
       const rrn = await text("rrn");
+      const charge = terminalRecords(dataDir).filter((r) => r.rrn === rrn);
+      assert.deepEqual(charge.map((r) => [r.kind, r.status, r.amount]), [["purchase", "approved", 1250]], "the terminal's books: charged 12,50 once");
       await page.locator("#virtual-tape pre").filter({ hasText: rrn }).waitFor({ timeout: 10_000 });
 
       await assertAccessible(page, "result");
@@ -437,6 +440,8 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
       assert.equal(await result.getAttribute("data-kind"), "refund");
       assert.equal(await result.getAttribute("data-state"), "done");
       const refund = await operationOnServer(await result.getAttribute("data-operation"));
+      const refunds = terminalRecords(dataDir).filter((r) => r.kind === "refund" && r.refund_of === rrn);
+      assert.deepEqual(refunds.map((r) => [r.status, r.amount]), [["approved", 60000]], "the terminal's books: one refund, after the right PIN only");
       assert.equal(refund.kind, "refund");
       assert.ok(
         refund.documents.some((d) => d.kind === "return_receipt" && d.number !== null),
@@ -469,6 +474,9 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
       assert.equal(await result.getAttribute("data-state"), "done");
       const voided = await operationOnServer(await result.getAttribute("data-operation"));
       assert.equal(voided.state, "done");
+      const original = terminalRecords(dataDir).filter((r) => r.kind === "purchase" && r.rrn === rrn);
+      assert.equal(original.length, 1);
+      assert.equal(original[0].voided, true, "the terminal's books: the purchase is voided");
       await page.screenshot({ path: path.join(resultsDir, "void.png"), fullPage: true });
     });
   });
@@ -692,6 +700,11 @@ describe("what the terminal answers, other than an approval, in the browser", { 
       assert.equal(await decline.getAttribute("data-code"), "51");
       assert.ok((await decline.innerText()).includes(uk["decline.host.51"]), await decline.innerText());
       assert.equal(await text("money"), uk["money.not_charged"]);
+      assert.deepEqual(
+        terminalRecords(dataDir).filter((r) => r.amount === 700).map((r) => [r.kind, r.status]),
+        [["purchase", "declined"]],
+        "the terminal's books: declined, not charged",
+      );
       assert.equal(await page.getByTestId("rrn").count(), 0, "no card data for a decline");
       assert.equal(await page.getByTestId("fiscal-number").count(), 0, "no receipt number");
       assert.deepEqual(await printed(), [], "the register printed nothing");
@@ -722,6 +735,11 @@ describe("what the terminal answers, other than an approval, in the browser", { 
       );
       const rrn = await text("rrn");
       assert.match(rrn, /^\d{12}$/, "the charged part's card data is shown");
+      assert.deepEqual(
+        terminalRecords(dataDir).filter((r) => r.rrn === rrn).map((r) => [r.status, r.amount]),
+        [["approved", paid]],
+        "the terminal's books: only the part shown was charged",
+      );
       assert.equal(await page.locator("#new-sale").count(), 0, "not finished");
       assert.deepEqual(await printed(), [], "no receipt before the rest is paid");
       // By card the exact rest; in cash the rest rounded to 10 kopiykas (the view's cash_due).
@@ -756,6 +774,11 @@ describe("what the terminal answers, other than an approval, in the browser", { 
       assert.equal(await problem.getAttribute("data-code"), "terminal.cancelled");
       assert.ok((await problem.innerText()).includes(uk["code.terminal.cancelled"]), await problem.innerText());
       assert.equal(await text("money"), uk["money.not_charged"]);
+      assert.equal(
+        terminalRecords(dataDir).filter((r) => r.amount === 500 && r.status === "approved").length,
+        0,
+        "the terminal's books: nothing charged",
+      );
       assert.equal(await page.getByTestId("rrn").count(), 0);
       assert.equal((await printed()).length, 1, "no receipt for it");
       assert.equal(await page.locator("#new-sale").count(), 1, "a new sale can start");
@@ -858,6 +881,11 @@ describe("a reloaded page follows the sale that is running", { skip: !process.en
       );
       assert.equal(op.state, "cancelled");
       assert.ok(op.payments.every((p) => p.approved === 0), `nothing charged: ${JSON.stringify(op.payments)}`);
+      assert.equal(
+        terminalRecords(dataDir).filter((r) => r.amount === 3300 && r.status === "approved").length,
+        0,
+        "the terminal's books: nothing charged",
+      );
       assert.equal(op.documents.filter((d) => d.number !== null).length, 0, "no receipt");
       await page.screenshot({ path: path.join(resultsDir, "cashier-cancel.png"), fullPage: true });
     } catch (err) {
@@ -918,8 +946,17 @@ describe("needs attention: the register runs out of paper, then kasa is killed",
       assert.match(rrn, /^\d{12}$/, "the charged card's data is shown");
       await page.locator("#attention-banner").waitFor();
 
-      // The money: the card is charged (the engine's record of the terminal's
-      // answer), and no fiscal receipt carries it yet.
+      // The money: one sentence on screen; the card charged in the terminal's
+      // own books, and no fiscal receipt carries it yet.
+      assert.equal(
+        (await page.getByTestId("money").innerText()).trim(),
+        fill(uk["money.charged_no_receipt"], { amount: "45,67" }),
+      );
+      const charges = () =>
+        JSON.parse(readFileSync(path.join(dataDir, "demo-terminal-books.json"), "utf8")).records.filter(
+          (r) => r.kind === "purchase" && r.status === "approved",
+        );
+      assert.deepEqual(charges().map((r) => [r.amount, r.rrn]), [[4567, rrn]], "charged once, in the terminal's books");
       const charged = await api("operation", { id });
       assert.equal(charged.state, "needs_attention");
       assert.equal(charged.payments[0].approved, 4567);
@@ -967,6 +1004,9 @@ describe("needs attention: the register runs out of paper, then kasa is killed",
       assert.match((await page.getByTestId("fiscal-number").innerText()).trim(), /^\d+$/);
       await page.locator("#attention-banner").waitFor({ state: "detached", timeout: 10_000 });
       assert.equal(await receiptsWith(rrn), 1, "exactly one fiscal receipt carries the charge");
+      const money = (await page.getByTestId("money").innerText()).trim();
+      assert.ok(money.includes(fill(uk["money.card_charged"], { amount: "45,67" })), money);
+      assert.deepEqual(charges().map((r) => [r.amount, r.rrn]), [[4567, rrn]], "still one charge in the terminal's books");
       const done = await api("operation", { id });
       assert.equal(done.state, "done");
       assert.equal(done.payments[0].approved, 4567, "charged once, not again");

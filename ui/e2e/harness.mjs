@@ -206,3 +206,8 @@ export function startEmulator(bin, args, logLines) {
     });
   });
 }
+
+/** The demo terminal's own books (every transaction it made), from its data directory. */
+export function terminalRecords(dataDir) {
+  return JSON.parse(readFileSync(path.join(dataDir, "demo-terminal-books.json"), "utf8")).records;
+}
