@@ -90,6 +90,12 @@ describe("the installer's screen: scan, set up, test, save", { skip: !process.en
       assert.equal(await page.locator("#fiscal-address").inputValue(), fiscalAddr);
       assert.equal(await page.locator("#terminal-protocol").inputValue(), "privatbank");
 
+      // A merchant on the terminal, how card data is printed, the free amount's tax group.
+      await page.click("#add-merchant");
+      await page.locator("#merchants .merchant-name").fill("ФОП Коваль");
+      await page.selectOption("#fiscal-card-mode", "text_lines");
+      await page.selectOption("#receipt-tax-group", "Б");
+
       // A wrong operator number is refused with the field named; nothing is written.
       await page.fill("#fiscal-operator", "99");
       await page.click("#settings-save");
@@ -124,6 +130,10 @@ describe("the installer's screen: scan, set up, test, save", { skip: !process.en
       assert.equal(saved.terminal.protocol, "privatbank");
       assert.deepEqual(saved.fiscal.endpoint, { kind: "tcp", address: fiscalAddr });
       assert.equal(saved.fiscal.operator, "1");
+      assert.equal(saved.merchants[0].name, "ФОП Коваль");
+      assert.equal(saved.merchants[0].index, 1);
+      assert.equal(saved.fiscal.dialect_settings.card.mode, "text_lines");
+      assert.equal(saved.receipt.tax_group, "Б");
       await page.locator('#settings[data-mode="production"]').waitFor({ timeout: 10_000 });
       await page.screenshot({ path: path.join(resultsDir, "installer-saved.png"), fullPage: true });
       assert.deepEqual(pageErrors, [], "the page threw uncaught errors");
