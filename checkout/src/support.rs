@@ -148,7 +148,7 @@ pub fn devices(settings: Option<&crate::settings::Settings>) -> Value {
     };
     json!({
         "terminal": s.terminal.as_ref().map(|t| json!({
-            "protocol": serde_json::to_value(&t.protocol).unwrap_or(Value::Null),
+            "protocol": serde_json::to_value(t.protocol).unwrap_or(Value::Null),
             "endpoint": serde_json::to_value(&t.endpoint).unwrap_or(Value::Null),
         })),
         "fiscal": s.fiscal.as_ref().map(|f| json!({
