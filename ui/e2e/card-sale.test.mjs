@@ -403,6 +403,14 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
         "the server kept a card payment and a cash payment",
       );
       assert.equal(op.documents.filter((d) => d.kind === "sale_receipt").length, 1, "one fiscal receipt");
+      const rrn = op.payments[0].card.rrn;
+      assert.deepEqual(
+        terminalRecords(dataDir).filter((r) => r.rrn === rrn).map((r) => [r.status, r.amount]),
+        [["approved", 6000]],
+        "the terminal's books: the card's part only",
+      );
+      const tape = (await postWith(baseUrl, await sessionCookie(baseUrl), "receipt_tape", JSON.stringify({ last: 1000 }))).json.documents;
+      assert.equal(tape.filter((d) => d.includes(rrn) && d.includes("ФІСКАЛЬНИЙ ЧЕК")).length, 1, "one fiscal receipt on the register's tape");
       await page.screenshot({ path: path.join(resultsDir, "mixed.png"), fullPage: true });
     });
   });
@@ -549,6 +557,11 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
         return json;
       })();
       assert.equal(op.payments[0].approved, 1840, "the terminal charged 18,40");
+      assert.deepEqual(
+        terminalRecords(dataDir).filter((r) => r.rrn === op.payments[0].card.rrn).map((r) => [r.status, r.amount]),
+        [["approved", 1840]],
+        "the terminal's books: charged 18,40 once",
+      );
       await page.screenshot({ path: path.join(resultsDir, "touch.png"), fullPage: true });
     } catch (err) {
       await page.screenshot({ path: path.join(resultsDir, "touch-failure.png"), fullPage: true }).catch(() => {});
@@ -609,6 +622,11 @@ describe("card sale in the browser against kasa serve", { skip: !process.env.KAS
       const receipt = op.documents.find((d) => d.kind === "sale_receipt");
       await page.locator("#virtual-tape pre").filter({ hasText: "Молоко" }).waitFor({ timeout: 10_000 });
       assert.ok(receipt && receipt.number !== null, "a fiscal receipt");
+      assert.deepEqual(
+        terminalRecords(dataDir).filter((r) => r.rrn === op.payments[0].card.rrn).map((r) => [r.status, r.amount]),
+        [["approved", 9599]],
+        "the terminal's books: charged 95,99 once",
+      );
       assert.equal(await page.locator("#item-lines").count(), 0, "the lines are cleared for the next sale");
       await page.screenshot({ path: path.join(resultsDir, "items.png"), fullPage: true });
     });
@@ -839,8 +857,15 @@ describe("a reloaded page follows the sale that is running", { skip: !process.en
       await result.waitFor({ timeout: SALE_TIMEOUT_MS });
       assert.equal(await result.getAttribute("data-state"), "done");
       assert.ok((await page.getByTestId("amount").innerText()).includes("21,00"));
-      assert.match((await page.getByTestId("rrn").innerText()).trim(), /^\d{12}$/);
+      const rrn = (await page.getByTestId("rrn").innerText()).trim();
+      assert.match(rrn, /^\d{12}$/);
       assert.match((await page.getByTestId("fiscal-number").innerText()).trim(), /^\d+$/);
+      // Charged once in the terminal's books, however many pages watched it.
+      assert.deepEqual(
+        terminalRecords(dataDir).filter((r) => r.kind === "purchase" && r.amount === 2100).map((r) => [r.status, r.rrn]),
+        [["approved", rrn]],
+        "the terminal's books: one charge of 21,00",
+      );
 
       // One sale, not two: the server has nothing unfinished and one operation for it.
       const { json: current } = await postWith(baseUrl, await sessionCookie(baseUrl), "current", "{}");
