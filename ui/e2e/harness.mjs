@@ -4,7 +4,7 @@
 // screens are checked against.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -210,4 +210,48 @@ export function startEmulator(bin, args, logLines) {
 /** The demo terminal's own books (every transaction it made), from its data directory. */
 export function terminalRecords(dataDir) {
   return JSON.parse(readFileSync(path.join(dataDir, "demo-terminal-books.json"), "utf8")).records;
+}
+
+/**
+ * The shop's devices as emulator processes in `dir`: a PrivatBank terminal
+ * (books in terminal-books.json) and a fiscal register (fiscal-state.json,
+ * fiscal-tape.txt), both on loopback TCP. With `config`, also the settings
+ * file `dir/kasa.json` that points Kasa at them (production mode).
+ */
+export async function startDevices(bin, dir, logLines, { config = true } = {}) {
+  const terminal = await startEmulator(
+    bin,
+    ["terminal", "--protocol", "privatbank", "--tcp", "127.0.0.1:0", "--step-delay-ms", "2", "--state", path.join(dir, "terminal-books.json")],
+    logLines,
+  );
+  const fiscal = await startEmulator(
+    bin,
+    ["fiscal", "--tcp", "127.0.0.1:0", "--state", path.join(dir, "fiscal-state.json"), "--tape", path.join(dir, "fiscal-tape.txt")],
+    logLines,
+  );
+  if (config) {
+    writeFileSync(
+      path.join(dir, "kasa.json"),
+      JSON.stringify({
+        terminal: {
+          protocol: "privatbank",
+          endpoint: { kind: "tcp", address: terminal.address },
+          timeouts: { after_handshake_ms: 0, poll_ms: 10, operation_ms: 20000 },
+        },
+        fiscal: { endpoint: { kind: "tcp", address: fiscal.address } },
+      }),
+    );
+  }
+  return { procs: [terminal.child, fiscal.child], terminalAddr: terminal.address, fiscalAddr: fiscal.address };
+}
+
+/** The first run of a production Kasa: its first manager; returns the session cookie. */
+export async function createFirstManager(baseUrl, name, pin) {
+  const response = await fetch(new URL("/api/cmd/first_manager", baseUrl), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name, pin }),
+  });
+  assert.equal(response.status, 200, await response.clone().text());
+  return (response.headers.get("set-cookie") ?? "").split(";")[0];
 }

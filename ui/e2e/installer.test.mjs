@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, assertAccessible, logInAs, resultsDir, startEmulator, startServer, stopServer, uk } from "./harness.mjs";
+import { CHROMIUM_ARGS, assertAccessible, logInAs, resultsDir, startDevices, startServer, stopServer, uk } from "./harness.mjs";
 
 describe("the installer's screen: scan, set up, test, save", { skip: !process.env.KASA_BIN && "KASA_BIN is not set" }, () => {
   const bin = process.env.KASA_BIN;
@@ -29,19 +29,9 @@ describe("the installer's screen: scan, set up, test, save", { skip: !process.en
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "kasa-e2e-installer-"));
-    const terminal = await startEmulator(
-      bin,
-      ["terminal", "--protocol", "privatbank", "--tcp", "127.0.0.1:0", "--step-delay-ms", "2", "--state", path.join(dir, "terminal-books.json")],
-      logLines,
-    );
-    const fiscal = await startEmulator(
-      bin,
-      ["fiscal", "--tcp", "127.0.0.1:0", "--state", path.join(dir, "fiscal-state.json"), "--tape", path.join(dir, "fiscal-tape.txt")],
-      logLines,
-    );
-    procs.push(terminal.child, fiscal.child);
-    terminalAddr = terminal.address;
-    fiscalAddr = fiscal.address;
+    const devices = await startDevices(bin, dir, logLines, { config: false });
+    procs.push(...devices.procs);
+    ({ terminalAddr, fiscalAddr } = devices);
     // No settings file yet: demo mode; the screen writes it here.
     ({ child: server, baseUrl } = await startServer(bin, path.join(dir, "data"), logLines, 20, { KASA_CONFIG: path.join(dir, "kasa.json") }));
     browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });

@@ -19,9 +19,10 @@ import {
   CHROMIUM_ARGS,
   SALE_TIMEOUT_MS,
   assertAccessible,
+  createFirstManager,
   logInAs,
   resultsDir,
-  startEmulator,
+  startDevices,
   startServer,
   stopServer,
   uk,
@@ -58,38 +59,12 @@ describe("the manager's screens in production mode, against emulator processes",
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "kasa-e2e-manager-"));
-    const terminal = await startEmulator(
-      bin,
-      ["terminal", "--protocol", "privatbank", "--tcp", "127.0.0.1:0", "--step-delay-ms", "2", "--state", path.join(dir, "terminal-books.json")],
-      logLines,
-    );
-    const fiscal = await startEmulator(
-      bin,
-      ["fiscal", "--tcp", "127.0.0.1:0", "--state", path.join(dir, "fiscal-state.json"), "--tape", path.join(dir, "fiscal-tape.txt")],
-      logLines,
-    );
-    procs.push(terminal.child, fiscal.child);
-    terminalAddr = terminal.address;
-    writeFileSync(
-      path.join(dir, "kasa.json"),
-      JSON.stringify({
-        terminal: {
-          protocol: "privatbank",
-          endpoint: { kind: "tcp", address: terminal.address },
-          timeouts: { after_handshake_ms: 0, poll_ms: 10, operation_ms: 20000 },
-        },
-        fiscal: { endpoint: { kind: "tcp", address: fiscal.address } },
-      }),
-    );
+    const devices = await startDevices(bin, dir, logLines);
+    procs.push(...devices.procs);
+    terminalAddr = devices.terminalAddr;
     ({ child: server, baseUrl } = await startServer(bin, path.join(dir, "data"), logLines, 20, { KASA_CONFIG: path.join(dir, "kasa.json") }));
     // The first run: the shop's first manager.
-    const first = await fetch(new URL("/api/cmd/first_manager", baseUrl), {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ name: "Олена", pin: MANAGER_PIN }),
-    });
-    assert.equal(first.status, 200, await first.clone().text());
-    cookie = (first.headers.get("set-cookie") ?? "").split(";")[0];
+    cookie = await createFirstManager(baseUrl, "Олена", MANAGER_PIN);
 
     browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "uk-UA" });
@@ -317,36 +292,9 @@ describe("among 1,000,000 operations: a transaction found by its last four digit
       assert.equal(gen.status, 0, `kasa journal generate: ${gen.stdout} ${gen.stderr}`);
       assert.match(gen.stdout, /1000000 operations/);
     }
-    const terminal = await startEmulator(
-      bin,
-      ["terminal", "--protocol", "privatbank", "--tcp", "127.0.0.1:0", "--step-delay-ms", "2", "--state", path.join(dir, "terminal-books.json")],
-      logLines,
-    );
-    const fiscal = await startEmulator(
-      bin,
-      ["fiscal", "--tcp", "127.0.0.1:0", "--state", path.join(dir, "fiscal-state.json"), "--tape", path.join(dir, "fiscal-tape.txt")],
-      logLines,
-    );
-    procs.push(terminal.child, fiscal.child);
-    writeFileSync(
-      path.join(dir, "kasa.json"),
-      JSON.stringify({
-        terminal: {
-          protocol: "privatbank",
-          endpoint: { kind: "tcp", address: terminal.address },
-          timeouts: { after_handshake_ms: 0, poll_ms: 10, operation_ms: 20000 },
-        },
-        fiscal: { endpoint: { kind: "tcp", address: fiscal.address } },
-      }),
-    );
+    procs.push(...(await startDevices(bin, dir, logLines)).procs);
     ({ child: server, baseUrl } = await startServer(bin, path.join(dir, "data"), logLines, 20, { KASA_CONFIG: path.join(dir, "kasa.json") }));
-    const first = await fetch(new URL("/api/cmd/first_manager", baseUrl), {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ name: "Олена", pin: MANAGER_PIN }),
-    });
-    assert.equal(first.status, 200, await first.clone().text());
-    cookie = (first.headers.get("set-cookie") ?? "").split(";")[0];
+    cookie = await createFirstManager(baseUrl, "Олена", MANAGER_PIN);
     browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
   }, { timeout: 25 * 60_000 });
 

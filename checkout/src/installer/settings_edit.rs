@@ -107,15 +107,18 @@ fn is_password_key(k: &str) -> bool {
     k == "password" || k.ends_with("_password") || k.ends_with("passwords")
 }
 
+/// `at.k`, or `k` at the top.
+fn join_path(at: &str, k: &str) -> String {
+    if at.is_empty() {
+        k.to_string()
+    } else {
+        format!("{at}.{k}")
+    }
+}
+
 /// Blank every password in `v`, collecting the paths of those set.
 fn blank_passwords(v: &mut Value, at: &str, set: &mut Vec<String>) {
-    let join = |k: &str| {
-        if at.is_empty() {
-            k.to_string()
-        } else {
-            format!("{at}.{k}")
-        }
-    };
+    let join = |k: &str| join_path(at, k);
     match v {
         Value::Object(map) => {
             for (k, x) in map.iter_mut() {
@@ -362,13 +365,7 @@ pub fn validate(path: &Path, candidate: &Value) -> Result<SettingsCheck> {
 
 /// Every leaf of `v` by its path.
 fn leaves(v: &Value, at: &str, out: &mut BTreeMap<String, Value>) {
-    let join = |k: &str| {
-        if at.is_empty() {
-            k.to_string()
-        } else {
-            format!("{at}.{k}")
-        }
-    };
+    let join = |k: &str| join_path(at, k);
     match v {
         Value::Object(m) if !m.is_empty() => m.iter().for_each(|(k, x)| leaves(x, &join(k), out)),
         Value::Array(a) if !a.is_empty() => a
