@@ -267,9 +267,9 @@ PY
 backup=$("$kasa" --data-dir "$data" --config "$work/kasa.json" backup 2>"$work/backup.err") ||
   fail "kasa backup: $(cat "$work/backup.err")"
 [ -f "$backup" ] || fail "no backup file"
-"$kasa" --data-dir "$data" --config "$work/kasa.json" support-bundle --out "$work/support.tar.gz" \
+"$kasa" --data-dir "$data" --config "$work/kasa.json" support-bundle --out "$work/support.zip" \
   >/dev/null 2>"$work/bundle.err" || fail "kasa support-bundle: $(cat "$work/bundle.err")"
-tar -tzf "$work/support.tar.gz" | grep -q 'kasa-support/logs/kasa' || fail "no log in the support bundle"
+python3 -m zipfile -l "$work/support.zip" | grep -q 'kasa-support/logs/kasa' || fail "no log in the support bundle"
 step "backup $(basename "$backup") and the support bundle made by the packaged kasa"
 
 # ---- 4. apt install on fresh systems -----------------------------------------

@@ -5,8 +5,10 @@
 // the amount and Enter (card payment), waits for the result, reads the RRN and
 // fiscal receipt number, saves a screenshot, and checks the money in the demo
 // fiscal register's own records in the data dir: its tape (exactly one fiscal
-// receipt, with that RRN, number and 12.34 by card) and its counters. Every
-// wait polls for a state; none sleeps for a result.
+// receipt, with that RRN, number and 12.34 by card) and its counters. Then,
+// as the installer, it makes the support bundle and saves it from the window
+// (which has no browser download) into KASA_DOWNLOADS_DIR. Every wait polls
+// for a state; none sleeps for a result.
 //
 // Environment (set by desktop-webdriver.sh): WEBDRIVER_URL (tauri-driver),
 // KASA_APP (the program WebKitWebDriver starts), KASA_DATA_DIR, KASA_CONFIG,
@@ -238,8 +240,58 @@ async function sale() {
   say(`tape: one fiscal receipt №${fiscalNumber}, ${RECEIPT_AMOUNT} by card, RRN ${rrn}; counters: 1 receipt, ${AMOUNT_KOPIYKAS} by card`);
 }
 
+/** The demo mode's training installer's PIN. */
+const INSTALLER_PIN = "3333";
+
+/**
+ * The desktop window has no browser download: an export is saved in the
+ * downloads folder instead. Log out, log in as the installer, make the
+ * support bundle on the installer's screen and save it; the zip must be in
+ * KASA_DOWNLOADS_DIR, readable by Python's zipfile, with the settings and
+ * the last operations (the sale above, its card masked).
+ */
+async function saveSupportBundle() {
+  const downloads = need("KASA_DOWNLOADS_DIR");
+  step = "log out and in as the installer";
+  await exec('document.querySelector("#logout").click();');
+  await until("the login form again", 10_000, () =>
+    exec('return !!document.querySelector(\'#login-form input[name="user"][data-role="installer"]\');'),
+  );
+  await exec('document.querySelector(\'#login-form input[name="user"][data-role="installer"]\').click(); document.querySelector("#pin").focus();');
+  await typeKeys(INSTALLER_PIN + ENTER);
+  await until("the manager's navigation (#nav-settings)", 15_000, () => exec('return !!document.querySelector("#nav-settings");'));
+  step = "the support bundle on the installer's screen";
+  await exec('document.querySelector("#nav-settings").click();');
+  await until("the support bundle button", 15_000, () => exec('return !!document.querySelector("#support-make");'));
+  await exec('document.querySelector("#support-make").click();');
+  await until("the bundle's save button (no download link in the window)", 20_000, () =>
+    exec('return !!document.querySelector("#support-bundle button[data-save]") && !document.querySelector("#support-bundle a.download");'),
+  );
+  await exec('document.querySelector("#support-bundle button[data-save]").click();');
+  const savedPath = await until("the saved file's path", 20_000, () =>
+    exec('const s = document.querySelector("#support-bundle [data-saved]"); return s ? s.dataset.saved : null;'),
+  );
+  expect(path.dirname(savedPath) === downloads, `the bundle was saved to ${savedPath}, not in ${downloads}`);
+  expect(existsSync(savedPath), `${savedPath} does not exist`);
+  const entries = JSON.parse(
+    execFileSync(
+      "python3",
+      ["-c", "import json,sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print(json.dumps({n: z.read(n).decode('utf-8') for n in z.namelist()}))", savedPath],
+      { encoding: "utf8" },
+    ),
+  );
+  const ops = JSON.parse(entries["kasa-support/operations.json"] ?? "[]");
+  const sale = ops.find((o) => o.kind === "sale" && o.total === AMOUNT_KOPIYKAS);
+  expect(sale, `the bundle's operations.json lacks the ${AMOUNT_KOPIYKAS} sale: ${JSON.stringify(ops).slice(0, 400)}`);
+  const card = sale.payments.find((p) => p.method === "card");
+  expect(/^\d{6}\*+\d{4}$/.test(card?.masked_pan ?? ""), `the bundle's card is not masked: ${card?.masked_pan}`);
+  expect("kasa-support/settings.json" in entries, `no settings in the bundle: ${Object.keys(entries)}`);
+  say(`support bundle saved from the window: ${savedPath} (${Object.keys(entries).length} files, the sale with card ${card.masked_pan})`);
+}
+
 try {
   await sale();
+  await saveSupportBundle();
 } catch (err) {
   if (session) {
     const failure = SCREENSHOT.replace(/\.png$/, "-failure.png");

@@ -93,8 +93,9 @@ read -r port native_port < <(node -e '
 
 # What kasa inherits (tauri-driver passes no environment through the session):
 # a fresh data dir, no settings file, a fast demo terminal, software rendering.
-mkdir -p "$work/data"
+mkdir -p "$work/data" "$work/downloads"
 export KASA_BIN KASA_DATA_DIR="$work/data" KASA_CONFIG="$work/no-settings.json" KASA_DEMO_STEP_MS=20
+export KASA_DOWNLOADS_DIR="$work/downloads"
 export KASA_WD_PIDFILE="$work/kasa.pid" KASA_WD_LOG="$kasa_log"
 export WEBKIT_DISABLE_DMABUF_RENDERER=1 LIBGL_ALWAYS_SOFTWARE=1 NO_AT_BRIDGE=1
 

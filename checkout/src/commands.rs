@@ -23,7 +23,9 @@ use crate::auth::{
     SaveUserRequest, SessionState, SessionView, UserList, UserView,
 };
 use crate::engine::NewRequest;
-use crate::export::{ExportCancelRequest, ExportJob, ExportQuery, ExportRequest};
+use crate::export::{
+    ExportCancelRequest, ExportJob, ExportQuery, ExportRequest, ExportSaveRequest, ExportSaved,
+};
 use crate::installer::{
     DeviceTestRequest, DeviceTestResult, ScanPortsQuery, ScanReport, SettingsCheck,
     SettingsSaveRequest, SettingsSaved, SettingsValidateQuery, SettingsView,
@@ -342,6 +344,13 @@ commands! {
     export_status(ExportQuery) -> ExportJob, Manager, false;
     /// Stop an export; it leaves no file.
     export_cancel(ExportCancelRequest) -> ExportJob, Manager, true;
+    /// Save a finished export in this computer's downloads folder (the
+    /// desktop window's download).
+    export_save(ExportSaveRequest) -> ExportSaved, Manager, true;
+    /// The support bundle for the installer to send: a zip of the settings
+    /// without secrets, the logs, the devices and the last operations
+    /// (cards masked); fetched and saved like an export.
+    support_bundle(KeyRequest) -> ExportJob, Installer, true;
 }
 
 /// The command handlers, one per declared command, each a line or two over
@@ -589,6 +598,17 @@ mod handlers {
         r: ExportCancelRequest,
     ) -> Result<ExportJob> {
         c.exports.cancel(&r.id)
+    }
+    pub async fn export_save(
+        c: &Checkout,
+        _: &Caller,
+        r: ExportSaveRequest,
+    ) -> Result<ExportSaved> {
+        c.exports.save_to(&r.id, &c.downloads_dir())
+    }
+    pub async fn support_bundle(c: &Checkout, _: &Caller, r: KeyRequest) -> Result<ExportJob> {
+        c.exports
+            .support_bundle(&c.engine, &r.key, &c.support_input())
     }
     pub async fn audit_verify(
         c: &Checkout,

@@ -68,6 +68,8 @@ pub struct Checkout {
     settings_path: std::sync::OnceLock<std::path::PathBuf>,
     /// One settings save at a time.
     settings_lock: tokio::sync::Mutex<()>,
+    /// Where saved exports go, when not the user's downloads folder.
+    downloads: std::sync::OnceLock<std::path::PathBuf>,
     /// The manager's exports (PDF, CSV) and their files.
     pub exports: std::sync::Arc<export::Exports>,
 }
@@ -114,6 +116,7 @@ impl Checkout {
             virtual_tape: None,
             settings_path: std::sync::OnceLock::new(),
             settings_lock: tokio::sync::Mutex::new(()),
+            downloads: std::sync::OnceLock::new(),
             exports,
         }
     }
@@ -139,6 +142,55 @@ impl Checkout {
     /// Hold the settings while one save runs.
     pub async fn settings_guard(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.settings_lock.lock().await
+    }
+
+    /// The data directory (where the journal is), when the journal is a file.
+    pub fn data_dir(&self) -> Option<std::path::PathBuf> {
+        self.engine
+            .journal()
+            .file()
+            .and_then(|f| f.parent().map(std::path::Path::to_path_buf))
+    }
+
+    /// What the support bundle packs: this checkout's data directory and
+    /// settings file.
+    pub fn support_input(&self) -> support::BundleInput {
+        support::BundleInput {
+            data_dir: self.data_dir().unwrap_or_default(),
+            settings_path: self
+                .settings_path()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    /// Save exports in `dir` instead of the user's downloads folder. Set once.
+    pub fn set_downloads_dir(&self, dir: &std::path::Path) {
+        let _ = self.downloads.set(dir.to_path_buf());
+    }
+
+    /// Where a desktop user's saved exports go: the folder set by
+    /// [`Checkout::set_downloads_dir`], else `KASA_DOWNLOADS_DIR`, else the
+    /// system's downloads folder, else `Downloads` in the home folder, or
+    /// `saved-exports` in the data directory for a user with no home (a
+    /// service).
+    pub fn downloads_dir(&self) -> std::path::PathBuf {
+        self.downloads
+            .get()
+            .cloned()
+            .or_else(|| {
+                std::env::var_os("KASA_DOWNLOADS_DIR")
+                    .filter(|d| !d.is_empty())
+                    .map(std::path::PathBuf::from)
+            })
+            .or_else(dirs::download_dir)
+            .or_else(|| dirs::home_dir().map(|h| h.join("Downloads")))
+            .unwrap_or_else(|| {
+                self.data_dir()
+                    .unwrap_or_else(std::env::temp_dir)
+                    .join("saved-exports")
+            })
     }
 
     /// Name the shop on its reports (name, tax number, till, report font).

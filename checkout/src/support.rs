@@ -1,5 +1,6 @@
 //! The support bundle an installer sends when something goes wrong
-//! (`kasa support-bundle`): one `.tar.gz` with Kasa's logs, the settings
+//! (`kasa support-bundle`, or the installer's screen): one `.zip` (what an
+//! installer can open and mail from any computer) with Kasa's logs, the settings
 //! with every password removed, the devices configured, the journal's schema
 //! version and a count of its operations, its last operations with their
 //! payments (card numbers masked, as the journal keeps them), and the list of
@@ -163,24 +164,44 @@ pub fn devices(settings: Option<&crate::settings::Settings>) -> Value {
     })
 }
 
-/// Write the bundle to `out` (a `.tar.gz`); returns the files it holds.
+/// Write the bundle to `out` (a `.zip`, every file under `kasa-support/`);
+/// returns the files it holds. Written to `out` with a `.part` suffix and
+/// renamed when complete: no half bundle is ever left under `out`.
 pub fn write_bundle(input: &BundleInput, out: &Path) -> Result<Vec<String>> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
+    let mut part = out.as_os_str().to_owned();
+    part.push(".part");
+    let part = PathBuf::from(part);
+    let result = write_zip(input, &part);
+    match result {
+        Ok(names) => {
+            std::fs::rename(&part, out)?;
+            Ok(names)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&part);
+            Err(e)
+        }
+    }
+}
+
+fn write_zip(input: &BundleInput, out: &Path) -> Result<Vec<String>> {
     let file = std::fs::File::create(out)
         .map_err(|e| BackupError(format!("cannot create {}: {e}", out.display())))?;
-    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
-    let mut tar = tar::Builder::new(gz);
+    let mut zip = zip::ZipWriter::new(file);
+    let zip_err = |e: zip::result::ZipError| BackupError(format!("support bundle: {e}"));
     let mut names = Vec::new();
     let now = chrono::Utc::now();
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .unix_permissions(0o644)
+        .last_modified_time(zip_time(now));
     let mut add = |name: &str, bytes: &[u8]| -> Result<()> {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(bytes.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(u64::try_from(now.timestamp()).unwrap_or(0));
-        header.set_cksum();
-        tar.append_data(&mut header, format!("kasa-support/{name}"), bytes)?;
+        zip.start_file(format!("kasa-support/{name}"), options)
+            .map_err(zip_err)?;
+        zip.write_all(bytes)?;
         names.push(name.to_string());
         Ok(())
     };
@@ -251,11 +272,30 @@ pub fn write_bundle(input: &BundleInput, out: &Path) -> Result<Vec<String>> {
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         add(&format!("logs/{name}"), text.as_bytes())?;
     }
-    let gz = tar.into_inner()?;
-    let mut file = gz.finish()?;
+    let mut file = zip.finish().map_err(zip_err)?;
     file.flush()?;
     file.sync_all()?;
     Ok(names)
+}
+
+/// A zip entry's time (the format's own: local fields, two-second steps,
+/// from 1980); the epoch of the format when `at` cannot be written.
+fn zip_time(at: chrono::DateTime<chrono::Utc>) -> zip::DateTime {
+    use chrono::{Datelike, Timelike};
+    u16::try_from(at.year())
+        .ok()
+        .and_then(|y| {
+            zip::DateTime::from_date_and_time(
+                y,
+                u8::try_from(at.month()).ok()?,
+                u8::try_from(at.day()).ok()?,
+                u8::try_from(at.hour()).ok()?,
+                u8::try_from(at.minute()).ok()?,
+                u8::try_from(at.second()).ok()?,
+            )
+            .ok()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -281,7 +321,7 @@ mod tests {
             r#"{"fiscal":{"endpoint":{"kind":"tcp","address":"127.0.0.1:1"},"password":"7391"}}"#,
         )
         .unwrap();
-        let out = tmp.path().join("bundle.tar.gz");
+        let out = tmp.path().join("bundle.zip");
         let names = write_bundle(
             &BundleInput {
                 data_dir: data,
@@ -301,12 +341,16 @@ mod tests {
                 "logs/kasa.log.2026-11-25"
             ]
         );
+        assert!(
+            !tmp.path().join("bundle.zip.part").exists(),
+            "the part file was left"
+        );
         let mut all = String::new();
-        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(
-            std::fs::File::open(&out).unwrap(),
-        ));
-        for entry in ar.entries().unwrap() {
-            let mut e = entry.unwrap();
+        let mut ar = zip::ZipArchive::new(std::fs::File::open(&out).unwrap()).unwrap();
+        assert_eq!(ar.len(), names.len());
+        for i in 0..ar.len() {
+            let mut e = ar.by_index(i).unwrap();
+            assert!(e.name().starts_with("kasa-support/"), "{}", e.name());
             e.read_to_string(&mut all).unwrap();
         }
         assert!(!all.contains("7391"), "{all}");

@@ -78,9 +78,10 @@ enum Command {
         force: bool,
     },
     /// Pack the logs, the settings without passwords and the journal's
-    /// schema version into a `.tar.gz` for support.
+    /// schema version, the devices and the last operations (cards masked)
+    /// into a `.zip` for support.
     SupportBundle {
-        /// The archive to write (default: kasa-support-<time>.tar.gz here).
+        /// The archive to write (default: kasa-support-<time>.zip here).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -243,7 +244,7 @@ fn restore(data_dir: &Path, file: &Path, force: bool) -> i32 {
 fn support_bundle(data_dir: &Path, config: &Path, out: Option<PathBuf>) -> i32 {
     let out = out.unwrap_or_else(|| {
         PathBuf::from(format!(
-            "kasa-support-{}.tar.gz",
+            "kasa-support-{}.zip",
             chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
         ))
     });

@@ -207,6 +207,7 @@ impl Rig {
     pub async fn serve_installer(&self, settings: &std::path::Path) -> anyhow::Result<String> {
         let checkout = Arc::new(checkout::Checkout::new(self.engine.clone(), "demo"));
         checkout.set_settings_path(settings);
+        checkout.set_downloads_dir(&self.dir.path().join("downloads"));
         let opts = checkout::server::ServeOptions::default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;

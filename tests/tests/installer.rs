@@ -243,6 +243,7 @@ async fn only_the_installer_touches_settings_and_devices() -> anyhow::Result<()>
                 "device_test",
                 json!({"key": key(), "kind": "fiscal_status"}),
             ),
+            ("support_bundle", json!({"key": key()})),
         ] {
             let (status, v) = api.post(name, body).await?;
             assert_eq!(status, 403, "{name} as {role}: {v}");
@@ -323,5 +324,97 @@ async fn a_device_test_runs_against_a_candidate_and_the_running_devices() -> any
         )
         .await?;
     assert_eq!(r["code"], "not_configured", "{r}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_support_bundle_is_made_fetched_and_saved_as_a_zip() -> anyhow::Result<()> {
+    let rig = Rig::new().await?;
+    let path = rig.dir.path().join("kasa.json");
+    demo_with_register(&path);
+    let url = rig.serve_installer(&path).await?;
+    let installer = Api::login(&url, "installer").await?;
+
+    let k = key();
+    let (status, job) = installer.post("support_bundle", json!({"key": k})).await?;
+    assert_eq!(status, 200, "{job}");
+    assert_eq!(job["kind"], "support_bundle");
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["content_type"], "application/zip");
+    let id = job["id"].as_str().unwrap_or_default().to_string();
+    // The same key: the same bundle, not a second one.
+    let (_, again) = installer.post("support_bundle", json!({"key": k})).await?;
+    assert_eq!(again["id"], job["id"]);
+    // Not through export_start, which a manager may call.
+    let (status, v) = installer
+        .post(
+            "export_start",
+            json!({"key": key(), "kind": "support_bundle"}),
+        )
+        .await?;
+    assert_eq!(status, 400, "{v}");
+
+    // Fetched over HTTP: a zip whose settings hide the passwords.
+    let mut r = reqwest::Client::new().get(format!("{url}/api/exports/{id}"));
+    if let Some(c) = &installer.cookie {
+        r = r.header("cookie", c);
+    }
+    let resp = r.send().await?;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers()["content-type"].to_str()?, "application/zip");
+    let bytes = resp.bytes().await?.to_vec();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.clone()))?;
+    let mut settings = String::new();
+    std::io::Read::read_to_string(
+        &mut zip.by_name("kasa-support/settings.json")?,
+        &mut settings,
+    )?;
+    for secret in ["4321", "5555"] {
+        assert!(
+            !settings.contains(secret),
+            "a password in the bundle: {settings}"
+        );
+    }
+    assert!(settings.contains("\"***\""), "{settings}");
+    zip.by_name("kasa-support/operations.json")?;
+    zip.by_name("kasa-support/devices.json")?;
+
+    // Saved twice in the downloads folder (the desktop window's download):
+    // the second copy does not overwrite the first.
+    let mut saved = Vec::new();
+    for _ in 0..2 {
+        let (status, v) = installer.post("export_save", json!({"id": id})).await?;
+        assert_eq!(status, 200, "{v}");
+        saved.push(std::path::PathBuf::from(
+            v["path"].as_str().unwrap_or_default(),
+        ));
+    }
+    let downloads = rig.dir.path().join("downloads");
+    assert_eq!(saved[0].parent(), Some(downloads.as_path()));
+    assert_eq!(
+        saved[0].file_name().and_then(|n| n.to_str()),
+        job["file_name"].as_str()
+    );
+    assert!(
+        saved[1].to_string_lossy().ends_with(" (2).zip"),
+        "{}",
+        saved[1].display()
+    );
+    for p in &saved {
+        assert_eq!(
+            std::fs::read(p)?,
+            bytes,
+            "{} differs from the download",
+            p.display()
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(&downloads)?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(left.len(), 2, "only the two copies, no part file: {left:?}");
+    // An unknown export is not saved.
+    let (status, v) = installer.post("export_save", json!({"id": "nope"})).await?;
+    assert_eq!(status, 404, "{v}");
     Ok(())
 }

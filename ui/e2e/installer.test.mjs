@@ -5,11 +5,14 @@
 // form takes what was found, a wrong field is refused with its name, the
 // tests run against the devices before saving (the register's own tape shows
 // the test page), and the switch to production is confirmed with the list of
-// what changes, then written to the settings file.
+// what changes, then written to the settings file. Then the support bundle
+// is made from the screen and downloaded: a zip with the settings without
+// the password, the devices, the logs and the last operations.
 //
 //   KASA_BIN=../target/debug/kasa node --test e2e/installer.test.mjs
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -110,7 +113,11 @@ describe("the installer's screen: scan, set up, test, save", { skip: !process.en
       const confirm = page.locator("#confirm-mode");
       await confirm.waitFor({ timeout: 10_000 });
       const fields = await confirm.locator("li").evaluateAll((lis) => lis.map((l) => l.dataset.field));
-      assert.ok(fields.some((f) => f.startsWith("terminal")) && fields.some((f) => f.startsWith("fiscal")), `the changes: ${fields}`);
+      for (const f of ["terminal.protocol", "terminal.endpoint.address", "fiscal.endpoint.address", "fiscal.dialect", "fiscal.dialect_settings.card.mode", "merchants.0.name", "receipt.tax_group"]) {
+        assert.ok(fields.includes(f), `${f} is not among the changes: ${fields}`);
+      }
+      // Not every default that comes with the two new sections.
+      assert.ok(!fields.some((f) => f.startsWith("terminal.timeouts") || f === "terminal.client_id"), `defaults listed as changes: ${fields}`);
       await assertAccessible(page, "the confirmation");
       await page.screenshot({ path: path.join(resultsDir, "installer-confirm.png"), fullPage: true });
       await page.click("#confirm-yes");
@@ -129,6 +136,47 @@ describe("the installer's screen: scan, set up, test, save", { skip: !process.en
       assert.deepEqual(pageErrors, [], "the page threw uncaught errors");
     } catch (err) {
       await page.screenshot({ path: path.join(resultsDir, "installer-failure.png"), fullPage: true }).catch(() => {});
+      throw err;
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("the support bundle is made from the screen and downloaded: a zip of the settings without passwords, the devices and the logs", { timeout: 60_000 }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "uk-UA", acceptDownloads: true });
+    const page = await context.newPage();
+    try {
+      await page.goto(baseUrl);
+      await logInAs(page, "installer", "3333");
+      await page.click("#nav-settings");
+      await page.locator("#settings").waitFor({ timeout: 10_000 });
+      await page.click("#support-make");
+      const link = page.locator("#support-bundle a.download");
+      await link.waitFor({ timeout: 20_000 });
+      await assertAccessible(page, "the support bundle");
+      const [file] = await Promise.all([page.waitForEvent("download"), link.click()]);
+      assert.match(file.suggestedFilename(), /^kasa-support-\d{8}-\d{6}\.zip$/);
+      const zip = path.join(dir, "support.zip");
+      await file.saveAs(zip);
+      // Read with Python's zipfile, not with the code that wrote it.
+      const entries = JSON.parse(
+        execFileSync("python3", ["-c", "import json,sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print(json.dumps({n: z.read(n).decode('utf-8') for n in z.namelist()}))", zip], { encoding: "utf8" }),
+      );
+      const names = Object.keys(entries);
+      for (const n of ["kasa-support/info.json", "kasa-support/settings.json", "kasa-support/devices.json", "kasa-support/operations.json"]) {
+        assert.ok(names.includes(n), `${n} is not in the bundle: ${names}`);
+      }
+      assert.ok(names.some((n) => n.startsWith("kasa-support/logs/kasa")), `no log in the bundle: ${names}`);
+      const saved = JSON.parse(readFileSync(path.join(dir, "kasa.json"), "utf8"));
+      const settings = JSON.parse(entries["kasa-support/settings.json"]);
+      assert.equal(settings.fiscal.password, "***", "the register's password is hidden");
+      assert.ok(saved.fiscal.password.length > 0 && !entries["kasa-support/settings.json"].includes(`"${saved.fiscal.password}"`), "the password is not in the bundle");
+      const devices = JSON.parse(entries["kasa-support/devices.json"]);
+      assert.deepEqual(devices.terminal.endpoint, { kind: "tcp", address: terminalAddr });
+      assert.equal(devices.fiscal.dialect, "ua-fp-t260");
+      await page.screenshot({ path: path.join(resultsDir, "installer-support-bundle.png"), fullPage: true });
+    } catch (err) {
+      await page.screenshot({ path: path.join(resultsDir, "installer-bundle-failure.png"), fullPage: true }).catch(() => {});
       throw err;
     } finally {
       await context.close();

@@ -47,12 +47,16 @@ pub enum ExportKind {
     ReconciliationPdf,
     /// The transactions `search` finds (or all of `business_day`), CSV.
     TransactionsCsv,
+    /// The installer's support bundle (`support_bundle`, not `export_start`),
+    /// zip.
+    SupportBundle,
 }
 
 impl ExportKind {
     fn extension(self) -> &'static str {
         match self {
             ExportKind::TransactionsCsv => "csv",
+            ExportKind::SupportBundle => "zip",
             _ => "pdf",
         }
     }
@@ -61,6 +65,7 @@ impl ExportKind {
     pub fn content_type(self) -> &'static str {
         match self {
             ExportKind::TransactionsCsv => "text/csv; charset=utf-8",
+            ExportKind::SupportBundle => "application/zip",
             _ => "application/pdf",
         }
     }
@@ -104,6 +109,21 @@ pub struct ExportQuery {
 #[serde(deny_unknown_fields)]
 pub struct ExportCancelRequest {
     pub id: String,
+}
+
+/// Save a finished export on this computer (the desktop window, which has
+/// no browser download).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ExportSaveRequest {
+    pub id: String,
+}
+
+/// Where a finished export was saved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ExportSaved {
+    /// The file written (in the user's downloads folder).
+    pub path: String,
 }
 
 /// Where a job stands.
@@ -247,7 +267,7 @@ impl Exports {
                 let p = e.path();
                 if matches!(
                     p.extension().and_then(|x| x.to_str()),
-                    Some("part" | "pdf" | "csv")
+                    Some("part" | "pdf" | "csv" | "zip")
                 ) {
                     let _ = std::fs::remove_file(p);
                 }
@@ -314,6 +334,97 @@ impl Exports {
         let job = self.job(id)?;
         job.progress.counters.cancel.store(true, Ordering::Relaxed);
         Ok(job.view())
+    }
+
+    /// Make the support bundle ([`crate::support`]) now, as a finished job
+    /// whose file is fetched and saved like any export's. The same `key`
+    /// returns the same bundle.
+    pub fn support_bundle(
+        &self,
+        engine: &Engine,
+        key: &str,
+        input: &crate::support::BundleInput,
+    ) -> Result<ExportJob> {
+        crate::operations::check_key(key)?;
+        let req = ExportRequest {
+            key: key.to_string(),
+            kind: ExportKind::SupportBundle,
+            business_day: None,
+            merchant: None,
+            batch: None,
+            search: None,
+            bom: false,
+        };
+        if let Some(j) = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|j| j.request.key == req.key)
+        {
+            if j.request != req {
+                return Err(Error::KeyReused(req.key));
+            }
+            return Ok(j.view());
+        }
+        let now = engine.clock().now();
+        let id = new_id()?;
+        let job = Job {
+            file_name: format!(
+                "kasa-support-{}.zip",
+                now.with_timezone(&engine.config().time_zone)
+                    .format("%Y%m%d-%H%M%S")
+            ),
+            id,
+            request: req,
+            progress: Progress::detached(),
+            started_at: now.to_rfc3339(),
+            end: Mutex::new(None),
+        };
+        let path = self.final_path(&job);
+        let end = match crate::support::write_bundle(input, &path) {
+            Ok(names) => {
+                job.progress.set_total(names.len() as u64);
+                job.progress.step(names.len() as u64);
+                Ended {
+                    state: ExportState::Done,
+                    size: Some(std::fs::metadata(&path)?.len()),
+                    error: None,
+                    at: engine.clock().now().to_rfc3339(),
+                }
+            }
+            Err(e) => return Err(Error::Internal(format!("support bundle: {}", e.0))),
+        };
+        *job.end.lock().unwrap_or_else(|p| p.into_inner()) = Some(end);
+        let view = job.view();
+        self.remember(Arc::new(job));
+        Ok(view)
+    }
+
+    /// Copy the finished file of job `id` into `dir` (made if missing) under
+    /// its download name; a name already taken there gets ` (2)`, ` (3)`…
+    /// Written beside as a part file and renamed: the user never finds half
+    /// a report.
+    pub fn save_to(&self, id: &str, dir: &Path) -> Result<ExportSaved> {
+        let (from, name, _) = self.file(id)?;
+        std::fs::create_dir_all(dir)?;
+        let (stem, ext) = match name.rsplit_once('.') {
+            Some((s, e)) => (s.to_string(), format!(".{e}")),
+            None => (name.clone(), String::new()),
+        };
+        let mut to = dir.join(&name);
+        let mut n = 2;
+        while to.exists() {
+            to = dir.join(format!("{stem} ({n}){ext}"));
+            n += 1;
+        }
+        let part = dir.join(format!(".{name}.part"));
+        std::fs::copy(&from, &part)?;
+        std::fs::File::open(&part)?.sync_all()?;
+        std::fs::rename(&part, &to)?;
+        Ok(ExportSaved {
+            path: to.display().to_string(),
+        })
     }
 
     /// The finished file of job `id`: its path, download name and type.
@@ -497,6 +608,11 @@ impl Plan {
             })
         };
         let (business_day, search) = match req.kind {
+            ExportKind::SupportBundle => {
+                return Err(Error::InvalidRequest(
+                    "the support bundle is made by support_bundle".into(),
+                ))
+            }
             ExportKind::DayPdf => {
                 let d = need_day()?;
                 (
@@ -616,6 +732,7 @@ impl Plan {
             ),
             ExportKind::ReconciliationPdf => format!("kasa-reconciliation-{day}.pdf"),
             ExportKind::TransactionsCsv => format!("kasa-transactions-{day}.csv"),
+            ExportKind::SupportBundle => format!("kasa-support-{stamp}.zip"),
         }
     }
 }
@@ -637,6 +754,11 @@ pub fn write_export(
         font.ok_or_else(|| Error::ReportFontMissing("no font was loaded for a PDF report".into()))
     };
     let pdf = match req.kind {
+        ExportKind::SupportBundle => {
+            return Err(Error::InvalidRequest(
+                "the support bundle is made by support_bundle".into(),
+            ))
+        }
         ExportKind::TransactionsCsv => {
             return csv::transactions_csv(journal, cx, &plan.search, req.bom, out, progress);
         }

@@ -378,8 +378,62 @@ fn leaves(v: &Value, at: &str, out: &mut BTreeMap<String, Value>) {
     }
 }
 
+/// The value at a dotted `path` of `v`.
+fn at_path<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.').try_fold(v, |v, k| match v {
+        Value::Object(m) => m.get(k),
+        Value::Array(a) => k.parse::<usize>().ok().and_then(|i| a.get(i)),
+        _ => None,
+    })
+}
+
+/// Whether the field at `path` of `settings` holds what it would hold
+/// anyway if it were left out (its default): a section that is added or
+/// removed as a whole then lists only what the installer set in it, not
+/// every default that comes with it. A field that cannot be left out (a
+/// required one, an item of a list) is never a default.
+fn is_default_field(settings: &Settings, path: &str) -> bool {
+    let Ok(mut v) = serde_json::to_value(settings) else {
+        return false;
+    };
+    let Some((parent, last)) = path.rsplit_once('.').map_or(Some(("", path)), Some) else {
+        return false;
+    };
+    let holder = if parent.is_empty() {
+        Some(&mut v)
+    } else {
+        parent.split('.').try_fold(&mut v, |v, k| match v {
+            Value::Object(m) => m.get_mut(k),
+            Value::Array(a) => k.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
+            _ => None,
+        })
+    };
+    let Some(Value::Object(m)) = holder else {
+        return false;
+    };
+    let Some(was) = m.remove(last) else {
+        return false;
+    };
+    serde_json::from_value::<Settings>(v)
+        .ok()
+        .and_then(|back| serde_json::to_value(back).ok())
+        .is_some_and(|back| at_path(&back, path) == Some(&was))
+}
+
+/// The fields that say which device a section is about: listed whenever
+/// the section is added or removed, default or not.
+const DEVICE_IDENTITY: &[&str] = &[
+    "terminal.protocol",
+    "terminal.endpoint",
+    "fiscal.dialect",
+    "fiscal.endpoint",
+    "fiscal.till",
+];
+
 /// What changes from `before` to `after`, field by field; a password shows
-/// only as `set` (and `changed` when it changes).
+/// only as `set` (and `changed` when it changes). A field only one side has
+/// (its section added or removed) is listed when it names the device
+/// ([`DEVICE_IDENTITY`]) or is not the default.
 pub fn changes(before: &Settings, after: &Settings) -> Vec<SettingsChange> {
     let (mut b, mut a) = (BTreeMap::new(), BTreeMap::new());
     leaves(&before.audited(), "", &mut b);
@@ -387,6 +441,14 @@ pub fn changes(before: &Settings, after: &Settings) -> Vec<SettingsChange> {
     let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
     keys.into_iter()
         .filter(|k| b.get(*k) != a.get(*k))
+        .filter(|k| {
+            let identity = DEVICE_IDENTITY.iter().any(|p| k.starts_with(p));
+            match (b.contains_key(*k), a.contains_key(*k)) {
+                (false, true) => identity || !is_default_field(after, k),
+                (true, false) => identity || !is_default_field(before, k),
+                _ => true,
+            }
+        })
         .map(|k| {
             let secret = k.split('.').any(is_password_key);
             let shown = |v: Option<&Value>, word: &str| {
@@ -519,6 +581,59 @@ mod tests {
             "{:?}",
             check(&production())
         );
+    }
+
+    #[test]
+    fn an_added_section_lists_its_device_and_what_was_set_not_its_defaults() {
+        let before = Settings::default();
+        let mut after = production();
+        if let Some(t) = after.terminal.as_mut() {
+            t.client_id = "shop-7".into();
+        }
+        let c = changes(&before, &after);
+        let fields: Vec<&str> = c.iter().map(|c| c.field.as_str()).collect();
+        for f in [
+            "terminal.protocol",
+            "terminal.endpoint.address",
+            "terminal.client_id",
+            "fiscal.dialect",
+            "fiscal.endpoint.path",
+            "fiscal.till",
+            "fiscal.password",
+        ] {
+            assert!(fields.contains(&f), "{f} missing: {fields:?}");
+        }
+        // The defaults that come with a section are not listed.
+        for f in &fields {
+            assert!(
+                DEVICE_IDENTITY.iter().any(|p| f.starts_with(p)) || !is_default_field(&after, f),
+                "{f} is a default: {fields:?}"
+            );
+        }
+        assert!(
+            !fields.iter().any(|f| f.starts_with("terminal.timeouts")),
+            "{fields:?}"
+        );
+        // Going back lists the same fields, as removed.
+        let back = changes(&after, &before);
+        assert_eq!(
+            back.iter().map(|c| c.field.as_str()).collect::<Vec<_>>(),
+            fields
+        );
+        assert!(back.iter().all(|c| c.after.is_none()), "{back:?}");
+    }
+
+    #[test]
+    fn a_field_of_a_kept_section_set_back_to_its_default_is_a_change() {
+        let mut before = production();
+        if let Some(t) = before.terminal.as_mut() {
+            t.client_id = "shop-7".into();
+        }
+        let after = production();
+        let c = changes(&before, &after);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].field, "terminal.client_id");
+        assert_eq!(c[0].after.as_deref(), Some("\"kasa\""));
     }
 
     #[test]

@@ -3,4 +3,4 @@
 /**
  * What to export.
  */
-export type ExportKind = "day_pdf" | "batch_pdf" | "reconciliation_pdf" | "transactions_csv";
+export type ExportKind = "day_pdf" | "batch_pdf" | "reconciliation_pdf" | "transactions_csv" | "support_bundle";

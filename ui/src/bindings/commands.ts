@@ -18,6 +18,8 @@ import type { ExportCancelRequest } from "./ExportCancelRequest";
 import type { ExportJob } from "./ExportJob";
 import type { ExportQuery } from "./ExportQuery";
 import type { ExportRequest } from "./ExportRequest";
+import type { ExportSaveRequest } from "./ExportSaveRequest";
+import type { ExportSaved } from "./ExportSaved";
 import type { FirstManagerRequest } from "./FirstManagerRequest";
 import type { KeyQuery } from "./KeyQuery";
 import type { KeyRequest } from "./KeyRequest";
@@ -155,6 +157,10 @@ export interface Commands {
   export_status: { request: ExportQuery; response: ExportJob };
   /** Stop an export; it leaves no file. */
   export_cancel: { request: ExportCancelRequest; response: ExportJob };
+  /** Save a finished export in this computer's downloads folder (the desktop window's download). */
+  export_save: { request: ExportSaveRequest; response: ExportSaved };
+  /** The support bundle for the installer to send: a zip of the settings without secrets, the logs, the devices and the last operations (cards masked); fetched and saved like an export. */
+  support_bundle: { request: KeyRequest; response: ExportJob };
 }
 
 export type CommandName = keyof Commands;
@@ -208,6 +214,8 @@ export const COMMANDS: { readonly [K in CommandName]: { role: Role | null; mutat
   export_start: { role: "manager", mutating: true },
   export_status: { role: "manager", mutating: false },
   export_cancel: { role: "manager", mutating: true },
+  export_save: { role: "manager", mutating: true },
+  support_bundle: { role: "installer", mutating: true },
 };
 
 /** How a command reaches the backend (Tauri or HTTP). */
@@ -263,5 +271,7 @@ export function client(call: Call) {
     export_start: (request: ExportRequest): Promise<ExportJob> => call("export_start", request),
     export_status: (request: ExportQuery): Promise<ExportJob> => call("export_status", request),
     export_cancel: (request: ExportCancelRequest): Promise<ExportJob> => call("export_cancel", request),
+    export_save: (request: ExportSaveRequest): Promise<ExportSaved> => call("export_save", request),
+    support_bundle: (request: KeyRequest): Promise<ExportJob> => call("support_bundle", request),
   };
 }
