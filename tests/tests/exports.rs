@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use checkout::api::{SaleRequest, TenderRequest};
 use checkout::clock::FixedClock;
 use checkout::engine::NewRequest;
-use checkout::money::{format_minor, Money};
+use checkout::export::ReportLang;
+use checkout::money::Money;
 use checkout::settings::{MerchantSettings, ShopSettings};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -206,6 +207,11 @@ fn assert_header(text: &str, pages: usize, what: &str) {
     );
 }
 
+/// An amount as a Ukrainian report prints it (`1 250,00`).
+fn uah(minor: i64) -> String {
+    ReportLang::Uk.amount(minor)
+}
+
 /// Minor units from a CSV amount such as `-12.05` (no floats).
 fn minor(s: &str) -> i64 {
     let (sign, s) = match s.strip_prefix('-') {
@@ -333,15 +339,15 @@ async fn day_batch_and_reconciliation_pdfs_and_the_csv_carry_the_days_totals() -
             "Денний звіт",
             "Підсумки за способом оплати",
             "Разом продажі (6)",
-            &format_minor(sales),
+            &uah(sales),
             "Разом повернення (1)",
-            &format_minor(returns),
+            &uah(returns),
             "Виручка за день",
-            &format_minor(sales - returns),
+            &uah(sales - returns),
             "Карткою",
-            &format_minor(card_sales - card_returns),
+            &uah(card_sales - card_returns),
             "Готівкою",
-            &format_minor(cash_sales - cash_returns),
+            &uah(cash_sales - cash_returns),
             "Транзакції (7)",
             &rrn,
             "Повернення",
@@ -400,18 +406,18 @@ async fn day_batch_and_reconciliation_pdfs_and_the_csv_carry_the_days_totals() -
             "Мерчант: ФОП Коваль, \"Ромашка\" (№ 1)",
             "Термінал: KASA0001",
             "Продажі (2)",
-            &format_minor(12_345 + 990),
+            &uah(12_345 + 990),
             "Повернення (1)",
-            &format_minor(2_345),
+            &uah(2_345),
             "Разом по пакету",
-            &format_minor(net),
+            &uah(net),
         ],
         "batch report",
     );
     for r in &theirs {
         assert_has(
             &text,
-            &[&r.rrn, &r.auth_code, &r.pan, &format_minor(r.amount)],
+            &[&r.rrn, &r.auth_code, &r.pan, &uah(r.amount)],
             "batch report: the terminal's record",
         );
     }
@@ -494,12 +500,12 @@ async fn day_batch_and_reconciliation_pdfs_and_the_csv_carry_the_days_totals() -
             "Звіт звірки",
             "Z-звіт №",
             "Журнал: продажі",
-            &format_minor(sales),
+            &uah(sales),
             "Журнал: повернення",
-            &format_minor(returns),
+            &uah(returns),
             "Розбіжностей немає.",
-            &format_minor(12_345 + 990),
-            &format_minor(7_701 + 3_000),
+            &uah(12_345 + 990),
+            &uah(7_701 + 3_000),
         ],
         "reconciliation report",
     );
