@@ -7,7 +7,8 @@
 //! must be in the text. The CSV, with and without a byte-order mark, is
 //! read with a CSV parser and its amounts add up to the day's totals. A
 //! long CSV export is cancelled and leaves no file; a missing font, an
-//! unknown export and a cashier are refused with JSON errors.
+//! unknown export and a cashier are refused with JSON errors. A daily
+//! report asked for in English has English words and English amounts.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -649,5 +650,107 @@ async fn a_missing_report_font_is_a_clear_error() -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(status, 200, "{job}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_daily_report_asked_for_in_english_is_in_english() -> anyhow::Result<()> {
+    const MERCHANT: &str = "ТОВ Берізка";
+    let rig = Rig::with(RigOptions {
+        clock: Some(Arc::new(FixedClock::new(at("2026-11-25T08:00:00Z")))),
+        merchants: vec![merchant(1, MERCHANT)],
+        ..RigOptions::default()
+    })
+    .await?;
+    sale_for(&rig, 1, vec![TenderRequest::card(125_000)], 125_000).await;
+    sale_for(&rig, 1, vec![TenderRequest::cash(2_000_050)], 2_000_050).await;
+    rig.engine.idle().await;
+    rig.set_time(at("2026-11-25T12:30:00Z"));
+    let url = serve(checkout::Checkout::new(rig.engine.clone(), "demo").with_shop(&shop())).await?;
+    let manager = Api::login(&url, "manager").await?;
+    let out = tempfile::tempdir()?;
+
+    let job = export(
+        &manager,
+        json!({ "key": key(), "kind": "day_pdf", "business_day": "2026-11-25", "lang": "en" }),
+    )
+    .await?;
+    assert_eq!(job["file_name"], "kasa-day-2026-11-25.pdf", "{job}");
+    let pdf = download(&manager, &job, out.path()).await?;
+    let pages = pages_of(&pdf)?;
+    let text = text_of(&pdf)?;
+    let n = pages.len();
+    assert_has(
+        &text,
+        &[
+            SHOP,
+            "Daily report",
+            &format!("Tax ID: {TAX_ID}"),
+            &format!("Till No. {TILL}"),
+            "Business day: 2026-11-25",
+            "Generated: 2026-11-25 1",
+            &format!("Page 1 of {n}"),
+            &format!("Page {n} of {n}"),
+            "Totals by payment method",
+            "Transactions (2)",
+            "Amount, UAH",
+            "Sale",
+            "Approved",
+        ],
+        "English daily report",
+    );
+    // Each total on its label's line, written the English way.
+    for (label, amount) in [
+        ("Total sales (2)", "21,250.50"),
+        ("Total refunds (0)", "0.00"),
+        ("By card", "1,250.00"),
+        ("In cash", "20,000.50"),
+        ("Net takings for the day", "21,250.50"),
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.contains(label) && l.trim_end().ends_with(amount)),
+            "no {label:?} with {amount:?} in:\n{text}"
+        );
+    }
+    // Nothing Cyrillic but the shop's and the merchant's names.
+    let words = text.replace(SHOP, "").replace(MERCHANT, "");
+    let cyrillic: Vec<&str> = words
+        .lines()
+        .filter(|l| l.chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c)))
+        .collect();
+    assert!(
+        cyrillic.is_empty(),
+        "Cyrillic in an English report: {cyrillic:#?}"
+    );
+
+    // The same day in Russian.
+    let job = export(
+        &manager,
+        json!({ "key": key(), "kind": "day_pdf", "business_day": "2026-11-25", "lang": "ru" }),
+    )
+    .await?;
+    let pdf = download(&manager, &job, out.path()).await?;
+    let text = text_of(&pdf)?;
+    assert_has(
+        &text,
+        &[
+            "Дневной отчет",
+            "Итого продажи (2)",
+            "21 250,50",
+            "Страница 1 из",
+        ],
+        "Russian daily report",
+    );
+    assert!(!text.contains("Денний звіт"), "{text}");
+
+    // An unknown language is refused.
+    let (status, err) = manager
+        .post(
+            "export_start",
+            json!({ "key": key(), "kind": "day_pdf", "business_day": "2026-11-25", "lang": "de" }),
+        )
+        .await?;
+    assert_eq!(status, 400, "{err}");
     Ok(())
 }
