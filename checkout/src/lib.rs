@@ -357,6 +357,7 @@ pub fn typescript_bindings() -> Vec<(String, String)> {
         one::<installer::SettingsChange>(),
         one::<export::ExportKind>(),
         one::<export::ExportState>(),
+        one::<export::ReportLang>(),
     ];
     all.extend(commands::command_types());
     all.push(("commands".into(), commands::typescript_client()));

@@ -34,6 +34,7 @@ fn context() -> ReportContext {
         merchants: Vec::new(),
         time_zone: checkout::clock::DEFAULT_TIME_ZONE,
         generated: chrono::Utc::now(),
+        lang: Default::default(),
     }
 }
 
@@ -46,6 +47,7 @@ fn request(kind: ExportKind, day: Option<&str>, search: Option<SearchQuery>) -> 
         batch: None,
         search,
         bom: true,
+        lang: None,
     }
 }
 

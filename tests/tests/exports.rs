@@ -7,7 +7,8 @@
 //! must be in the text. The CSV, with and without a byte-order mark, is
 //! read with a CSV parser and its amounts add up to the day's totals. A
 //! long CSV export is cancelled and leaves no file; a missing font, an
-//! unknown export and a cashier are refused with JSON errors.
+//! unknown export and a cashier are refused with JSON errors. A daily
+//! report asked for in English has English words and English amounts.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,7 +18,8 @@ use std::time::{Duration, Instant};
 use checkout::api::{SaleRequest, TenderRequest};
 use checkout::clock::FixedClock;
 use checkout::engine::NewRequest;
-use checkout::money::{format_minor, Money};
+use checkout::export::ReportLang;
+use checkout::money::Money;
 use checkout::settings::{MerchantSettings, ShopSettings};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -206,6 +208,11 @@ fn assert_header(text: &str, pages: usize, what: &str) {
     );
 }
 
+/// An amount as a Ukrainian report prints it (`1 250,00`).
+fn uah(minor: i64) -> String {
+    ReportLang::Uk.amount(minor)
+}
+
 /// Minor units from a CSV amount such as `-12.05` (no floats).
 fn minor(s: &str) -> i64 {
     let (sign, s) = match s.strip_prefix('-') {
@@ -333,15 +340,15 @@ async fn day_batch_and_reconciliation_pdfs_and_the_csv_carry_the_days_totals() -
             "Денний звіт",
             "Підсумки за способом оплати",
             "Разом продажі (6)",
-            &format_minor(sales),
+            &uah(sales),
             "Разом повернення (1)",
-            &format_minor(returns),
+            &uah(returns),
             "Виручка за день",
-            &format_minor(sales - returns),
+            &uah(sales - returns),
             "Карткою",
-            &format_minor(card_sales - card_returns),
+            &uah(card_sales - card_returns),
             "Готівкою",
-            &format_minor(cash_sales - cash_returns),
+            &uah(cash_sales - cash_returns),
             "Транзакції (7)",
             &rrn,
             "Повернення",
@@ -400,18 +407,18 @@ async fn day_batch_and_reconciliation_pdfs_and_the_csv_carry_the_days_totals() -
             "Мерчант: ФОП Коваль, \"Ромашка\" (№ 1)",
             "Термінал: KASA0001",
             "Продажі (2)",
-            &format_minor(12_345 + 990),
+            &uah(12_345 + 990),
             "Повернення (1)",
-            &format_minor(2_345),
+            &uah(2_345),
             "Разом по пакету",
-            &format_minor(net),
+            &uah(net),
         ],
         "batch report",
     );
     for r in &theirs {
         assert_has(
             &text,
-            &[&r.rrn, &r.auth_code, &r.pan, &format_minor(r.amount)],
+            &[&r.rrn, &r.auth_code, &r.pan, &uah(r.amount)],
             "batch report: the terminal's record",
         );
     }
@@ -494,12 +501,12 @@ async fn day_batch_and_reconciliation_pdfs_and_the_csv_carry_the_days_totals() -
             "Звіт звірки",
             "Z-звіт №",
             "Журнал: продажі",
-            &format_minor(sales),
+            &uah(sales),
             "Журнал: повернення",
-            &format_minor(returns),
+            &uah(returns),
             "Розбіжностей немає.",
-            &format_minor(12_345 + 990),
-            &format_minor(7_701 + 3_000),
+            &uah(12_345 + 990),
+            &uah(7_701 + 3_000),
         ],
         "reconciliation report",
     );
@@ -643,5 +650,107 @@ async fn a_missing_report_font_is_a_clear_error() -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(status, 200, "{job}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_daily_report_asked_for_in_english_is_in_english() -> anyhow::Result<()> {
+    const MERCHANT: &str = "ТОВ Берізка";
+    let rig = Rig::with(RigOptions {
+        clock: Some(Arc::new(FixedClock::new(at("2026-11-25T08:00:00Z")))),
+        merchants: vec![merchant(1, MERCHANT)],
+        ..RigOptions::default()
+    })
+    .await?;
+    sale_for(&rig, 1, vec![TenderRequest::card(125_000)], 125_000).await;
+    sale_for(&rig, 1, vec![TenderRequest::cash(2_000_050)], 2_000_050).await;
+    rig.engine.idle().await;
+    rig.set_time(at("2026-11-25T12:30:00Z"));
+    let url = serve(checkout::Checkout::new(rig.engine.clone(), "demo").with_shop(&shop())).await?;
+    let manager = Api::login(&url, "manager").await?;
+    let out = tempfile::tempdir()?;
+
+    let job = export(
+        &manager,
+        json!({ "key": key(), "kind": "day_pdf", "business_day": "2026-11-25", "lang": "en" }),
+    )
+    .await?;
+    assert_eq!(job["file_name"], "kasa-day-2026-11-25.pdf", "{job}");
+    let pdf = download(&manager, &job, out.path()).await?;
+    let pages = pages_of(&pdf)?;
+    let text = text_of(&pdf)?;
+    let n = pages.len();
+    assert_has(
+        &text,
+        &[
+            SHOP,
+            "Daily report",
+            &format!("Tax ID: {TAX_ID}"),
+            &format!("Till No. {TILL}"),
+            "Business day: 2026-11-25",
+            "Generated: 2026-11-25 1",
+            &format!("Page 1 of {n}"),
+            &format!("Page {n} of {n}"),
+            "Totals by payment method",
+            "Transactions (2)",
+            "Amount, UAH",
+            "Sale",
+            "Approved",
+        ],
+        "English daily report",
+    );
+    // Each total on its label's line, written the English way.
+    for (label, amount) in [
+        ("Total sales (2)", "21,250.50"),
+        ("Total refunds (0)", "0.00"),
+        ("By card", "1,250.00"),
+        ("In cash", "20,000.50"),
+        ("Net takings for the day", "21,250.50"),
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.contains(label) && l.trim_end().ends_with(amount)),
+            "no {label:?} with {amount:?} in:\n{text}"
+        );
+    }
+    // Nothing Cyrillic but the shop's and the merchant's names.
+    let words = text.replace(SHOP, "").replace(MERCHANT, "");
+    let cyrillic: Vec<&str> = words
+        .lines()
+        .filter(|l| l.chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c)))
+        .collect();
+    assert!(
+        cyrillic.is_empty(),
+        "Cyrillic in an English report: {cyrillic:#?}"
+    );
+
+    // The same day in Russian.
+    let job = export(
+        &manager,
+        json!({ "key": key(), "kind": "day_pdf", "business_day": "2026-11-25", "lang": "ru" }),
+    )
+    .await?;
+    let pdf = download(&manager, &job, out.path()).await?;
+    let text = text_of(&pdf)?;
+    assert_has(
+        &text,
+        &[
+            "Дневной отчет",
+            "Итого продажи (2)",
+            "21 250,50",
+            "Страница 1 из",
+        ],
+        "Russian daily report",
+    );
+    assert!(!text.contains("Денний звіт"), "{text}");
+
+    // An unknown language is refused.
+    let (status, err) = manager
+        .post(
+            "export_start",
+            json!({ "key": key(), "kind": "day_pdf", "business_day": "2026-11-25", "lang": "de" }),
+        )
+        .await?;
+    assert_eq!(status, 400, "{err}");
     Ok(())
 }

@@ -2,8 +2,11 @@
 //! request, which Excel needs to read Cyrillic), one row per payment, fields
 //! quoted where needed (RFC 4180, the `csv` crate), amounts as decimals with
 //! two places from integer kopiykas, returns negative so a column sums to the
-//! day's net takings. Written a page at a time, the cancel flag checked
-//! between pages.
+//! day's net takings. The header, the kind, method and state names and the
+//! yes/no of the return column are in the request's language
+//! ([`super::words`]); the amounts are written the same in every language
+//! (`1250.00`: a point, no grouping, what a spreadsheet reads back as a
+//! number). Written a page at a time, the cancel flag checked between pages.
 
 use std::io::Write;
 
@@ -12,33 +15,37 @@ use crate::money::format_minor;
 use crate::queries::{SearchQuery, TransactionRow, EXPORT_PAGE};
 use crate::{Error, Result};
 
-use super::reports::{kind_uk, method_uk, signed_amount, state_uk, ReportContext};
+use super::reports::{signed_amount, ReportContext};
+use super::words::{ReportLang, Word};
 use super::Progress;
 
 /// The UTF-8 byte-order mark.
 pub const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// The header row.
-pub const HEADER: [&str; 18] = [
-    "Платіж",
-    "Операція",
-    "Час",
-    "Робочий день",
-    "Вид",
-    "Оплата",
-    "Стан",
-    "Повернення",
-    "Мерчант",
-    "Назва мерчанта",
-    "Термінал",
-    "Пакет",
-    "Рахунок",
-    "RRN",
-    "Код авторизації",
-    "Картка",
-    "Запитано",
-    "Сума",
-];
+/// The header row in `lang`.
+pub fn header(lang: ReportLang) -> [&'static str; 18] {
+    [
+        Word::CsvPayment,
+        Word::CsvOperation,
+        Word::CsvTime,
+        Word::CsvBusinessDay,
+        Word::CsvKind,
+        Word::CsvMethod,
+        Word::CsvState,
+        Word::CsvReturn,
+        Word::CsvMerchant,
+        Word::CsvMerchantName,
+        Word::CsvTerminal,
+        Word::CsvBatch,
+        Word::CsvInvoice,
+        Word::CsvRrn,
+        Word::CsvAuthCode,
+        Word::CsvCard,
+        Word::CsvRequested,
+        Word::CsvAmount,
+    ]
+    .map(|w| lang.word(w))
+}
 
 fn csv_error(e: csv::Error) -> Error {
     match e.into_kind() {
@@ -56,6 +63,7 @@ struct Rows {
     names: Vec<String>,
     time: Vec<chrono::format::Item<'static>>,
     tz: chrono_tz::Tz,
+    lang: ReportLang,
 }
 
 impl Rows {
@@ -66,6 +74,7 @@ impl Rows {
             names: (0..=u8::MAX).map(|m| cx.merchant_name(m)).collect(),
             time: chrono::format::StrftimeItems::new("%Y-%m-%d %H:%M:%S").collect(),
             tz: cx.time_zone,
+            lang: cx.lang,
         }
     }
 
@@ -99,10 +108,10 @@ impl Rows {
         }
         self.record.push_field(self.scratch.as_bytes());
         self.text(&r.business_day);
-        self.text(kind_uk(r.kind));
-        self.text(method_uk(r.method));
-        self.text(state_uk(r.state));
-        self.text(if r.returns { "так" } else { "ні" });
+        self.text(self.lang.kind(r.kind));
+        self.text(self.lang.method(r.method));
+        self.text(self.lang.payment_state(r.state));
+        self.text(self.lang.yes_no(r.returns));
         self.number(r.merchant);
         self.record
             .push_field(self.names[usize::from(r.merchant)].as_bytes());
@@ -138,7 +147,7 @@ pub fn transactions_csv(
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(out);
-    w.write_record(HEADER).map_err(csv_error)?;
+    w.write_record(header(cx.lang)).map_err(csv_error)?;
     let mut q = SearchQuery {
         limit: Some(EXPORT_PAGE),
         no_totals: true,

@@ -16,6 +16,7 @@
 pub mod csv;
 pub mod pdf;
 pub mod reports;
+pub mod words;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -34,6 +35,7 @@ use crate::{Error, Result};
 
 use pdf::ReportFont;
 use reports::ReportContext;
+pub use words::ReportLang;
 
 /// What to export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -95,6 +97,10 @@ pub struct ExportRequest {
     /// Cyrillic).
     #[serde(default)]
     pub bom: bool,
+    /// The language of the report's or the CSV header's texts (Ukrainian
+    /// when not given).
+    #[serde(default)]
+    pub lang: Option<ReportLang>,
 }
 
 /// One export job.
@@ -354,6 +360,7 @@ impl Exports {
             batch: None,
             search: None,
             bom: false,
+            lang: None,
         };
         if let Some(j) = self
             .jobs
@@ -461,7 +468,10 @@ impl Exports {
                 return Ok(j.view());
             }
         }
-        let cx = self.context(engine);
+        let cx = ReportContext {
+            lang: req.lang.unwrap_or_default(),
+            ..self.context(engine)
+        };
         let plan = Plan::check(engine.journal(), &req)?;
         let font = match req.kind {
             ExportKind::TransactionsCsv => None,
@@ -504,7 +514,8 @@ impl Exports {
         }
     }
 
-    /// What every report needs: the shop, its merchants and time zone, now.
+    /// What every report needs: the shop, its merchants and time zone, now
+    /// (in Ukrainian: a job sets its request's language).
     pub fn context(&self, engine: &Engine) -> ReportContext {
         let config = engine.config();
         ReportContext {
@@ -514,6 +525,7 @@ impl Exports {
             merchants: config.merchants.clone(),
             time_zone: config.time_zone,
             generated: engine.clock().now(),
+            lang: ReportLang::default(),
         }
     }
 

@@ -18,6 +18,8 @@ use printpdf::{
 
 use crate::{Error, Result};
 
+use super::words::{ReportLang, Word};
+
 /// The fonts tried when the settings name none, in order.
 pub const SYSTEM_FONTS: [&str; 4] = [
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -116,6 +118,8 @@ pub struct PageHeader {
     pub generated: String,
     /// The report's title (first line under the header).
     pub title: String,
+    /// The language of the header's labels.
+    pub lang: ReportLang,
 }
 
 /// How a table cell lines up.
@@ -341,41 +345,73 @@ impl<'f> Pages<'f> {
         self.pages.len()
     }
 
-    /// The PDF: every page with `header` and its number.
-    pub fn finish(mut self, header: &PageHeader) -> Vec<u8> {
+    /// Every page's operations: its header (with its number) and body.
+    fn laid_out(&mut self, header: &PageHeader) -> Vec<Vec<Op>> {
         let total = self.pages.len();
         let h = self.handle.clone();
         let font = self.font;
-        let pages: Vec<PdfPage> = std::mem::take(&mut self.pages)
+        let lang = header.lang;
+        std::mem::take(&mut self.pages)
             .into_iter()
             .enumerate()
             .map(|(i, body)| {
                 let mut ops = Vec::with_capacity(body.len() + 40);
                 let top = PAGE_H - MARGIN;
                 Self::put(&mut ops, &h, MARGIN, top, 12.0, &header.shop);
-                let page = format!("Сторінка {} з {total}", i + 1);
+                let page = lang.say(Word::PageOf, &[("page", &(i + 1)), ("pages", &total)]);
                 let w = font.width(&page, BODY);
                 Self::put(&mut ops, &h, RIGHT - w, top, BODY, &page);
                 let ids = format!(
-                    "Податковий номер: {}    Каса № {}",
-                    dash(&header.tax_id),
-                    dash(&header.till)
+                    "{}    {}",
+                    lang.say(Word::TaxId, &[("tax_id", &dash(&header.tax_id))]),
+                    lang.say(Word::Till, &[("till", &dash(&header.till))])
                 );
                 Self::put(&mut ops, &h, MARGIN, top - 5.5, BODY, &ids);
                 let when = format!(
-                    "Робочий день: {}    Сформовано: {}",
-                    header.business_day, header.generated
+                    "{}    {}",
+                    lang.say(Word::BusinessDay, &[("day", &header.business_day)]),
+                    lang.say(Word::Generated, &[("at", &header.generated)])
                 );
                 Self::put(&mut ops, &h, MARGIN, top - 10.0, BODY, &when);
                 Self::put(&mut ops, &h, MARGIN, top - 16.5, 11.0, &header.title);
                 Self::put_line(&mut ops, MARGIN, RIGHT, top - 18.5);
                 ops.extend(body);
-                PdfPage::new(Mm(PAGE_W), Mm(PAGE_H), ops)
+                ops
             })
+            .collect()
+    }
+
+    /// The PDF: every page with `header` and its number.
+    pub fn finish(mut self, header: &PageHeader) -> Vec<u8> {
+        let pages: Vec<PdfPage> = self
+            .laid_out(header)
+            .into_iter()
+            .map(|ops| PdfPage::new(Mm(PAGE_W), Mm(PAGE_H), ops))
             .collect();
         self.doc
             .with_pages(pages)
             .save(&PdfSaveOptions::default(), &mut Vec::new())
+    }
+
+    /// The texts the PDF would show, page by page in the order written
+    /// (each page's header first): what a test reads instead of the PDF.
+    pub fn texts(mut self, header: &PageHeader) -> Vec<Vec<String>> {
+        self.laid_out(header)
+            .into_iter()
+            .map(|ops| {
+                ops.into_iter()
+                    .filter_map(|op| match op {
+                        Op::ShowText { items } => Some(items),
+                        _ => None,
+                    })
+                    .flatten()
+                    .filter_map(|item| match item {
+                        TextItem::Text(t) => Some(t),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect()
     }
 }
 

@@ -1,27 +1,31 @@
-//! The three PDF reports a manager hands the accountant, in Ukrainian:
-//! the daily report (takings per merchant and payment type, the terminal's
+//! The three PDF reports a manager hands the accountant, in the language
+//! the manager asks for (Ukrainian, Russian or English, [`ReportLang`]; the
+//! words are in [`super::words`]): the daily report (takings per merchant and payment type, the terminal's
 //! batches, the operations, every transaction of the day), the batch report
 //! (one merchant's terminal batch: each transaction with its RRN, auth code,
 //! masked card, amount, time and state) and the reconciliation report (the
 //! day close's three-way comparison, its differences and what could not be
 //! checked). Amounts come from the journal as integer kopiykas and are
-//! printed with two decimals ([`crate::money::format_minor`]).
+//! printed with two decimals as the language writes them (`1 250,00` in
+//! Ukrainian and Russian, `1,250.00` in English: [`ReportLang::amount`]).
+//! Data (the shop's and merchants' names, RRNs, batch numbers) is printed
+//! as it is.
 
 use chrono::DateTime;
 use chrono_tz::Tz;
 
-use crate::api::{OperationKind, OperationState, PaymentMethod, PaymentState};
-use crate::money::format_minor;
+use crate::api::{PaymentMethod, PaymentState};
 use crate::queries::{DayReport, SearchQuery, TransactionRow};
-use crate::reconcile::{Amounts, Difference, DifferenceKind};
+use crate::reconcile::{Amounts, Difference};
 use crate::settings::MerchantSettings;
 use crate::Result;
 
 use super::pdf::{Column, PageHeader, Pages, ReportFont, BODY, MARGIN};
+use super::words::{ReportLang, Word};
 use super::Progress;
 
 /// What every report needs besides its data: the shop on the header, the
-/// merchants' names, the time zone, when it is made.
+/// merchants' names, the time zone, when it is made, in which language.
 #[derive(Debug, Clone)]
 pub struct ReportContext {
     pub shop: String,
@@ -31,6 +35,8 @@ pub struct ReportContext {
     pub time_zone: Tz,
     /// When the report is made (the clock passed in).
     pub generated: DateTime<chrono::Utc>,
+    /// The language of the fixed texts (the request's `lang`).
+    pub lang: ReportLang,
 }
 
 impl ReportContext {
@@ -46,7 +52,21 @@ impl ReportContext {
                 .format("%Y-%m-%d %H:%M")
                 .to_string(),
             title: title.to_string(),
+            lang: self.lang,
         }
+    }
+
+    fn word(&self, word: Word) -> &'static str {
+        self.lang.word(word)
+    }
+
+    fn say(&self, word: Word, args: &[(&str, &dyn std::fmt::Display)]) -> String {
+        self.lang.say(word, args)
+    }
+
+    /// An amount as the report's language writes it.
+    pub fn amount(&self, minor: i64) -> String {
+        self.lang.amount(minor)
     }
 
     /// A merchant's name as configured, or its index.
@@ -55,7 +75,7 @@ impl ReportContext {
             .iter()
             .find(|m| m.index == index && !m.name.trim().is_empty())
             .map(|m| m.name.clone())
-            .unwrap_or_else(|| format!("Мерчант {index}"))
+            .unwrap_or_else(|| self.say(Word::MerchantNo, &[("index", &index)]))
     }
 
     /// The shop-local time of a journal timestamp.
@@ -63,62 +83,6 @@ impl ReportContext {
         DateTime::parse_from_rfc3339(at)
             .map(|t| t.with_timezone(&self.time_zone).format(format).to_string())
             .unwrap_or_else(|_| at.to_string())
-    }
-}
-
-pub fn kind_uk(k: OperationKind) -> &'static str {
-    match k {
-        OperationKind::Sale => "Продаж",
-        OperationKind::Refund => "Повернення",
-        OperationKind::Void => "Скасування",
-        OperationKind::CashRefund => "Повернення готівкою",
-        OperationKind::CashIn => "Внесення",
-        OperationKind::CashOut => "Видача",
-        OperationKind::XReport => "X-звіт",
-        OperationKind::DayClose => "Закриття дня",
-    }
-}
-
-pub fn method_uk(m: PaymentMethod) -> &'static str {
-    match m {
-        PaymentMethod::Card => "Картка",
-        PaymentMethod::Cash => "Готівка",
-    }
-}
-
-pub fn state_uk(s: PaymentState) -> &'static str {
-    match s {
-        PaymentState::Pending => "Очікує",
-        PaymentState::Approved => "Схвалено",
-        PaymentState::Declined => "Відхилено",
-        PaymentState::Cancelled => "Скасовано",
-        PaymentState::Reversed => "Сторновано",
-        PaymentState::Unknown => "Невідомо",
-    }
-}
-
-fn operation_state_uk(s: OperationState) -> &'static str {
-    match s {
-        OperationState::Running => "Виконується",
-        OperationState::AwaitingPayment => "Очікує оплати",
-        OperationState::Done => "Завершено",
-        OperationState::Declined => "Відхилено",
-        OperationState::Cancelled => "Скасовано",
-        OperationState::Failed => "Не вдалося",
-        OperationState::NeedsAttention => "Потребує уваги",
-    }
-}
-
-fn difference_uk(k: DifferenceKind) -> &'static str {
-    match k {
-        DifferenceKind::CardPaymentWithoutReceipt => "Оплата карткою без чека",
-        DifferenceKind::ReceiptWithoutPayment => "Чек без оплати",
-        DifferenceKind::AmountDiffers => "Сума чека інша",
-        DifferenceKind::ReceiptMissing => "Чека немає в реєстраторі",
-        DifferenceKind::TerminalTotalsDiffer => "Підсумки термінала інші",
-        DifferenceKind::FiscalTotalsDiffer => "Підсумки реєстратора інші",
-        DifferenceKind::TerminalTotalsUnavailable => "Термінал не дає підсумків",
-        DifferenceKind::SettlementPending => "Інкасація відкладена",
     }
 }
 
@@ -162,17 +126,21 @@ pub fn all_rows(
     Ok(Some(rows))
 }
 
-const TXN_COLUMNS: [Column; 9] = [
-    Column::left("Час", MARGIN, 14.0),
-    Column::left("Вид", MARGIN + 14.0, 20.0),
-    Column::left("Оплата", MARGIN + 34.0, 13.0),
-    Column::left("Стан", MARGIN + 47.0, 16.0),
-    Column::left("Мерчант", MARGIN + 63.0, 24.0),
-    Column::left("RRN", MARGIN + 87.0, 23.0),
-    Column::left("Код авт.", MARGIN + 110.0, 12.0),
-    Column::left("Картка", MARGIN + 122.0, 30.0),
-    Column::right("Сума, грн", MARGIN + 152.0, 30.0),
-];
+/// The columns of a list of transactions.
+fn txn_columns(lang: ReportLang) -> [Column; 9] {
+    let w = |word: Word| lang.word(word);
+    [
+        Column::left(w(Word::ColTime), MARGIN, 14.0),
+        Column::left(w(Word::ColKind), MARGIN + 14.0, 20.0),
+        Column::left(w(Word::ColMethod), MARGIN + 34.0, 13.0),
+        Column::left(w(Word::ColState), MARGIN + 47.0, 16.0),
+        Column::left(w(Word::ColMerchant), MARGIN + 63.0, 24.0),
+        Column::left(w(Word::ColRrn), MARGIN + 87.0, 23.0),
+        Column::left(w(Word::ColAuthCode), MARGIN + 110.0, 12.0),
+        Column::left(w(Word::ColCard), MARGIN + 122.0, 30.0),
+        Column::right(w(Word::ColAmountUah), MARGIN + 152.0, 30.0),
+    ]
+}
 
 fn txn_cells(cx: &ReportContext, r: &TransactionRow) -> Vec<String> {
     let amount = if r.state == PaymentState::Approved {
@@ -182,14 +150,14 @@ fn txn_cells(cx: &ReportContext, r: &TransactionRow) -> Vec<String> {
     };
     vec![
         cx.local(&r.created_at, "%H:%M:%S"),
-        kind_uk(r.kind).to_string(),
-        method_uk(r.method).to_string(),
-        state_uk(r.state).to_string(),
+        cx.lang.kind(r.kind).to_string(),
+        cx.lang.method(r.method).to_string(),
+        cx.lang.payment_state(r.state).to_string(),
         cx.merchant_name(r.merchant),
         r.rrn.clone().unwrap_or_default(),
         r.auth_code.clone().unwrap_or_default(),
         r.masked_pan.clone().unwrap_or_default(),
-        format_minor(if r.returns { -amount } else { amount }),
+        cx.amount(if r.returns { -amount } else { amount }),
     ]
 }
 
@@ -208,6 +176,42 @@ fn sums(rows: &[TransactionRow]) -> Amounts {
     a
 }
 
+/// The columns of the daily report's totals by payment method.
+fn day_totals_columns(lang: ReportLang) -> [Column; 7] {
+    let w = |word: Word| lang.word(word);
+    [
+        Column::left(w(Word::ColMerchant), MARGIN, 46.0),
+        Column::left(w(Word::ColMethod), MARGIN + 46.0, 18.0),
+        Column::right(w(Word::ColSalesCount), MARGIN + 64.0, 16.0),
+        Column::right(w(Word::ColSalesAmount), MARGIN + 80.0, 28.0),
+        Column::right(w(Word::ColReturnsCount), MARGIN + 108.0, 18.0),
+        Column::right(w(Word::ColReturnsAmount), MARGIN + 126.0, 28.0),
+        Column::right(w(Word::ColTakings), MARGIN + 154.0, 28.0),
+    ]
+}
+
+/// The columns of the daily report's terminal batches.
+fn day_batch_columns(lang: ReportLang) -> [Column; 5] {
+    let w = |word: Word| lang.word(word);
+    [
+        Column::left(w(Word::ColMerchant), MARGIN, 60.0),
+        Column::left(w(Word::ColBatch), MARGIN + 60.0, 30.0),
+        Column::right(w(Word::ColOperations), MARGIN + 90.0, 20.0),
+        Column::right(w(Word::ColSales), MARGIN + 110.0, 36.0),
+        Column::right(w(Word::ColReturns), MARGIN + 146.0, 36.0),
+    ]
+}
+
+/// The columns of the daily report's operations.
+fn day_operation_columns(lang: ReportLang) -> [Column; 3] {
+    let w = |word: Word| lang.word(word);
+    [
+        Column::left(w(Word::ColKind), MARGIN, 60.0),
+        Column::left(w(Word::ColState), MARGIN + 60.0, 60.0),
+        Column::right(w(Word::ColCount), MARGIN + 120.0, 62.0),
+    ]
+}
+
 /// The daily report of `day` with every one of its transactions (`rows`).
 pub fn day_pdf(
     font: &ReportFont,
@@ -216,29 +220,31 @@ pub fn day_pdf(
     rows: &[TransactionRow],
     progress: &Progress,
 ) -> Option<Vec<u8>> {
-    let title = "Денний звіт";
+    day_pages(font, cx, day, rows, progress).map(|(p, h)| p.finish(&h))
+}
+
+fn day_pages<'f>(
+    font: &'f ReportFont,
+    cx: &ReportContext,
+    day: &DayReport,
+    rows: &[TransactionRow],
+    progress: &Progress,
+) -> Option<(Pages<'f>, PageHeader)> {
+    let title = cx.word(Word::DayTitle);
     let mut p = Pages::new(font, &format!("{title} {}", day.business_day));
-    p.heading("Підсумки за способом оплати");
-    p.table(&[
-        Column::left("Мерчант", MARGIN, 46.0),
-        Column::left("Оплата", MARGIN + 46.0, 18.0),
-        Column::right("Продажів", MARGIN + 64.0, 16.0),
-        Column::right("Сума продажів", MARGIN + 80.0, 28.0),
-        Column::right("Повернень", MARGIN + 108.0, 18.0),
-        Column::right("Сума повернень", MARGIN + 126.0, 28.0),
-        Column::right("Виручка", MARGIN + 154.0, 28.0),
-    ]);
+    p.heading(cx.word(Word::DayTotalsByMethod));
+    p.table(&day_totals_columns(cx.lang));
     let (mut sales, mut returns, mut card, mut cash) = (0i64, 0i64, 0i64, 0i64);
     let (mut sales_count, mut returns_count) = (0u32, 0u32);
     for t in &day.totals {
         p.row(&[
             cx.merchant_name(t.merchant),
-            method_uk(t.method).to_string(),
+            cx.lang.method(t.method).to_string(),
             t.sales_count.to_string(),
-            format_minor(t.sales),
+            cx.amount(t.sales),
             t.returns_count.to_string(),
-            format_minor(t.returns),
-            format_minor(t.sales - t.returns),
+            cx.amount(t.returns),
+            cx.amount(t.sales - t.returns),
         ]);
         sales += t.sales;
         returns += t.returns;
@@ -252,61 +258,51 @@ pub fn day_pdf(
     p.end_table();
     p.gap(0.5);
     p.pair(
-        &format!("Разом продажі ({sales_count})"),
-        &format_minor(sales),
+        &cx.say(Word::DayTotalSales, &[("count", &sales_count)]),
+        &cx.amount(sales),
     );
     p.pair(
-        &format!("Разом повернення ({returns_count})"),
-        &format_minor(returns),
+        &cx.say(Word::DayTotalReturns, &[("count", &returns_count)]),
+        &cx.amount(returns),
     );
-    p.pair("Карткою", &format_minor(card));
-    p.pair("Готівкою", &format_minor(cash));
-    p.pair("Виручка за день", &format_minor(sales - returns));
+    p.pair(cx.word(Word::DayByCard), &cx.amount(card));
+    p.pair(cx.word(Word::DayInCash), &cx.amount(cash));
+    p.pair(cx.word(Word::DayTakings), &cx.amount(sales - returns));
 
     if !day.batches.is_empty() {
-        p.heading("Пакети термінала");
-        p.table(&[
-            Column::left("Мерчант", MARGIN, 60.0),
-            Column::left("Пакет", MARGIN + 60.0, 30.0),
-            Column::right("Операцій", MARGIN + 90.0, 20.0),
-            Column::right("Продажі", MARGIN + 110.0, 36.0),
-            Column::right("Повернення", MARGIN + 146.0, 36.0),
-        ]);
+        p.heading(cx.word(Word::DayBatches));
+        p.table(&day_batch_columns(cx.lang));
         for b in &day.batches {
             p.row(&[
                 cx.merchant_name(b.merchant),
                 if b.batch.is_empty() {
-                    "без номера".to_string()
+                    cx.word(Word::NoNumber).to_string()
                 } else {
                     b.batch.clone()
                 },
                 b.count.to_string(),
-                format_minor(b.sales),
-                format_minor(b.returns),
+                cx.amount(b.sales),
+                cx.amount(b.returns),
             ]);
         }
         p.end_table();
     }
 
     if !day.operations.is_empty() {
-        p.heading("Операції");
-        p.table(&[
-            Column::left("Вид", MARGIN, 60.0),
-            Column::left("Стан", MARGIN + 60.0, 60.0),
-            Column::right("Кількість", MARGIN + 120.0, 62.0),
-        ]);
+        p.heading(cx.word(Word::DayOperations));
+        p.table(&day_operation_columns(cx.lang));
         for k in &day.operations {
             p.row(&[
-                kind_uk(k.kind).to_string(),
-                operation_state_uk(k.state).to_string(),
+                cx.lang.kind(k.kind).to_string(),
+                cx.lang.operation_state(k.state).to_string(),
                 k.count.to_string(),
             ]);
         }
         p.end_table();
     }
 
-    p.heading(&format!("Транзакції ({})", rows.len()));
-    p.table(&TXN_COLUMNS);
+    p.heading(&cx.say(Word::Transactions, &[("count", &rows.len())]));
+    p.table(&txn_columns(cx.lang));
     for (i, r) in rows.iter().enumerate() {
         p.row(&txn_cells(cx, r));
         if i % 200 == 199 && !progress.step(200) {
@@ -314,7 +310,23 @@ pub fn day_pdf(
         }
     }
     p.end_table();
-    Some(p.finish(&cx.header(&day.business_day, title)))
+    let header = cx.header(&day.business_day, title);
+    Some((p, header))
+}
+
+/// The columns of a batch's transactions.
+fn batch_columns(lang: ReportLang) -> [Column; 8] {
+    let w = |word: Word| lang.word(word);
+    [
+        Column::left(w(Word::ColTime), MARGIN, 16.0),
+        Column::left(w(Word::ColKind), MARGIN + 16.0, 24.0),
+        Column::left(w(Word::ColRrn), MARGIN + 40.0, 25.0),
+        Column::left(w(Word::ColAuthCode), MARGIN + 65.0, 15.0),
+        Column::left(w(Word::ColCard), MARGIN + 80.0, 34.0),
+        Column::left(w(Word::ColInvoice), MARGIN + 114.0, 16.0),
+        Column::left(w(Word::ColState), MARGIN + 130.0, 20.0),
+        Column::right(w(Word::ColAmountUah), MARGIN + 150.0, 32.0),
+    ]
 }
 
 /// The report of one merchant's terminal batch on `business_day`.
@@ -326,16 +338,31 @@ pub fn batch_pdf(
     batch: &str,
     rows: &[TransactionRow],
 ) -> Vec<u8> {
+    let (p, h) = batch_pages(font, cx, business_day, merchant, batch, rows);
+    p.finish(&h)
+}
+
+fn batch_pages<'f>(
+    font: &'f ReportFont,
+    cx: &ReportContext,
+    business_day: &str,
+    merchant: u8,
+    batch: &str,
+    rows: &[TransactionRow],
+) -> (Pages<'f>, PageHeader) {
     let title = if batch.is_empty() {
-        "Звіт по пакету термінала".to_string()
+        cx.word(Word::BatchTitleNoNumber).to_string()
     } else {
-        format!("Звіт по пакету {batch}")
+        cx.say(Word::BatchTitle, &[("batch", &batch)])
     };
     let mut p = Pages::new(font, &format!("{title} {business_day}"));
     p.line(
         MARGIN,
         BODY,
-        &format!("Мерчант: {} (№ {merchant})", cx.merchant_name(merchant)),
+        &cx.say(
+            Word::BatchMerchant,
+            &[("name", &cx.merchant_name(merchant)), ("index", &merchant)],
+        ),
     );
     let mut terminals: Vec<&str> = rows
         .iter()
@@ -354,23 +381,22 @@ pub fn batch_pdf(
     } else {
         terminals.join(", ")
     };
-    p.line(MARGIN, BODY, &format!("Термінал: {terminal}"));
+    p.line(
+        MARGIN,
+        BODY,
+        &cx.say(Word::BatchTerminal, &[("terminal", &terminal)]),
+    );
     if batch.is_empty() {
-        p.line(MARGIN, BODY, "Пакет: номер не повідомлено терміналом");
+        p.line(MARGIN, BODY, cx.word(Word::BatchNumberUnknown));
     } else {
-        p.line(MARGIN, BODY, &format!("Пакет: {batch}"));
+        p.line(
+            MARGIN,
+            BODY,
+            &cx.say(Word::BatchNumber, &[("batch", &batch)]),
+        );
     }
-    p.heading(&format!("Транзакції ({})", rows.len()));
-    p.table(&[
-        Column::left("Час", MARGIN, 16.0),
-        Column::left("Вид", MARGIN + 16.0, 24.0),
-        Column::left("RRN", MARGIN + 40.0, 25.0),
-        Column::left("Код авт.", MARGIN + 65.0, 15.0),
-        Column::left("Картка", MARGIN + 80.0, 34.0),
-        Column::left("Рахунок", MARGIN + 114.0, 16.0),
-        Column::left("Стан", MARGIN + 130.0, 20.0),
-        Column::right("Сума, грн", MARGIN + 150.0, 32.0),
-    ]);
+    p.heading(&cx.say(Word::Transactions, &[("count", &rows.len())]));
+    p.table(&batch_columns(cx.lang));
     for r in rows {
         let c = txn_cells(cx, r);
         p.row(&[
@@ -388,81 +414,106 @@ pub fn batch_pdf(
     let a = sums(rows);
     p.gap(0.5);
     p.pair(
-        &format!("Продажі ({})", a.sales_count),
-        &format_minor(a.sales),
+        &cx.say(Word::BatchSales, &[("count", &a.sales_count)]),
+        &cx.amount(a.sales),
     );
     p.pair(
-        &format!("Повернення ({})", a.returns_count),
-        &format_minor(a.returns),
+        &cx.say(Word::BatchReturns, &[("count", &a.returns_count)]),
+        &cx.amount(a.returns),
     );
-    p.pair("Разом по пакету", &format_minor(a.sales - a.returns));
-    p.finish(&cx.header(business_day, &title))
+    p.pair(cx.word(Word::BatchTotal), &cx.amount(a.sales - a.returns));
+    let header = cx.header(business_day, &title);
+    (p, header)
 }
 
-fn amounts_cells(a: Option<&Amounts>) -> [String; 2] {
+fn amounts_cells(cx: &ReportContext, a: Option<&Amounts>) -> [String; 2] {
     match a {
-        Some(a) => [format_minor(a.sales), format_minor(a.returns)],
+        Some(a) => [cx.amount(a.sales), cx.amount(a.returns)],
         None => ["—".into(), "—".into()],
     }
 }
 
+/// The columns of a list of reconciliation differences.
+fn difference_columns(lang: ReportLang) -> [Column; 7] {
+    let w = |word: Word| lang.word(word);
+    [
+        Column::left(w(Word::ColWhat), MARGIN, 44.0),
+        Column::left(w(Word::ColMerchant), MARGIN + 44.0, 26.0),
+        Column::left(w(Word::ColOperation), MARGIN + 70.0, 16.0),
+        Column::left(w(Word::ColReceipt), MARGIN + 86.0, 12.0),
+        Column::left(w(Word::ColRrn), MARGIN + 98.0, 24.0),
+        Column::right(w(Word::ColExpected), MARGIN + 122.0, 30.0),
+        Column::right(w(Word::ColFound), MARGIN + 152.0, 30.0),
+    ]
+}
+
 fn differences_table(p: &mut Pages<'_>, cx: &ReportContext, list: &[Difference]) {
-    p.table(&[
-        Column::left("Що", MARGIN, 44.0),
-        Column::left("Мерчант", MARGIN + 44.0, 26.0),
-        Column::left("Операція", MARGIN + 70.0, 16.0),
-        Column::left("Чек", MARGIN + 86.0, 12.0),
-        Column::left("RRN", MARGIN + 98.0, 24.0),
-        Column::right("Очікувано", MARGIN + 122.0, 30.0),
-        Column::right("Знайдено", MARGIN + 152.0, 30.0),
-    ]);
+    p.table(&difference_columns(cx.lang));
     for d in list {
         p.row(&[
-            difference_uk(d.kind).to_string(),
+            cx.lang.difference(d.kind).to_string(),
             d.merchant.map(|m| cx.merchant_name(m)).unwrap_or_default(),
             d.operation.map(|o| o.to_string()).unwrap_or_default(),
             d.receipt.map(|r| r.to_string()).unwrap_or_default(),
             d.rrn.clone().unwrap_or_default(),
-            d.expected.map(format_minor).unwrap_or_default(),
-            d.found.map(format_minor).unwrap_or_default(),
+            d.expected.map(|a| cx.amount(a)).unwrap_or_default(),
+            d.found.map(|a| cx.amount(a)).unwrap_or_default(),
         ]);
     }
     p.end_table();
 }
 
+/// The columns of a shift's three-way comparison.
+fn reconciliation_columns(lang: ReportLang) -> [Column; 8] {
+    let w = |word: Word| lang.word(word);
+    [
+        Column::left(w(Word::ColMerchant), MARGIN, 34.0),
+        Column::left(w(Word::ColMethod), MARGIN + 34.0, 16.0),
+        Column::right(w(Word::ColJournalSales), MARGIN + 50.0, 22.0),
+        Column::right(w(Word::ColReturnsShort), MARGIN + 72.0, 18.0),
+        Column::right(w(Word::ColTerminalSales), MARGIN + 90.0, 24.0),
+        Column::right(w(Word::ColReturnsShort), MARGIN + 114.0, 18.0),
+        Column::right(w(Word::ColFiscalSales), MARGIN + 132.0, 30.0),
+        Column::right(w(Word::ColReturnsShort), MARGIN + 162.0, 20.0),
+    ]
+}
+
 /// The reconciliation report of the closed shifts of `day`.
 pub fn reconciliation_pdf(font: &ReportFont, cx: &ReportContext, day: &DayReport) -> Vec<u8> {
-    let title = "Звіт звірки: журнал, термінал, реєстратор";
-    let mut p = Pages::new(font, &format!("Звіт звірки {}", day.business_day));
+    let (p, h) = reconciliation_pages(font, cx, day);
+    p.finish(&h)
+}
+
+fn reconciliation_pages<'f>(
+    font: &'f ReportFont,
+    cx: &ReportContext,
+    day: &DayReport,
+) -> (Pages<'f>, PageHeader) {
+    let title = cx.word(Word::ReconTitle);
+    let mut p = Pages::new(
+        font,
+        &cx.say(Word::ReconDocTitle, &[("day", &day.business_day)]),
+    );
     for s in day.shifts.iter() {
         let Some(r) = &s.reconciliation else { continue };
         p.heading(&format!(
-            "Зміна {}{}",
-            s.id,
+            "{}{}",
+            cx.say(Word::ReconShift, &[("id", &s.id)]),
             s.z_number
-                .map(|z| format!(", Z-звіт № {z}"))
+                .map(|z| cx.say(Word::ReconZ, &[("z", &z)]))
                 .unwrap_or_default()
         ));
-        p.table(&[
-            Column::left("Мерчант", MARGIN, 34.0),
-            Column::left("Оплата", MARGIN + 34.0, 16.0),
-            Column::right("Журнал: прод.", MARGIN + 50.0, 22.0),
-            Column::right("повер.", MARGIN + 72.0, 18.0),
-            Column::right("Термінал: прод.", MARGIN + 90.0, 24.0),
-            Column::right("повер.", MARGIN + 114.0, 18.0),
-            Column::right("РРО: прод.", MARGIN + 132.0, 30.0),
-            Column::right("повер.", MARGIN + 162.0, 20.0),
-        ]);
+        p.table(&reconciliation_columns(cx.lang));
         for row in &r.rows {
-            let [ts, tr] = amounts_cells(row.terminal.as_ref());
-            let [fs, fr] = amounts_cells(row.fiscal.as_ref());
+            let [ts, tr] = amounts_cells(cx, row.terminal.as_ref());
+            let [fs, fr] = amounts_cells(cx, row.fiscal.as_ref());
             p.row(&[
                 row.merchant
                     .map(|m| cx.merchant_name(m))
-                    .unwrap_or_else(|| "Реєстратор".into()),
-                method_uk(row.method).to_string(),
-                format_minor(row.journal.sales),
-                format_minor(row.journal.returns),
+                    .unwrap_or_else(|| cx.word(Word::ReconRegister).into()),
+                cx.lang.method(row.method).to_string(),
+                cx.amount(row.journal.sales),
+                cx.amount(row.journal.returns),
                 ts,
                 tr,
                 fs,
@@ -478,18 +529,439 @@ pub fn reconciliation_pdf(font: &ReportFont, cx: &ReportContext, day: &DayReport
                 (s + row.journal.sales, t + row.journal.returns)
             });
         p.gap(0.5);
-        p.pair("Журнал: продажі", &format_minor(sales));
-        p.pair("Журнал: повернення", &format_minor(returns));
+        p.pair(cx.word(Word::ReconJournalSales), &cx.amount(sales));
+        p.pair(cx.word(Word::ReconJournalReturns), &cx.amount(returns));
         if r.differences.is_empty() {
-            p.line(MARGIN, BODY, "Розбіжностей немає.");
+            p.line(MARGIN, BODY, cx.word(Word::ReconNoDifferences));
         } else {
-            p.heading(&format!("Розбіжності ({})", r.differences.len()));
+            p.heading(&cx.say(Word::ReconDifferences, &[("count", &r.differences.len())]));
             differences_table(&mut p, cx, &r.differences);
         }
         if !r.unchecked.is_empty() {
-            p.heading(&format!("Не перевірено ({})", r.unchecked.len()));
+            p.heading(&cx.say(Word::ReconUnchecked, &[("count", &r.unchecked.len())]));
             differences_table(&mut p, cx, &r.unchecked);
         }
     }
-    p.finish(&cx.header(&day.business_day, title))
+    let header = cx.header(&day.business_day, title);
+    (p, header)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each report and the CSV rendered in each language from a small
+    //! generated journal (two days of a shop with two merchants, closed and
+    //! reconciled): the texts handed to the PDF writer are read back.
+
+    use super::*;
+    use crate::export::words::has_cyrillic;
+    use crate::export::{csv, ExportKind, ExportRequest, Plan};
+    use crate::generate::{generate, GenOptions};
+    use crate::journal::Journal;
+    use crate::reconcile::DifferenceKind;
+
+    const SHOP: &str = "Крамниця «Калина»";
+    /// Merchant 1's name (merchant 2 has none: it is named by its index).
+    const MERCHANT: &str = "ТОВ Берізка";
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        journal: Journal,
+        day: String,
+        font: ReportFont,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.sqlite");
+        let summary = generate(
+            &path,
+            &GenOptions {
+                operations: 160,
+                days: 2,
+                merchants: 2,
+                audit_rows: 20,
+                seed: 3,
+                ..GenOptions::default()
+            },
+        )
+        .unwrap();
+        Fixture {
+            journal: Journal::open(&path).unwrap(),
+            day: summary.first_day,
+            font: ReportFont::load("").expect("a system font with Cyrillic (fonts-dejavu-core)"),
+            _dir: dir,
+        }
+    }
+
+    fn context(lang: ReportLang) -> ReportContext {
+        ReportContext {
+            shop: SHOP.into(),
+            tax_id: "3141592653".into(),
+            till: "7".into(),
+            merchants: vec![MerchantSettings {
+                index: 1,
+                name: MERCHANT.into(),
+                terminal_id: "KASA0001".into(),
+                ..MerchantSettings::default()
+            }],
+            time_zone: crate::clock::DEFAULT_TIME_ZONE,
+            generated: DateTime::parse_from_rfc3339("2026-11-25T12:30:00Z")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+            lang,
+        }
+    }
+
+    /// `label` is printed with `value` beside it (a [`Pages::pair`]).
+    fn assert_pair(texts: &[String], label: &str, value: &str) {
+        assert!(
+            texts.windows(2).any(|w| w[0] == label && w[1] == value),
+            "no {label:?} {value:?} in {texts:#?}"
+        );
+    }
+
+    /// Every text is in `lang` apart from the data (the shop's and
+    /// merchants' names): no Cyrillic in English, no Ukrainian letter in
+    /// Russian, no Russian letter in Ukrainian.
+    fn assert_in_language(texts: &[String], lang: ReportLang, what: &str) {
+        for t in texts {
+            let words = t.replace(SHOP, "").replace(MERCHANT, "");
+            let foreign = match lang {
+                ReportLang::En => has_cyrillic(&words),
+                ReportLang::Ru => words.contains(['і', 'ї', 'є', 'ґ', 'І', 'Ї', 'Є', 'Ґ']),
+                ReportLang::Uk => words.contains(['ы', 'э', 'ъ', 'ё', 'Ы', 'Э', 'Ъ', 'Ё']),
+            };
+            assert!(!foreign, "{what} in {lang:?}: {t:?}");
+        }
+    }
+
+    /// The header every page carries, in `lang`.
+    fn assert_header(texts: &[Vec<String>], lang: ReportLang, what: &str) {
+        let pages = texts.len();
+        for (i, page) in texts.iter().enumerate() {
+            let want = match lang {
+                ReportLang::Uk => [
+                    format!("Сторінка {} з {pages}", i + 1),
+                    "Податковий номер: 3141592653    Каса № 7".to_string(),
+                ],
+                ReportLang::Ru => [
+                    format!("Страница {} из {pages}", i + 1),
+                    "Налоговый номер: 3141592653    Касса № 7".to_string(),
+                ],
+                ReportLang::En => [
+                    format!("Page {} of {pages}", i + 1),
+                    "Tax ID: 3141592653    Till No. 7".to_string(),
+                ],
+            };
+            for w in want {
+                assert!(page.contains(&w), "{what}, page {}: no {w:?}", i + 1);
+            }
+            assert_eq!(page[0], SHOP);
+        }
+    }
+
+    #[test]
+    fn the_daily_report_in_each_language() {
+        let f = fixture();
+        for lang in ReportLang::ALL {
+            let cx = context(lang);
+            let day = f.journal.day_report(&f.day, cx.time_zone).unwrap();
+            let search = SearchQuery {
+                business_day: Some(f.day.clone()),
+                ..SearchQuery::default()
+            };
+            let rows = all_rows(&f.journal, &search, &Progress::detached())
+                .unwrap()
+                .unwrap();
+            assert!(rows.len() > 20, "{}", rows.len());
+            let (p, h) = day_pages(&f.font, &cx, &day, &rows, &Progress::detached()).unwrap();
+            let pages = p.texts(&h);
+            assert_header(&pages, lang, "daily report");
+            let texts: Vec<String> = pages.into_iter().flatten().collect();
+            assert_in_language(&texts, lang, "daily report");
+
+            let net: i64 = day.totals.iter().map(|t| t.sales - t.returns).sum();
+            assert!(net >= 100_000, "a day's takings in the thousands: {net}");
+            let (title, takings, amount) = match lang {
+                ReportLang::Uk => ("Денний звіт", "Виручка за день", "Транзакції"),
+                ReportLang::Ru => ("Дневной отчет", "Выручка за день", "Транзакции"),
+                ReportLang::En => ("Daily report", "Net takings for the day", "Transactions"),
+            };
+            assert!(texts.iter().any(|t| t == title), "{lang:?}: no {title:?}");
+            assert!(texts.contains(&format!("{amount} ({})", rows.len())));
+            let written = lang.amount(net);
+            assert_pair(&texts, takings, &written);
+            match lang {
+                ReportLang::En => {
+                    assert!(written.contains(',') && written.contains('.'), "{written}");
+                    assert!(texts.iter().any(|t| t == "Merchant 2"), "{texts:?}");
+                    assert!(texts.iter().any(|t| t == "Amount, UAH"));
+                }
+                _ => {
+                    assert!(written.contains(' ') && written.contains(','), "{written}");
+                    assert!(texts.iter().any(|t| t == "Мерчант 2"), "{texts:?}");
+                }
+            }
+            assert!(
+                texts.iter().any(|t| t == MERCHANT),
+                "merchant 1 by its name"
+            );
+
+            // The real PDF too.
+            let pdf = day_pdf(&f.font, &cx, &day, &rows, &Progress::detached()).unwrap();
+            assert!(pdf.starts_with(b"%PDF-"));
+        }
+    }
+
+    #[test]
+    fn a_batch_report_in_each_language() {
+        let f = fixture();
+        let day = f
+            .journal
+            .day_report(&f.day, crate::clock::DEFAULT_TIME_ZONE)
+            .unwrap();
+        let b = day
+            .batches
+            .iter()
+            .find(|b| b.merchant == 1 && !b.batch.is_empty())
+            .expect("merchant 1's batch")
+            .clone();
+        let req = ExportRequest {
+            key: "k".into(),
+            kind: ExportKind::BatchPdf,
+            business_day: Some(f.day.clone()),
+            merchant: Some(1),
+            batch: Some(b.batch.clone()),
+            search: None,
+            bom: false,
+            lang: None,
+        };
+        let plan = Plan::check(&f.journal, &req).unwrap();
+        let mut rows = all_rows(&f.journal, &plan.search, &Progress::detached())
+            .unwrap()
+            .unwrap();
+        rows.retain(|r| r.batch.as_deref() == Some(b.batch.as_str()));
+        for lang in ReportLang::ALL {
+            let cx = context(lang);
+            let (p, h) = batch_pages(&f.font, &cx, &f.day, 1, &b.batch, &rows);
+            let pages = p.texts(&h);
+            assert_header(&pages, lang, "batch report");
+            let texts: Vec<String> = pages.into_iter().flatten().collect();
+            assert_in_language(&texts, lang, "batch report");
+            let (title, merchant, total) = match lang {
+                ReportLang::Uk => (
+                    "Звіт по пакету",
+                    "Мерчант: ТОВ Берізка (№ 1)",
+                    "Разом по пакету",
+                ),
+                ReportLang::Ru => (
+                    "Отчет по пакету",
+                    "Мерчант: ТОВ Берізка (№ 1)",
+                    "Итого по пакету",
+                ),
+                ReportLang::En => ("Batch", "Merchant: ТОВ Берізка (No. 1)", "Batch total"),
+            };
+            assert!(
+                texts
+                    .iter()
+                    .any(|t| t.starts_with(title) && t.contains(&b.batch)),
+                "{lang:?}: no title {title:?}"
+            );
+            assert!(texts.iter().any(|t| t == merchant), "{lang:?}: {texts:?}");
+            assert_pair(&texts, total, &lang.amount(b.sales - b.returns));
+            assert!(batch_pdf(&f.font, &cx, &f.day, 1, &b.batch, &rows).starts_with(b"%PDF-"));
+        }
+    }
+
+    #[test]
+    fn the_reconciliation_report_in_each_language() {
+        let f = fixture();
+        let mut day = f
+            .journal
+            .day_report(&f.day, crate::clock::DEFAULT_TIME_ZONE)
+            .unwrap();
+        let shift = day
+            .shifts
+            .iter_mut()
+            .find(|s| s.reconciliation.is_some())
+            .expect("a closed shift");
+        let r = shift.reconciliation.as_mut().unwrap();
+        let difference = |kind| Difference {
+            kind,
+            merchant: Some(2),
+            operation: Some(12),
+            receipt: Some(34),
+            rrn: Some("123456789012".into()),
+            expected: Some(125_000),
+            found: Some(120_000),
+            detail: String::new(),
+        };
+        r.differences = vec![difference(DifferenceKind::AmountDiffers)];
+        r.unchecked = vec![difference(DifferenceKind::SettlementPending)];
+        let sales: i64 = r
+            .rows
+            .iter()
+            .filter(|row| row.merchant.is_some())
+            .map(|row| row.journal.sales)
+            .sum();
+        for lang in ReportLang::ALL {
+            let cx = context(lang);
+            let (p, h) = reconciliation_pages(&f.font, &cx, &day);
+            let pages = p.texts(&h);
+            assert_header(&pages, lang, "reconciliation report");
+            let texts: Vec<String> = pages.into_iter().flatten().collect();
+            assert_in_language(&texts, lang, "reconciliation report");
+            let want: [&str; 5] = match lang {
+                ReportLang::Uk => [
+                    "Звіт звірки: журнал, термінал, реєстратор",
+                    "Сума чека інша",
+                    "Інкасація відкладена",
+                    "Розбіжності (1)",
+                    "Не перевірено (1)",
+                ],
+                ReportLang::Ru => [
+                    "Отчет сверки: журнал, терминал, регистратор",
+                    "Сумма чека отличается",
+                    "Инкассация отложена",
+                    "Расхождения (1)",
+                    "Не проверено (1)",
+                ],
+                ReportLang::En => [
+                    "Reconciliation report: journal, terminal, fiscal register",
+                    "Receipt amount differs",
+                    "Settlement pending",
+                    "Differences (1)",
+                    "Not checked (1)",
+                ],
+            };
+            for w in want {
+                assert!(
+                    texts.iter().any(|t| t == w),
+                    "{lang:?}: no {w:?} in {texts:#?}"
+                );
+            }
+            assert!(texts.contains(&lang.amount(125_000)));
+            let journal_sales = match lang {
+                ReportLang::Uk => "Журнал: продажі",
+                ReportLang::Ru => "Журнал: продажи",
+                ReportLang::En => "Journal: sales",
+            };
+            assert_pair(&texts, journal_sales, &lang.amount(sales));
+            assert!(reconciliation_pdf(&f.font, &cx, &day).starts_with(b"%PDF-"));
+        }
+        assert_eq!(ReportLang::En.amount(125_000), "1,250.00");
+    }
+
+    #[test]
+    fn the_csv_in_each_language() {
+        let f = fixture();
+        let search = SearchQuery {
+            business_day: Some(f.day.clone()),
+            ..SearchQuery::default()
+        };
+        let mut amounts = Vec::new();
+        for lang in ReportLang::ALL {
+            let cx = context(lang);
+            let mut out = Vec::new();
+            let done = csv::transactions_csv(
+                &f.journal,
+                &cx,
+                &search,
+                false,
+                &mut out,
+                &Progress::detached(),
+            )
+            .unwrap();
+            assert!(done);
+            let mut reader = ::csv::Reader::from_reader(out.as_slice());
+            let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+            assert_eq!(header, csv::header(lang));
+            let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+            let (first, returned, name, amount) = match lang {
+                ReportLang::Uk => (
+                    "Платіж",
+                    col("Повернення"),
+                    col("Назва мерчанта"),
+                    col("Сума"),
+                ),
+                ReportLang::Ru => (
+                    "Платеж",
+                    col("Возврат"),
+                    col("Название мерчанта"),
+                    col("Сумма"),
+                ),
+                ReportLang::En => (
+                    "Payment",
+                    col("Refund"),
+                    col("Merchant name"),
+                    col("Amount"),
+                ),
+            };
+            assert_eq!(header[0], first);
+            let rows: Vec<::csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+            assert!(rows.len() > 20);
+            let (yes, no) = match lang {
+                ReportLang::Uk => ("так", "ні"),
+                ReportLang::Ru => ("да", "нет"),
+                ReportLang::En => ("yes", "no"),
+            };
+            assert!(rows
+                .iter()
+                .all(|r| r[returned] == *yes || r[returned] == *no));
+            assert!(
+                rows.iter().any(|r| r[returned] == *yes),
+                "a refund in the day"
+            );
+            let mut texts = header.clone();
+            for r in &rows {
+                texts.extend(r.iter().map(String::from));
+            }
+            assert!(rows.iter().any(|r| &r[name] == MERCHANT));
+            assert_in_language(&texts, lang, "CSV");
+            amounts.push(
+                rows.iter()
+                    .map(|r| r[amount].to_string())
+                    .collect::<Vec<_>>(),
+            );
+        }
+        // Amounts are written the same in every language (a spreadsheet's
+        // numbers): `1250.00`.
+        assert_eq!(amounts[0], amounts[1]);
+        assert_eq!(amounts[0], amounts[2]);
+        assert!(amounts[0]
+            .iter()
+            .all(|a| a.contains('.') && !a.contains(',')));
+    }
+
+    #[test]
+    fn every_column_heading_fits_its_column_in_every_language() {
+        let font = ReportFont::load("").expect("a system font with Cyrillic");
+        let mut wide = Vec::new();
+        for lang in ReportLang::ALL {
+            let tables: [&[Column]; 6] = [
+                &txn_columns(lang),
+                &day_totals_columns(lang),
+                &day_batch_columns(lang),
+                &day_operation_columns(lang),
+                &batch_columns(lang),
+                &difference_columns(lang),
+            ];
+            for cols in tables
+                .into_iter()
+                .chain([&reconciliation_columns(lang)[..]])
+            {
+                for c in cols {
+                    // Headings are 7 points (`Pages::heading_row`).
+                    let w = font.width(c.heading, 7.0);
+                    if w > c.width {
+                        wide.push(format!(
+                            "{lang:?}: {:?} is {w:.1} mm in {} mm",
+                            c.heading, c.width
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(wide.is_empty(), "headings cut short: {wide:#?}");
+    }
 }
