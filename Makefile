@@ -12,13 +12,14 @@ TAURI_DRIVER_VERSION := 2.1.0
 TAURI_DRIVER_ROOT := $(CARGO_TARGET_DIR)/tools/tauri-driver-$(TAURI_DRIVER_VERSION)
 TAURI_DRIVER := $(TAURI_DRIVER_ROOT)/bin/tauri-driver
 
-.PHONY: help setup system ui run serve build test test-rust test-ui test-browser test-desktop \
+.PHONY: help setup system ui run serve build test test-rust test-ui test-browser test-desktop mutants \
         lint fmt boundaries windows-check bench bindings clean package package-test windows-installer
 
 help:
 	@echo "make run     open Kasa (demo mode unless configured); no display: serve it to a browser"
 	@echo "make test    every test: cargo, clippy, UI unit, browser, desktop smoke and WebDriver"
 	@echo "make bench   the benchmarks"
+	@echo "make mutants mutation testing of the money paths (slow; GROUPS=\"terminal fiscal checkout-units checkout-engine\")"
 	@echo "make package the Debian package (release build; the .deb under $$CARGO_TARGET_DIR/release/bundle/deb)"
 	@echo "make windows-installer  kasa.exe and its NSIS installer (release, cross-built with mingw-w64)"
 
@@ -108,6 +109,12 @@ package-test: setup
 
 bench:
 	$(CARGO) bench -p fiscal -p terminal -p kasa-tests
+
+# Mutation testing of the money paths (cargo-mutants; hours on two cores,
+# not part of `make test`): scripts/mutants.sh [GROUP...], results under
+# mutants.out/. `make mutants GROUPS="terminal fiscal"` runs some groups.
+mutants: setup
+	bash scripts/mutants.sh $(GROUPS)
 
 bindings:
 	KASA_UPDATE_BINDINGS=1 $(CARGO) test -p checkout --test bindings

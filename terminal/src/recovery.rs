@@ -371,6 +371,136 @@ mod tests {
     }
 
     #[test]
+    fn ids_fill_only_from_what_the_request_knows() {
+        let p = pending().with_ids(" T1 ", " M1 ");
+        assert_eq!(
+            (p.terminal_id.as_str(), p.merchant_id.as_str()),
+            ("T1", "M1")
+        );
+        let kept = p.with_ids(" ", "");
+        assert_eq!(
+            (kept.terminal_id.as_str(), kept.merchant_id.as_str()),
+            ("T1", "M1")
+        );
+    }
+
+    #[test]
+    fn validate_refuses_no_amount_a_refund_without_rrn_a_void_without_invoice() {
+        let op = |kind, amount| PendingOperation::new(kind, amount, 1, None);
+        assert!(op(TxnKind::Purchase, 1).validate().is_ok());
+        assert!(op(TxnKind::Purchase, 0).validate().is_err());
+        assert!(op(TxnKind::Purchase, -5).validate().is_err());
+        assert!(op(TxnKind::Refund, 100).validate().is_err());
+        assert!(op(TxnKind::Refund, 100).refund_of(" ").validate().is_err());
+        assert!(op(TxnKind::Refund, 100)
+            .refund_of("632600001234")
+            .validate()
+            .is_ok());
+        assert!(op(TxnKind::Void, 100).validate().is_err());
+        assert!(op(TxnKind::Void, 100).voiding("").validate().is_err());
+        assert!(op(TxnKind::Void, 100).voiding("000042").validate().is_ok());
+    }
+
+    #[test]
+    fn between_lists_the_invoices_after_the_prior_one_newest_first_within_the_scan() {
+        let p = pending(); // prior invoice 41
+        let last = |invoice: u64| CardTransaction {
+            invoice: format!("{invoice:06}"),
+            ..tx()
+        };
+        assert_eq!(between(&p, &last(45)), vec![44, 43, 42]);
+        assert_eq!(between(&p, &last(43)), vec![42]);
+        assert!(
+            between(&p, &last(42)).is_empty(),
+            "nothing between 41 and 42"
+        );
+        assert!(between(&p, &last(41)).is_empty());
+        assert!(between(&p, &last(30)).is_empty(), "an older last invoice");
+        // At most MAX_SCAN away.
+        let far = 41 + MAX_SCAN;
+        let all = between(&p, &last(far));
+        assert_eq!(all.len() as u64, MAX_SCAN - 1);
+        assert_eq!((all.first(), all.last()), (Some(&(far - 1)), Some(&42)));
+        assert!(between(&p, &last(far + 1)).is_empty());
+        assert!(between(&p, &last(41 + 2 * MAX_SCAN)).is_empty());
+        // No prior invoice, or one that is not a number: nothing to scan.
+        let mut none = pending();
+        none.prior_invoice = None;
+        assert!(between(&none, &last(45)).is_empty());
+    }
+
+    #[test]
+    fn a_partial_approval_of_nothing_or_of_more_is_not_ours() {
+        let partial = |amount| CardTransaction {
+            amount,
+            response_code: "0010".into(),
+            ..tx()
+        };
+        assert_eq!(mismatch(&pending(), &partial(1),), None);
+        assert_eq!(mismatch(&pending(), &partial(1499)), None);
+        assert!(mismatch(&pending(), &partial(0)).is_some());
+        assert!(mismatch(&pending(), &partial(1501)).is_some());
+    }
+
+    #[test]
+    fn an_older_or_the_same_invoice_says_why_it_is_not_ours() {
+        let p = pending(); // prior 000041
+        let at = |invoice: &str| CardTransaction {
+            invoice: invoice.into(),
+            ..tx()
+        };
+        let why = |t: &CardTransaction| mismatch(&p, t).unwrap_or_default();
+        assert!(
+            why(&at("000040")).contains("not newer than 41"),
+            "{}",
+            why(&at("000040"))
+        );
+        assert!(why(&at("000041")).contains("not newer than 41"));
+        // Invoices that are not numbers: the same one is the one before
+        // ours; another cannot be compared. Neither is taken for ours.
+        let mut letters = pending();
+        letters.prior_invoice = Some("A41".into());
+        let why = |t: &CardTransaction| mismatch(&letters, t).unwrap_or_default();
+        assert!(
+            why(&at(" A41 ")).contains("the one before"),
+            "{}",
+            why(&at("A41"))
+        );
+        assert!(
+            why(&at("A42")).contains("cannot be compared"),
+            "{}",
+            why(&at("A42"))
+        );
+        // No prior invoice: a transaction without one is not ours.
+        let mut none = pending();
+        none.prior_invoice = None;
+        assert!(mismatch(&none, &at(" ")).is_some());
+        assert_eq!(mismatch(&none, &at("000042")), None);
+    }
+
+    #[test]
+    fn the_time_window_is_the_request_window_widened_by_the_clock_skew_both_ends_included() {
+        // Started 10:00:00; window 900 s, skew 300 s: from 09:55:00 to 10:20:00.
+        let p = pending();
+        assert_eq!((p.window_secs, p.clock_skew_secs), (900, 300));
+        let at = |time: &str| CardTransaction {
+            date_time: format!("2026-11-22T{time}"),
+            ..tx()
+        };
+        for inside in ["09:55:00", "10:00:00", "10:16:40", "10:20:00"] {
+            assert_eq!(mismatch(&p, &at(inside)), None, "{inside}");
+        }
+        for outside in ["09:54:59", "10:20:01", "13:00:00"] {
+            assert!(mismatch(&p, &at(outside)).is_some(), "{outside}");
+        }
+        let unreadable = CardTransaction {
+            date_time: "22.11.2026 10:00".into(),
+            ..tx()
+        };
+        assert!(mismatch(&p, &unreadable).is_some());
+    }
+
+    #[test]
     fn request_ids_are_short_and_distinct() {
         let a = new_request_id();
         let b = new_request_id();
