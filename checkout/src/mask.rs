@@ -53,4 +53,17 @@ mod tests {
         assert_eq!(mask_pan(""), "");
         assert_eq!(mask_pan("VISA 4111 1111 1111 1111"), "411111******1111");
     }
+
+    #[test]
+    fn the_thirteen_digit_boundary_and_the_last_four() {
+        // 13 digits: the first six and the last four; 12: the last four only.
+        assert_eq!(mask_pan("4222222222222"), "422222***2222");
+        assert_eq!(mask_pan("422222222222"), "********2222");
+        // Exactly the last four and the first six: no more, no less.
+        assert_eq!(mask_pan("1234567890123456"), "123456******3456");
+        assert_eq!(mask_pan("12345"), "*2345");
+        // Mask characters stay masks wherever they are; lower-case x and #.
+        assert_eq!(mask_pan("4111x#xxxxxx1111"), "4111********1111");
+        assert_eq!(mask_pan("4111••••••••1111"), "4111********1111");
+    }
 }

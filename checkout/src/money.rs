@@ -256,6 +256,83 @@ mod tests {
     fn formats_minor_units() {
         assert_eq!(format_minor(1250), "12.50");
         assert_eq!(format_minor(5), "0.05");
+        assert_eq!(format_minor(0), "0.00");
         assert_eq!(format_minor(-120), "-1.20");
+        assert_eq!(format_minor(-1), "-0.01");
+    }
+
+    #[test]
+    fn the_length_limits_are_exact() {
+        // 32 characters (leading zeros) is still an amount; 33 is too long.
+        let at_limit = format!("{}12.50", "0".repeat(27));
+        assert_eq!(at_limit.len(), 32);
+        assert_eq!(parse_amount(&at_limit).unwrap(), 1250);
+        let over = format!("0{at_limit}");
+        let e = parse_amount(&over).unwrap_err().to_string();
+        assert!(e.contains("too long"), "{e}");
+        // Eight whole digits are read; nine are more than the largest amount.
+        assert_eq!(parse_amount("00000001").unwrap(), 100);
+        let e = parse_amount("100000000").unwrap_err().to_string();
+        assert!(e.contains("more than"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_amount_is_quoted_at_most_twenty_characters_long() {
+        let twenty = "a".repeat(20);
+        let e = parse_amount(&twenty).unwrap_err().to_string();
+        assert!(e.contains(&format!("\"{twenty}\"")), "{e}");
+        let e = parse_amount(&"b".repeat(21)).unwrap_err().to_string();
+        assert!(e.contains(&format!("\"{}…\"", "b".repeat(20))), "{e}");
+        // Text sent for money is quoted the same way.
+        let e = serde_json::from_str::<Money>(&format!("\"{}\"", "c".repeat(30))).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains(&format!("\"{}\" is text", "c".repeat(20))),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn money_of_a_wrong_type_says_what_was_expected() {
+        for bad in ["[1]", "null", "{}"] {
+            let e = serde_json::from_str::<Money>(bad).unwrap_err().to_string();
+            assert!(e.contains("an integer number of kopiykas"), "{bad}: {e}");
+        }
+        assert_eq!(serde_json::from_str::<Money>("-5").unwrap(), Money(-5));
+        assert_eq!(serde_json::from_str::<Money>("7").unwrap(), Money(7));
+        let e = serde_json::from_str::<Money>("9223372036854775808").unwrap_err();
+        assert!(e.to_string().contains(AMOUNT_ERROR), "{e}");
+    }
+
+    #[test]
+    fn zero_is_allowed_only_where_it_may_be() {
+        assert_eq!(Money(0).non_negative().unwrap(), 0);
+        assert_eq!(Money(1).non_negative().unwrap(), 1);
+        assert_eq!(Money(MAX_AMOUNT).non_negative().unwrap(), MAX_AMOUNT);
+        assert!(Money(-1).non_negative().is_err());
+        assert!(Money(MAX_AMOUNT + 1).non_negative().is_err());
+        assert_eq!(Money(1).positive().unwrap(), 1);
+    }
+
+    #[test]
+    fn cash_rounding_of_every_last_digit_and_of_returns() {
+        for (minor, rounded) in [
+            (1230, 1230),
+            (1231, 1230),
+            (1232, 1230),
+            (1233, 1230),
+            (1234, 1230),
+            (1235, 1240),
+            (1236, 1240),
+            (1237, 1240),
+            (1238, 1240),
+            (1239, 1240),
+            (-1234, -1230),
+            (-1236, -1240),
+            (-1235, -1230),
+            (0, 0),
+        ] {
+            assert_eq!(round_cash(minor), rounded, "{minor}");
+        }
     }
 }
