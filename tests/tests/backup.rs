@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Duration;
 
 use anyhow::{ensure, Context as _};
 use rusqlite::{Connection, OpenFlags};
@@ -140,6 +139,9 @@ async fn a_backup_taken_during_sales_restores_every_operation_and_a_broken_one_i
     // A load: card sales, mixed card and cash, cash, one after the other,
     // while backups are taken beside them.
     let k = std::sync::Arc::clone(&kasa);
+    // How many sales the load has finished: each backup waits for a number
+    // of them (a state), so it is taken while sales are under way.
+    let (sold_tx, mut sold) = tokio::sync::watch::channel(0usize);
     let load = tokio::spawn(async move {
         let mut done = Vec::new();
         for i in 0..40 {
@@ -155,12 +157,15 @@ async fn a_backup_taken_during_sales_restores_every_operation_and_a_broken_one_i
             let v = k.ok("sale", body).await?;
             anyhow::ensure!(v["state"] == "done", "sale {i}: {v}");
             done.push(key);
+            sold_tx.send_replace(done.len());
         }
         Ok::<_, anyhow::Error>(done)
     });
     let mut during = Vec::new();
-    for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+    for after in [2, 8, 14] {
+        sold.wait_for(|n| *n >= after)
+            .await
+            .context("the load stopped before the backups")?;
         let (data, config) = (shop.data.clone(), shop.config.clone());
         let out =
             tokio::task::spawn_blocking(move || run_kasa(&data, &config, &["backup"])).await??;

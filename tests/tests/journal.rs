@@ -21,6 +21,26 @@ fn the_writing_connection_is_wal_with_full_sync() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The creation of an operation is written with `synchronous=OFF` (its first
+/// step's synced write-ahead takes it to disk): after a sale has gone
+/// through the engine, the engine's own connection is back at FULL, so the
+/// write-ahead before the next device call is synced.
+#[tokio::test]
+async fn the_engines_connection_is_full_sync_after_a_sale() -> anyhow::Result<()> {
+    use checkout::api::TenderRequest;
+    let rig = testkit::Rig::new().await?;
+    let sale = rig.sale(1250, vec![TenderRequest::card(1250)]).await?;
+    assert_eq!(sale.state, checkout::api::OperationState::Done, "{sale:#?}");
+    let j = rig.engine.journal();
+    assert_eq!(j.pragma("journal_mode")?, "wal");
+    assert_eq!(
+        j.pragma("synchronous")?,
+        "2",
+        "2 is FULL: the unsynced creation must not leave the connection unsynced"
+    );
+    Ok(())
+}
+
 #[test]
 fn the_database_refuses_an_unmasked_card_number() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;

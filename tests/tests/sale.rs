@@ -13,8 +13,13 @@ async fn a_card_sale_is_charged_once_and_printed_once() -> anyhow::Result<()> {
     assert_eq!(op.state, OperationState::Done, "{op:#?}");
     let card = op.payments[0].card.clone().expect("card data");
     assert_eq!(rig.receipts_with(&card.rrn), 1, "{:#?}", rig.tape());
-    let printed = rig.tape().join("\n");
-    assert!(printed.contains("12.50"), "{printed}");
+    let receipt = rig
+        .tape()
+        .into_iter()
+        .find(|d| d.contains(&card.rrn))
+        .expect("the receipt");
+    assert_eq!(printed(&receipt, "КАРТКА"), ["12.50"], "{receipt}");
+    assert_eq!(printed(&receipt, "СУМА"), ["12.50"], "{receipt}");
     let c = rig.fiscal.emulator().counters();
     assert_eq!(c.day_paid, [0, 1250], "the register took 12.50 by card");
     Ok(())
@@ -60,7 +65,43 @@ async fn a_partial_approval_waits_for_the_rest() -> anyhow::Result<()> {
     assert_eq!(done.state, OperationState::Done, "{done:#?}");
     let c = rig.fiscal.emulator().counters();
     assert_eq!(c.day_paid, [500, 500], "half by card, half in cash");
+    // The terminal's own books: one charge standing, of the 5.00 approved
+    // out of the 10.00 asked for.
+    let card = op.payments[0].card.clone().expect("card data");
+    let books = rig.terminal.emulator().bank().books().clone();
+    let charges = books.standing_charges();
+    assert_eq!(charges.len(), 1, "{books:#?}");
+    assert_eq!(
+        (
+            charges[0].amount,
+            charges[0].requested_amount,
+            charges[0].rrn.as_str()
+        ),
+        (500, 1000, card.rrn.as_str())
+    );
+    // The register's own printed receipt: 10.00 in all, 5.00 by card, 5.00
+    // in cash, once.
+    let receipts: Vec<String> = rig
+        .tape()
+        .into_iter()
+        .filter(|d| d.contains(&card.rrn) && testkit::is_fiscal(d))
+        .collect();
+    assert_eq!(receipts.len(), 1, "{:#?}", rig.tape());
+    let receipt = &receipts[0];
+    assert_eq!(printed(receipt, "КАРТКА"), ["5.00"], "{receipt}");
+    assert_eq!(printed(receipt, "ГОТІВКА"), ["5.00"], "{receipt}");
+    assert_eq!(printed(receipt, "СУМА"), ["10.00"], "{receipt}");
     Ok(())
+}
+
+/// The amounts on the lines of a printed document that start with `label`
+/// (the register prints `LABEL      12.50`).
+fn printed(doc: &str, label: &str) -> Vec<String> {
+    doc.lines()
+        .filter_map(|l| l.strip_prefix(label))
+        .filter(|rest| rest.starts_with(' '))
+        .map(|rest| rest.trim().to_string())
+        .collect()
 }
 
 #[tokio::test]
