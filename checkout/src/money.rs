@@ -89,14 +89,11 @@ impl Money {
 }
 
 /// A cash total rounded to 10 kopiykas as Ukrainian rules require: 1–4
-/// kopiykas down, 5–9 up. Card payments are never rounded.
+/// kopiykas down, 5–9 up, a negative sum symmetrically. Card payments are
+/// never rounded. The register's own rule ([`fiscal::round_cash`]), so the
+/// cashier asks for the sum the register will take.
 pub fn round_cash(minor: i64) -> i64 {
-    let r = minor.rem_euclid(10);
-    if r >= 5 {
-        minor - r + 10
-    } else {
-        minor - r
-    }
+    fiscal::round_cash(minor)
 }
 
 /// Parse an amount such as `12.50`, `12,5` or `7` into minor units.
@@ -329,7 +326,7 @@ mod tests {
             (1239, 1240),
             (-1234, -1230),
             (-1236, -1240),
-            (-1235, -1230),
+            (-1235, -1240),
             (0, 0),
         ] {
             assert_eq!(round_cash(minor), rounded, "{minor}");
