@@ -142,10 +142,11 @@ pub fn parse_amount(text: &str) -> Result<i64, Error> {
             .parse()
             .map_err(|_| Error::InvalidAmount("bad number".into()))?
     };
+    // No decimals: none (more than two were refused above).
     let cents: i64 = match frac.len() {
-        0 => 0,
         1 => frac.parse::<i64>().unwrap_or(0) * 10,
-        _ => frac.parse::<i64>().unwrap_or(0),
+        2 => frac.parse::<i64>().unwrap_or(0),
+        _ => 0,
     };
     let minor = units * 100 + cents;
     if minor == 0 {
