@@ -13,10 +13,10 @@
 #   fiscal           payment, receipt, rounding, readback,     cargo test -p fiscal
 #                    text (money formatting)
 #   checkout-units   money.rs, mask.rs                         1. checkout's unit tests
-#                                                              2. + the kasa-tests scenarios
-#   checkout-engine  engine/{mod,steps,runner,view}.rs,        1. checkout's unit tests and the
-#                    operations/*.rs, journal/payments.rs         kasa-tests scenarios (no crash suite)
-#                                                              2. + the crash suite (only with
+#                                                              2. the kasa-tests scenarios
+#   checkout-engine  engine/{mod,steps,runner,view}.rs,        1. checkout's unit tests
+#                    operations/*.rs, journal/payments.rs      2. the kasa-tests scenarios
+#                                                              3. the crash suite (only with
 #                                                                 MUTANTS_CRASH=1: it rebuilds `kasa`
 #                                                                 for each survivor, ~2 min each)
 #
@@ -110,18 +110,17 @@ for g in "${groups[@]}"; do
     checkout-units)
       files=(-f checkout/src/money.rs -f checkout/src/mask.rs)
       run checkout-units 1 "${files[@]}" --cargo-test-arg=--lib
-      run checkout-units 2 "${files[@]}" --test-package checkout,kasa-tests \
-        --cargo-test-arg=--lib "${SCENARIOS[@]}"
+      run checkout-units 2 "${files[@]}" --test-package kasa-tests "${SCENARIOS[@]}"
       ;;
     checkout-engine)
       files=(-f checkout/src/engine/mod.rs -f checkout/src/engine/steps.rs
         -f checkout/src/engine/runner.rs -f checkout/src/engine/view.rs -f 'checkout/src/operations/*.rs'
         -f checkout/src/journal/payments.rs)
-      run checkout-engine 1 "${files[@]}" --test-package checkout,kasa-tests \
-        --cargo-test-arg=--lib "${SCENARIOS[@]}"
+      run checkout-engine 1 "${files[@]}" --cargo-test-arg=--lib
+      run checkout-engine 2 "${files[@]}" --test-package kasa-tests "${SCENARIOS[@]}"
       if [ "${MUTANTS_CRASH:-0}" = 1 ]; then
-        (unset KASA_BIN; run checkout-engine 2 "${files[@]}" --test-package checkout,kasa-tests \
-          --cargo-test-arg=--lib "${SCENARIOS[@]}" --cargo-test-arg=--test=crash)
+        (unset KASA_BIN; run checkout-engine 3 "${files[@]}" --test-package kasa-tests \
+          --cargo-test-arg=--test=crash)
       fi
       ;;
     *)
