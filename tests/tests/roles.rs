@@ -61,6 +61,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("export_start", "manager"),
     ("export_status", "manager"),
     ("export_cancel", "manager"),
+    ("export_save", "manager"),
+    ("support_bundle", "installer"),
 ];
 
 /// What a caller with `who` gets for a command needing `need`, sent a body
