@@ -166,6 +166,72 @@ mod tests {
     }
 
     #[test]
+    fn a_token_after_unbounded_occurrences_is_found() {
+        // The first two "123" are inside longer tokens; the third stands alone.
+        assert!(has_token("xx123y123 123", "123"));
+        assert!(has_token("1234 123", "123"));
+        assert!(!has_token("1234 x1234", "123"));
+        assert!(!has_token("123", ""));
+    }
+
+    #[test]
+    fn a_slip_and_a_receipt_give_only_the_needles_they_have() {
+        let slip = |rrn: &str, auth: &str| CardSlip {
+            rrn: rrn.into(),
+            auth_code: auth.into(),
+            ..CardSlip::default()
+        };
+        assert_eq!(
+            card_needles(&slip(" 632600001234 ", " A1B2C3 ")),
+            vec![
+                Needle::Rrn("632600001234".into()),
+                Needle::AuthCode("A1B2C3".into())
+            ]
+        );
+        assert_eq!(
+            card_needles(&slip(" ", "A1B2C3")),
+            vec![Needle::AuthCode("A1B2C3".into())]
+        );
+        assert_eq!(
+            card_needles(&slip("632600001234", "")),
+            vec![Needle::Rrn("632600001234".into())]
+        );
+        let payments = [
+            Payment::Cash { amount: 500 },
+            Payment::Card {
+                amount: 700,
+                card: slip("632600001234", "A1B2C3"),
+            },
+        ];
+        assert_eq!(
+            needles_for(&payments, Some(" KASA-7 ")),
+            vec![
+                Needle::Rrn("632600001234".into()),
+                Needle::AuthCode("A1B2C3".into()),
+                Needle::Text("KASA-7".into())
+            ]
+        );
+        assert_eq!(needles_for(&payments, Some("  ")).len(), 2);
+        assert_eq!(needles_for(&payments, None).len(), 2);
+        assert!(needles_for(&[Payment::Cash { amount: 500 }], None).is_empty());
+    }
+
+    #[test]
+    fn each_needle_has_a_stable_name_as_in_its_json() {
+        for (needle, name) in [
+            (Needle::Rrn("632600001234".into()), "rrn"),
+            (Needle::AuthCode("A1B2C3".into()), "auth_code"),
+            (Needle::Text("KASA-7".into()), "text"),
+        ] {
+            assert_eq!(needle.kind(), name);
+            // The same name the journal's JSON carries.
+            let json = serde_json::to_value(&needle).unwrap();
+            assert_eq!(json["kind"], name, "{json}");
+            assert_eq!(json["value"], needle.value());
+        }
+    }
+
+    #[test]
     fn missing_needles_are_named() {
         let doc = lines(&["ЕПЗ: ****4242", "КОД АВТ.: 654321"]);
         let want = [
