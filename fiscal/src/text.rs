@@ -11,12 +11,16 @@ pub fn to_cp1251(text: &str) -> Vec<u8> {
     for ch in text.chars() {
         let mut buf = [0u8; 4];
         let s = ch.encode_utf8(&mut buf);
+        // A character cp1251 has is one byte; one it lacks comes back as an
+        // HTML reference (`&#10003;`) with the error flag set.
         let (bytes, _, had_errors) = WINDOWS_1251.encode(s);
-        if had_errors || bytes.len() != 1 {
-            out.push(b'?');
-            continue;
-        }
-        let b = bytes[0];
+        let b = match (had_errors, bytes.as_ref()) {
+            (false, [b]) => *b,
+            _ => {
+                out.push(b'?');
+                continue;
+            }
+        };
         if b < 0x20 && b != 0x09 && b != 0x0A {
             out.push(0x10);
             out.push(b + 0x40);
@@ -195,6 +199,22 @@ mod tests {
         assert_eq!(to_cp1251("a\u{2}b"), vec![b'a', 0x10, 0x42, b'b']);
         assert_eq!(from_cp1251(&[b'a', 0x10, 0x42]), "a\u{2}");
         assert_eq!(to_cp1251("€✓"), vec![0x88, b'?']);
+        assert_eq!(to_cp1251("a✓b😀"), vec![b'a', b'?', b'b', b'?']);
+    }
+
+    #[test]
+    fn sanitizing_keeps_field_separators_out_of_text() {
+        // Commas and semicolons separate fields only in the comma dialects.
+        assert_eq!(sanitize("Хліб, 1; шт", true), "Хліб  1  шт");
+        assert_eq!(sanitize("Хліб, 1; шт", false), "Хліб, 1; шт");
+        // Tabs, line ends and every other control character become spaces,
+        // in either dialect; the ends are trimmed.
+        for comma in [true, false] {
+            assert_eq!(
+                sanitize("\ta\nb\rc\u{1}d\u{7f}e\u{1b} ", comma),
+                "a b c d e"
+            );
+        }
     }
 
     #[test]
@@ -223,10 +243,21 @@ mod tests {
         assert_eq!(money(7), "0.07");
         assert_eq!(quantity(2000), "2.000");
         assert_eq!(quantity(1500), "1.500");
+        assert_eq!(quantity(-1500), "-1.500");
+        assert_eq!(quantity(0), "0.000");
+        assert_eq!(money(0), "0.00");
         assert_eq!(parse_money("12.5"), Some(1250));
         assert_eq!(parse_money("-3"), Some(-300));
         assert_eq!(parse_money("1.234"), None);
         assert_eq!(parse_money("x"), None);
+        // A sign belongs only in front: one inside either part is refused
+        // (Rust's own integer parsing would take `+5` and `-5`).
+        assert_eq!(parse_money("--5"), None);
+        assert_eq!(parse_money("+-5"), None);
+        assert_eq!(parse_money("1.+5"), None);
+        assert_eq!(parse_money("1.-5"), None);
+        assert_eq!(parse_money("."), None);
+        assert_eq!(parse_money(".5"), Some(50));
         assert_eq!(parse_quantity("2.5"), Some(2500));
     }
 
