@@ -99,10 +99,8 @@ impl Checkout {
         } else {
             Vec::new()
         };
-        let exports_dir = engine
-            .journal()
-            .file()
-            .and_then(|f| f.parent().map(|d| d.join("exports")))
+        let exports_dir = data_dir_of(&engine)
+            .map(|d| d.join("exports"))
             .unwrap_or_else(|| std::env::temp_dir().join("kasa-exports"));
         let exports = std::sync::Arc::new(export::Exports::new(
             exports_dir,
@@ -146,10 +144,7 @@ impl Checkout {
 
     /// The data directory (where the journal is), when the journal is a file.
     pub fn data_dir(&self) -> Option<std::path::PathBuf> {
-        self.engine
-            .journal()
-            .file()
-            .and_then(|f| f.parent().map(std::path::Path::to_path_buf))
+        data_dir_of(&self.engine)
     }
 
     /// What the support bundle packs: this checkout's data directory and
@@ -364,4 +359,13 @@ pub fn typescript_bindings() -> Vec<(String, String)> {
     all.sort_by(|a, b| a.0.cmp(&b.0));
     all.dedup_by(|a, b| a.0 == b.0);
     all
+}
+
+/// The directory of `engine`'s journal file (none for an in-memory journal):
+/// the data directory, where exports and saved files go beside it.
+fn data_dir_of(engine: &Engine) -> Option<std::path::PathBuf> {
+    engine
+        .journal()
+        .file()
+        .and_then(|f| f.parent().map(std::path::Path::to_path_buf))
 }

@@ -362,17 +362,8 @@ impl Exports {
             bom: false,
             lang: None,
         };
-        if let Some(j) = self
-            .jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .find(|j| j.request.key == req.key)
-        {
-            if j.request != req {
-                return Err(Error::KeyReused(req.key));
-            }
-            return Ok(j.view());
+        if let Some(view) = self.existing(&req)? {
+            return Ok(view);
         }
         let now = engine.clock().now();
         let id = new_id()?;
@@ -459,14 +450,8 @@ impl Exports {
     /// Start an export on `engine`'s journal; returns at once.
     pub fn start(self: &Arc<Self>, engine: &Engine, req: ExportRequest) -> Result<ExportJob> {
         crate::operations::check_key(&req.key)?;
-        {
-            let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(j) = jobs.iter().find(|j| j.request.key == req.key) {
-                if j.request != req {
-                    return Err(Error::KeyReused(req.key));
-                }
-                return Ok(j.view());
-            }
+        if let Some(view) = self.existing(&req)? {
+            return Ok(view);
         }
         let cx = ReportContext {
             lang: req.lang.unwrap_or_default(),
@@ -497,6 +482,17 @@ impl Exports {
         let view = job.view();
         tokio::task::spawn_blocking(move || me.run(&engine, &job, &cx, font.as_deref(), &plan));
         Ok(view)
+    }
+
+    /// The job already made for `req`'s key: the same request gets it back,
+    /// a different request under that key is `key_reused`.
+    fn existing(&self, req: &ExportRequest) -> Result<Option<ExportJob>> {
+        let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        match jobs.iter().find(|j| j.request.key == req.key) {
+            Some(j) if j.request != *req => Err(Error::KeyReused(req.key.clone())),
+            Some(j) => Ok(Some(j.view())),
+            None => Ok(None),
+        }
     }
 
     fn remember(&self, job: Arc<Job>) {
