@@ -23,7 +23,10 @@
 # Results: $MUTANTS_OUT/<group>/mutants.out (caught.txt, missed.txt, ...),
 # each stage's copy in $MUTANTS_OUT/<group>/stage-N, and a summary line per
 # group in $MUTANTS_OUT/summary.txt. MUTANTS_ARGS adds arguments to every
-# cargo-mutants call (e.g. `--shard 1/4`, `-F regex`, `--list`).
+# cargo-mutants call (e.g. `--in-place`, `--list`). MUTANTS_SHARD=k/n tests
+# only every n-th mutant from the k-th (round-robin) in the first stage, and
+# the later stages follow exactly what that shard left: the engine group's
+# ~700 mutants can be run as four sessions of shards 0/4..3/4.
 #
 # The crash stage builds `kasa` from each mutated copy into the target
 # directory: `$CARGO_TARGET_DIR/debug/kasa` is a mutated binary afterwards
@@ -46,28 +49,38 @@ fi
 SCENARIOS=(sale refund drawer faults http journal production)
 SCENARIOS=("${SCENARIOS[@]/#/--cargo-test-arg=--test=}")
 
-# run GROUP STAGE [cargo-mutants args...]: one stage of a group; a stage
-# after the first runs only the mutants not caught (or unviable) before.
+# run GROUP STAGE [cargo-mutants args...]: one stage of a group. The first
+# stage takes MUTANTS_SHARD (e.g. `0/4`: every fourth mutant, round-robin);
+# a later stage runs exactly the mutants the stage before missed or timed
+# out, named one by one with `-F`, so a shard stays the same shard.
 run() {
   local group=$1 stage=$2
   shift 2
   local dir=$OUT/$group
   mkdir -p "$dir"
-  local iterate=()
+  local pick=()
   if [ "$stage" -gt 1 ]; then
-    if [ ! -s "$dir/mutants.out/missed.txt" ] && [ ! -s "$dir/mutants.out/timeout.txt" ]; then
+    local prev=$dir/stage-$((stage - 1))
+    local left
+    left=$(cat "$prev/missed.txt" "$prev/timeout.txt" 2>/dev/null || true)
+    if [ -z "$left" ]; then
       echo "== $group stage $stage: nothing survived stage $((stage - 1))"
       return 0
     fi
-    iterate=(--iterate)
+    while IFS= read -r name; do
+      [ -n "$name" ] && pick+=(-F "^$(printf '%s' "$name" | sed 's/[][\\.^$*+?(){}|]/\\&/g')\$")
+    done <<<"$left"
   else
     rm -rf "$dir/mutants.out" "$dir/mutants.out.old" "$dir"/stage-*
+    if [ -n "${MUTANTS_SHARD:-}" ]; then
+      pick=(--shard "$MUTANTS_SHARD" --sharding round-robin)
+    fi
   fi
-  echo "== $group stage $stage: cargo mutants $* ${iterate[*]} ${EXTRA[*]}"
+  echo "== $group stage $stage: cargo mutants $* ($(( ${#pick[@]} / 2 )) picks) ${EXTRA[*]}"
   local rc=0
   nice -n "$NICE" cargo mutants --no-shuffle --colors never \
     --timeout "$TIMEOUT" --build-timeout "$BUILD_TIMEOUT" \
-    -o "$dir" "${iterate[@]}" "$@" "${EXTRA[@]}" || rc=$?
+    -o "$dir" "${pick[@]}" "$@" "${EXTRA[@]}" || rc=$?
   # 0: all caught; 2: some missed; 3: some timed out. Anything else is a failure
   # of the run itself (the baseline failed, a bad flag).
   case $rc in 0 | 2 | 3) ;; *) echo "cargo mutants failed ($rc)" >&2; return $rc ;; esac
@@ -80,12 +93,17 @@ summary() {
   local group=$1 dir=$OUT/$1
   [ -d "$dir/stage-1" ] || return 0
   count() { if [ -f "$1" ]; then grep -c . "$1" || true; else echo 0; fi; }
-  local caught=0 s
-  for s in "$dir"/stage-*; do caught=$((caught + $(count "$s/caught.txt"))); done
-  local unviable missed timeout viable pct
+  # cargo-mutants 27 lets "delete field" mutants past -F, so a later stage may
+  # test one again: count each mutant once, by name.
+  local caught unviable missed timeout viable pct
+  caught=$(cat "$dir"/stage-*/caught.txt 2>/dev/null | sort -u | grep -c . || true)
   unviable=$(count "$dir/stage-1/unviable.txt")
-  missed=$(count "$dir/mutants.out/missed.txt")
-  timeout=$(count "$dir/mutants.out/timeout.txt")
+  left() {
+    [ -f "$1" ] || { echo 0; return; }
+    sort -u "$1" | comm -23 - <(cat "$dir"/stage-*/caught.txt 2>/dev/null | sort -u) | grep -c . || true
+  }
+  missed=$(left "$dir/mutants.out/missed.txt")
+  timeout=$(left "$dir/mutants.out/timeout.txt")
   viable=$((caught + missed + timeout))
   pct=$(awk -v c="$caught" -v t="$timeout" -v v="$viable" 'BEGIN { if (v) printf "%.1f", 100 * (c + t) / v; else print "-" }')
   local line="$group: $viable viable: $caught caught, $missed missed, $timeout timeout, $unviable unviable; caught $pct %"
