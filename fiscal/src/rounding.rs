@@ -11,7 +11,7 @@
 /// Rounds a cash sum in minor units to the nearest 10 (1–4 down, 5–9 up).
 /// Negative sums round symmetrically (−12.55 → −12.60).
 pub fn round_cash(minor: i64) -> i64 {
-    let sign = if minor < 0 { -1 } else { 1 };
+    let sign = minor.signum();
     let a = minor.unsigned_abs();
     let rest = a % 10;
     let base = a - rest;
