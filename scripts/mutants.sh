@@ -14,9 +14,9 @@
 #                    text (money formatting)
 #   checkout-units   money.rs, mask.rs                         1. checkout's unit tests
 #                                                              2. the kasa-tests scenarios
-#   checkout-engine  engine/{mod,steps,runner,view}.rs,        1. checkout's unit tests
-#                    operations/*.rs, journal/payments.rs      2. the kasa-tests scenarios
-#                                                              3. the crash suite (only with
+#   checkout-engine  engine/{mod,steps,runner,view}.rs,        1. checkout's unit tests and
+#                    operations/*.rs, journal/payments.rs         the kasa-tests scenarios
+#                                                              2. the crash suite (only with
 #                                                                 MUTANTS_CRASH=1: it rebuilds `kasa`
 #                                                                 for each survivor, ~2 min each)
 #
@@ -73,12 +73,15 @@ run() {
   else
     rm -rf "$dir/mutants.out" "$dir/mutants.out.old" "$dir"/stage-*
     if [ -n "${MUTANTS_SHARD:-}" ]; then
-      pick=(--shard "$MUTANTS_SHARD" --sharding round-robin)
+      # In random order: a shard stopped part-way is still a fair sample.
+      pick=(--shard "$MUTANTS_SHARD" --sharding round-robin --shuffle)
     fi
   fi
-  echo "== $group stage $stage: cargo mutants $* ($(( ${#pick[@]} / 2 )) picks) ${EXTRA[*]}"
+  echo "== $group stage $stage: cargo mutants $* ${pick[*]:0:6} ${EXTRA[*]}"
   local rc=0
-  nice -n "$NICE" cargo mutants --no-shuffle --colors never \
+  local order=(--no-shuffle)
+  [[ " ${pick[*]} " == *" --shuffle "* ]] && order=()
+  nice -n "$NICE" cargo mutants "${order[@]}" --colors never \
     --timeout "$TIMEOUT" --build-timeout "$BUILD_TIMEOUT" \
     -o "$dir" "${pick[@]}" "$@" "${EXTRA[@]}" || rc=$?
   # 0: all caught; 2: some missed; 3: some timed out. Anything else is a failure
@@ -134,10 +137,12 @@ for g in "${groups[@]}"; do
       files=(-f checkout/src/engine/mod.rs -f checkout/src/engine/steps.rs
         -f checkout/src/engine/runner.rs -f checkout/src/engine/view.rs -f 'checkout/src/operations/*.rs'
         -f checkout/src/journal/payments.rs)
-      run checkout-engine 1 "${files[@]}" --cargo-test-arg=--lib
-      run checkout-engine 2 "${files[@]}" --test-package kasa-tests "${SCENARIOS[@]}"
+      # checkout's own unit tests catch few engine mutants, so they run in
+      # one stage with the scenarios: one build per mutant, not two.
+      run checkout-engine 1 "${files[@]}" --test-package checkout --test-package kasa-tests \
+        --cargo-test-arg=--lib "${SCENARIOS[@]}"
       if [ "${MUTANTS_CRASH:-0}" = 1 ]; then
-        (unset KASA_BIN; run checkout-engine 3 "${files[@]}" --test-package kasa-tests \
+        (unset KASA_BIN; run checkout-engine 2 "${files[@]}" --test-package kasa-tests \
           --cargo-test-arg=--test=crash)
       fi
       ;;
