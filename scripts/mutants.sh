@@ -46,7 +46,7 @@ if ! cargo mutants --version >/dev/null 2>&1; then
   nice -n "$NICE" cargo install cargo-mutants --locked
 fi
 
-SCENARIO_TESTS=(sale refund drawer faults http journal production)
+SCENARIO_TESTS=(sale refund drawer faults http journal production day)
 SCENARIO_TESTS=("${SCENARIO_TESTS[@]/#/--test=}")
 SCENARIOS=("${SCENARIO_TESTS[@]/#/--cargo-test-arg=}")
 
