@@ -418,6 +418,73 @@ mod tests {
     }
 
     #[test]
+    fn the_merchant_slot_is_the_terminals_mid_when_it_reported_one() {
+        let mut s = CardDataSettings::default();
+        assert_eq!(s.merchant_source, MerchantSource::TerminalMid);
+        let merchant = |s: &CardDataSettings, mid: &str| {
+            let c = CardSlip {
+                merchant_id: mid.into(),
+                ..card()
+            };
+            slot_value(s, SlotField::Merchant, &c, CardOperation::Sale).unwrap()
+        };
+        assert_eq!(merchant(&s, "MID000123"), "MID000123");
+        assert_eq!(merchant(&s, "  "), "Магазин");
+        s.merchant_source = MerchantSource::Name;
+        assert_eq!(merchant(&s, "MID000123"), "Магазин");
+    }
+
+    #[test]
+    fn data_of_exactly_the_limit_is_sent_one_byte_more_is_refused() {
+        let d = Dialect::ua_fp_t260();
+        let head = encode_slot_payment(&d, 1250, &[]).unwrap().len();
+        // One value of the length that brings DATA to exactly MAX_DATA bytes
+        // (its comma included), then one byte more.
+        let fill = |n: usize| vec!["1".repeat(n)];
+        let exact = encode_slot_payment(&d, 1250, &fill(MAX_DATA - head - 1)).unwrap();
+        assert_eq!(exact.len(), MAX_DATA);
+        let e = encode_slot_payment(&d, 1250, &fill(MAX_DATA - head)).unwrap_err();
+        assert_eq!(e.code(), "card_data_too_long");
+        assert!(encode_card_cash_out(500, &fill(MAX_DATA)).is_err());
+    }
+
+    #[test]
+    fn a_slip_has_data_when_it_has_an_rrn_or_an_auth_code() {
+        let with = |rrn: &str, auth: &str| CardSlip {
+            rrn: rrn.into(),
+            auth_code: auth.into(),
+            ..card()
+        };
+        assert!(card_has_data(&with("123456789012", "654321")));
+        assert!(card_has_data(&with("123456789012", " ")));
+        assert!(card_has_data(&with("", "654321")));
+        assert!(!card_has_data(&with(" ", "")));
+    }
+
+    #[test]
+    fn the_text_lines_name_the_payment_system_and_operation_only_when_known() {
+        let lines = card_text_lines(&card(), "оплата", 36);
+        assert_eq!(lines[0], "RRN: 123456789012");
+        assert_eq!(lines[2], "КАРТКА: 414943******8717");
+        assert_eq!(lines[5], "ПЛАТІЖНА СИСТЕМА: VISA");
+        assert_eq!(lines[6], "ОПЕРАЦІЯ: оплата");
+        assert_eq!(lines.len(), 7);
+        let bare = CardSlip {
+            payment_system: " ".into(),
+            ..card()
+        };
+        let lines = card_text_lines(&bare, "", 36);
+        assert_eq!(lines.len(), 5);
+        assert!(lines
+            .iter()
+            .all(|l| !l.starts_with("ПЛАТІЖНА") && !l.starts_with("ОПЕРАЦІЯ")));
+        // Each line is cut to the width.
+        assert!(card_text_lines(&card(), "оплата", 10)
+            .iter()
+            .all(|l| l.chars().count() <= 10));
+    }
+
+    #[test]
     fn another_template_is_only_configuration() {
         let mut d = Dialect::ua_fp_t260();
         d.settings.card.template = EXELLIO_TEMPLATE.to_vec();
