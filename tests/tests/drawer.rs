@@ -41,3 +41,84 @@ async fn cash_in_cash_out_and_x() -> anyhow::Result<()> {
     assert_eq!(out.documents[0].kind, "cash_out");
     Ok(())
 }
+
+/// Where the link to the register breaks during a cash move.
+#[derive(Debug, Clone, Copy)]
+enum Break {
+    /// Just before the cash command: the register never got it.
+    Before,
+    /// Just after the register ran it: its reply is lost.
+    After,
+}
+
+/// A cash move (in, then out) whose link breaks before or after the
+/// register runs it waits for the register and, when it is back, ends done
+/// with the counters moved exactly once: redone when it never arrived, not
+/// redone when only the reply was lost.
+#[tokio::test]
+async fn a_cash_move_cut_off_is_made_exactly_once_when_the_register_is_back() -> anyhow::Result<()>
+{
+    let code = fiscal::Dialect::ua_fp_t260().cmd.cash_in_out;
+    for brk in [Break::Before, Break::After] {
+        let rig = Rig::new().await?;
+        let emu = rig.fiscal.emulator();
+        let before = emu.counters();
+        for (amount, out) in [(30000, false), (12000, true)] {
+            // The counters query (the same command with a zero amount) runs
+            // first; the break comes at the move itself.
+            emu.update_faults(|f| {
+                match brk {
+                    Break::Before => f.mute_before = Some(code),
+                    Break::After => f.mute_after = Some(code),
+                }
+                f.mute_skip = 1;
+            });
+            let req = CashMoveRequest {
+                key: key(),
+                amount: checkout::money::Money(amount),
+            };
+            let op = rig
+                .engine
+                .submit(
+                    "test",
+                    if out {
+                        NewRequest::CashOut(req)
+                    } else {
+                        NewRequest::CashIn(req)
+                    },
+                )
+                .await?;
+            assert_eq!(op.state, OperationState::Running, "{brk:?}: {op:#?}");
+            let moved = emu.counters();
+            assert_eq!(
+                (moved.cash_in, moved.cash_out),
+                match (brk, out) {
+                    (Break::Before, false) => (before.cash_in, before.cash_out),
+                    (Break::Before, true) => (before.cash_in + 30000, before.cash_out),
+                    (Break::After, false) => (before.cash_in + 30000, before.cash_out),
+                    (Break::After, true) => (before.cash_in + 30000, before.cash_out + 12000),
+                },
+                "{brk:?}: what the register ran before the break"
+            );
+            emu.unmute();
+            let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            let done = loop {
+                let v = rig.engine.operation(op.id)?;
+                if v.state != OperationState::Running {
+                    break v;
+                }
+                assert!(std::time::Instant::now() < end, "not resolved: {v:#?}");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            };
+            assert_eq!(done.state, OperationState::Done, "{brk:?}: {done:#?}");
+            assert_eq!(done.documents.len(), 1, "{brk:?}: {done:#?}");
+        }
+        let c = emu.counters();
+        assert_eq!(
+            (c.cash_in - before.cash_in, c.cash_out - before.cash_out),
+            (30000, 12000),
+            "{brk:?}: each move counted once by the register"
+        );
+    }
+    Ok(())
+}

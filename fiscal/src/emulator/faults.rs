@@ -47,6 +47,12 @@ pub struct Faults {
     /// After running the next command with this code, answer nothing until
     /// `EmulatorHandle::unmute` (a pulled cable).
     pub mute_after: Option<u16>,
+    /// The cable pulled just before the next command with this code: it is
+    /// not run, and nothing is answered until `EmulatorHandle::unmute`.
+    pub mute_before: Option<u16>,
+    /// How many commands with the `mute_after` / `mute_before` code run
+    /// normally first (the same code may also be a query).
+    pub mute_skip: u32,
     /// Stay busy (sending SYN every 60 ms) this long before every reply.
     pub syn_ms: u64,
     /// Run out of paper at the Nth sale line of the next receipt (once).

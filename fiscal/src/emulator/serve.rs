@@ -64,7 +64,7 @@ impl EmulatorHandle {
     pub fn load_paper(&self) {
         self.lock().paper_out = false;
     }
-    /// Answers again after `mute_after`.
+    /// Answers again after `mute_after` or `mute_before`.
     pub fn unmute(&self) {
         self.lock().muted = false;
     }
@@ -237,6 +237,21 @@ fn decide(
     if dev.muted {
         return Action::Nothing;
     }
+    let resent = matches!(last, Some((seq, _)) if *seq == req.seq);
+    let muting = [dev.config.faults.mute_before, dev.config.faults.mute_after];
+    let mut mute_after = false;
+    if !resent && muting.contains(&Some(req.cmd)) {
+        if dev.config.faults.mute_skip > 0 {
+            dev.config.faults.mute_skip -= 1;
+        } else if dev.config.faults.mute_before == Some(req.cmd) {
+            dev.config.faults.mute_before = None;
+            dev.muted = true;
+            dev.stats.dropped += 1;
+            return Action::Nothing;
+        } else {
+            mute_after = true;
+        }
+    }
     let baud = dev.config.baud;
     let faults = dev.config.faults.clone();
     let req_len = req.encode().map(|b| b.len()).unwrap_or(0);
@@ -255,7 +270,7 @@ fn decide(
             *last = Some((req.seq, bytes.clone()));
             let busy = Duration::from_millis(faults.syn_ms)
                 + dev.config.line_time * dev.printed_now as u32;
-            if faults.mute_after == Some(req.cmd) {
+            if mute_after {
                 dev.config.faults.mute_after = None;
                 dev.muted = true;
                 dev.stats.dropped += 1;
