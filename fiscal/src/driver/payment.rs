@@ -485,6 +485,53 @@ mod tests {
     }
 
     #[test]
+    fn each_paid_code_is_its_own_answer() {
+        assert!(matches!(
+            paid_code(0x35, 'D', 250),
+            Ok(PayResult::Remaining(250))
+        ));
+        assert!(matches!(
+            paid_code(0x35, 'R', 50),
+            Ok(PayResult::Change(50))
+        ));
+        let code = |c| match paid_code(0x35, c, 0) {
+            Err(Error::Device { code, .. }) => code,
+            Err(e) => e.code().to_string(),
+            Ok(r) => format!("{r:?}"),
+        };
+        assert_eq!(code('F'), "not_permitted");
+        assert_eq!(code('E'), "negative_subtotal");
+        assert_eq!(code('I'), "negative_tax_group");
+        assert_eq!(code('X'), "protocol");
+    }
+
+    #[test]
+    fn a_plain_card_payment_carries_its_text_only_in_the_text_modes() {
+        let pay = Payment::Card {
+            amount: 1250,
+            card: card(),
+        };
+        let data = |mode, with_text| {
+            let mut d = Dialect::ua_fp_t260();
+            d.settings.card.mode = mode;
+            text::from_cp1251(&plain_payment_data(&d, &pay, with_text))
+        };
+        // Slots: the payment alone (the slots are added by the slot form).
+        assert_eq!(data(CardDataMode::Slots, true), "\n\tD+12.50");
+        // Old syntax: two text lines, TAB, the letter and the amount.
+        let with_text = "RRN 123456789012 КОД 654321\n414943******8717 ТT1234567 Ч\tD12.50";
+        assert_eq!(data(CardDataMode::PaymentText, true), with_text);
+        assert_eq!(data(CardDataMode::Both, true), with_text);
+        assert_eq!(data(CardDataMode::PaymentText, false), "\tD12.50");
+        let cash = Payment::Cash { amount: 500 };
+        let d = Dialect::ua_fp_t260();
+        assert_eq!(
+            text::from_cp1251(&plain_payment_data(&d, &cash, true)),
+            "\n\tP+5.00"
+        );
+    }
+
+    #[test]
     fn another_template_is_only_configuration() {
         let mut d = Dialect::ua_fp_t260();
         d.settings.card.template = EXELLIO_TEMPLATE.to_vec();
