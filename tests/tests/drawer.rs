@@ -122,3 +122,41 @@ async fn a_cash_move_cut_off_is_made_exactly_once_when_the_register_is_back() ->
     }
     Ok(())
 }
+
+/// A register that refuses (its cover open) ends a cash move or an X report
+/// at once, failed with the register's reason, not left running or retried:
+/// nothing was counted or printed, and the next one works once it is shut.
+#[tokio::test]
+async fn a_refusing_register_fails_cash_moves_and_reports_at_once() -> anyhow::Result<()> {
+    let rig = Rig::new().await?;
+    let emu = rig.fiscal.emulator();
+    emu.update_faults(|f| f.cover_open = true);
+    let documents = rig.tape().len();
+    let requests = [
+        NewRequest::CashIn(CashMoveRequest {
+            key: key(),
+            amount: checkout::money::Money(10000),
+        }),
+        NewRequest::XReport(KeyRequest { key: key() }),
+    ];
+    for req in requests {
+        let op = match rig.engine.submit("test", req).await {
+            Ok(op) => op,
+            Err(e) => panic!("refused before it began: {e:?}"),
+        };
+        assert_eq!(op.state, OperationState::Failed, "{op:#?}");
+        let problem = op.problem.clone().expect("the register's reason");
+        assert_eq!(problem.code, "fiscal.cover_open", "{op:#?}");
+        assert!(op.documents.is_empty(), "{op:#?}");
+    }
+    let c = emu.counters();
+    assert_eq!((c.cash_in, c.cash_out), (0, 0));
+    assert_eq!(rig.tape().len(), documents, "nothing printed");
+    emu.update_faults(|f| f.cover_open = false);
+    let x = rig
+        .engine
+        .submit("test", NewRequest::XReport(KeyRequest { key: key() }))
+        .await?;
+    assert_eq!(x.state, OperationState::Done, "{x:#?}");
+    Ok(())
+}
