@@ -962,3 +962,62 @@ async fn what_the_driver_sends_fits_the_line_widths() {
         }
     }
 }
+
+/// After an uncertain close, the driver remembers that receipt; a different
+/// receipt printed next is printed, not taken for the one it remembers.
+#[tokio::test]
+async fn a_different_receipt_after_an_uncertain_close_is_printed_on_its_own() {
+    let r = rig(Dialect::ua_fp_t260()).await;
+    r.emu.update_faults(|f| f.mute_after = Some(0x38));
+    assert!(r
+        .drv
+        .print_sale(&card_sale())
+        .await
+        .unwrap_err()
+        .is_uncertain());
+    r.emu.unmute();
+    let other = SaleReceipt {
+        lines: vec![line("Сіль", 'Б', 1200, 1000)],
+        payments: vec![Payment::Cash { amount: 1200 }],
+    };
+    assert_eq!(r.drv.print_sale(&other).await.unwrap().number, 2);
+    let tape = r.emu.tape();
+    assert_eq!(tape.len(), 2, "{tape:#?}");
+    assert!(tape[1].contains("Сіль"), "{}", tape[1]);
+    assert_eq!(r.emu.counters().fiscal_receipts, 2);
+}
+
+/// A receipt cancelled before it was paid (paper out at its second line,
+/// then cancelled at the register), with another document printed since,
+/// is printed whole when it is sent again: not taken for printed because
+/// the register's document number moved.
+#[tokio::test]
+async fn a_receipt_cancelled_before_its_payment_is_printed_whole_when_sent_again() {
+    let r = rig_with(
+        Dialect::ua_fp_t260(),
+        Faults {
+            paper_out_at_line: Some(2),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let receipt = card_sale();
+    assert!(matches!(
+        r.drv.print_sale(&receipt).await,
+        Err(Error::PaperOut)
+    ));
+    r.emu.load_paper();
+    let before = r.drv.last_document_number().await.unwrap();
+    r.drv.cancel_receipt().await.unwrap();
+    assert!(r.emu.open_receipt().is_none());
+    r.drv.cash_in_out(10000).await.unwrap();
+    assert!(r.drv.last_document_number().await.unwrap() > before);
+    let doc = r.drv.print_sale(&receipt).await.unwrap();
+    assert_eq!(r.emu.counters().fiscal_receipts, 1);
+    let tape = r.emu.tape();
+    let printed = tape.last().unwrap();
+    assert!(printed.contains("Цукор"), "{printed}");
+    assert_card_data(printed);
+    assert_eq!(r.emu.counters().day_sales.iter().sum::<i64>(), 16_500);
+    assert!(doc.number > before, "{doc:?}");
+}
