@@ -137,12 +137,13 @@ async fn paper_out_mid_receipt_then_reloaded_and_printed_again() -> anyhow::Resu
     assert_eq!(blocked.code(), checkout::api::ErrorCode::Unresolved);
 
     rig.fiscal.emulator().load_paper();
+    let k = key();
     let again = rig
         .engine
         .print_again(
             "test",
             ActionRequest {
-                key: key(),
+                key: k.clone(),
                 operation: op.id,
             },
         )
@@ -151,6 +152,53 @@ async fn paper_out_mid_receipt_then_reloaded_and_printed_again() -> anyhow::Resu
     let rrn = again.payments[0].card.clone().unwrap().rrn;
     assert_eq!(rig.receipts_with(&rrn), 1, "{:#?}", rig.tape());
     assert_eq!(rig.fiscal.emulator().counters().day_paid, [0, 3300]);
+    // The same request again (a retried click) gets the same answer and
+    // prints nothing more; the key used for another action or operation is
+    // refused.
+    let twice = rig
+        .engine
+        .print_again(
+            "test",
+            ActionRequest {
+                key: k.clone(),
+                operation: op.id,
+            },
+        )
+        .await?;
+    assert_eq!(twice.state, OperationState::Done, "{twice:#?}");
+    assert_eq!(rig.receipts_with(&rrn), 1, "{:#?}", rig.tape());
+    let other = rig
+        .engine
+        .retry_lookup(
+            "test",
+            ActionRequest {
+                key: k.clone(),
+                operation: op.id,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        other.code(),
+        checkout::api::ErrorCode::KeyReused,
+        "{other:?}"
+    );
+    let elsewhere = rig
+        .engine
+        .print_again(
+            "test",
+            ActionRequest {
+                key: k,
+                operation: op.id + 1000,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        elsewhere.code(),
+        checkout::api::ErrorCode::KeyReused,
+        "{elsewhere:?}"
+    );
     Ok(())
 }
 
