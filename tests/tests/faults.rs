@@ -115,7 +115,7 @@ async fn a_noisy_register_link_still_prints_exactly_once() -> anyhow::Result<()>
 
 #[tokio::test]
 async fn paper_out_mid_receipt_then_reloaded_and_printed_again() -> anyhow::Result<()> {
-    let rig = rig_with(Faults {
+    let mut rig = rig_with(Faults {
         paper_out_at_line: Some(1),
         ..Faults::default()
     })
@@ -154,7 +154,7 @@ async fn paper_out_mid_receipt_then_reloaded_and_printed_again() -> anyhow::Resu
     assert_eq!(rig.fiscal.emulator().counters().day_paid, [0, 3300]);
     // The same request again (a retried click) gets the same answer and
     // prints nothing more; the key used for another action or operation is
-    // refused.
+    // refused, also after a restart, when only the journal remembers it.
     let twice = rig
         .engine
         .print_again(
@@ -167,6 +167,7 @@ async fn paper_out_mid_receipt_then_reloaded_and_printed_again() -> anyhow::Resu
         .await?;
     assert_eq!(twice.state, OperationState::Done, "{twice:#?}");
     assert_eq!(rig.receipts_with(&rrn), 1, "{:#?}", rig.tape());
+    rig.restart().await?;
     let other = rig
         .engine
         .retry_lookup(
