@@ -452,3 +452,62 @@ impl Session {
         self.close().await.map(|_| ())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(price: i64, quantity_milli: i64) -> ReceiptLine {
+        ReceiptLine {
+            name: "Хліб".into(),
+            tax_group: 'А',
+            price,
+            quantity_milli,
+            discount: 0,
+        }
+    }
+
+    fn card(amount: i64) -> Payment {
+        Payment::Card {
+            amount,
+            card: CardSlip::default(),
+        }
+    }
+
+    #[test]
+    fn a_line_needs_a_price_of_zero_or_more_and_a_positive_quantity() {
+        let d = Dialect::ua_fp_t260();
+        let ok = |price, qty| {
+            validate(&d, &[line(price, qty)], &[Payment::Cash { amount: 100 }]).is_ok()
+        };
+        assert!(ok(0, 1000), "a free line is allowed");
+        assert!(!ok(-1, 1000));
+        assert!(!ok(100, 0));
+        assert!(!ok(100, -1000));
+        assert!(!ok(-1, 0));
+    }
+
+    #[test]
+    fn cash_is_due_rounded_only_where_the_register_rounds_and_cards_never() {
+        let d = Dialect::ua_fp_t260();
+        assert!(d.cash_rounding);
+        let lines = [line(1004, 1000)];
+        let check = |d: &Dialect, payments: &[Payment]| validate(d, &lines, payments).is_ok();
+        // 10.04 in cash rounds to 10.00 on a rounding register.
+        assert!(check(&d, &[Payment::Cash { amount: 1000 }]));
+        assert!(!check(&d, &[Payment::Cash { amount: 990 }]));
+        // A card pays the exact sum: 10.00 of 10.04 is short.
+        assert!(!check(&d, &[card(1000)]));
+        assert!(check(&d, &[card(1004)]));
+        assert!(!check(&d, &[card(1005)]), "a card never pays more");
+        // Card 5.00 and the cash rest 5.04 rounded to 5.00.
+        assert!(check(&d, &[card(500), Payment::Cash { amount: 500 }]));
+        // A register that does not round wants the exact cash.
+        let exact = Dialect {
+            cash_rounding: false,
+            ..Dialect::ua_fp_t260()
+        };
+        assert!(!check(&exact, &[Payment::Cash { amount: 1000 }]));
+        assert!(check(&exact, &[Payment::Cash { amount: 1004 }]));
+    }
+}
