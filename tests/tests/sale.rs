@@ -22,6 +22,20 @@ async fn a_card_sale_is_charged_once_and_printed_once() -> anyhow::Result<()> {
     assert_eq!(printed(&receipt, "СУМА"), ["12.50"], "{receipt}");
     let c = rig.fiscal.emulator().counters();
     assert_eq!(c.day_paid, [0, 1250], "the register took 12.50 by card");
+    // The ids the terminal reported are remembered for its merchant (a
+    // receipt printed after a lookup that lacks them carries these).
+    assert!(!card.terminal_id.is_empty() && !card.merchant_id.is_empty());
+    let merchant = rig
+        .engine
+        .journal()
+        .payment(op.payments[0].id)?
+        .unwrap()
+        .merchant;
+    assert_eq!(
+        rig.engine.journal().known_ids(merchant)?,
+        Some((card.terminal_id.clone(), card.merchant_id.clone()))
+    );
+    assert_eq!(rig.engine.journal().known_ids(merchant + 1)?, None);
     Ok(())
 }
 
