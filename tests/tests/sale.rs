@@ -179,3 +179,51 @@ async fn cash_is_paid_rounded_as_the_register_rounds_it() -> anyhow::Result<()> 
     assert!(rig.fiscal.emulator().open_receipt().is_none());
     Ok(())
 }
+
+/// A partial approval the cashier gives up on is voided on the terminal;
+/// when the void's reply is lost, the lookup finds it done and nothing is
+/// given back twice: the terminal's books hold the charge, voided, and one
+/// void, no refund.
+#[tokio::test]
+async fn a_cancelled_partial_approval_is_voided_once_even_when_the_reply_is_lost(
+) -> anyhow::Result<()> {
+    use terminal::emulator::Outcome;
+    let rig = Rig::new().await?;
+    rig.terminal.script_next(Outcome::PartialApproval);
+    let op = rig.card_sale(1000).await?;
+    assert_eq!(op.state, OperationState::AwaitingPayment, "{op:#?}");
+    rig.terminal.script_next(Outcome::DropAfterApproval);
+    let cancelled = rig
+        .engine
+        .cancel(
+            "test",
+            checkout::api::ActionRequest {
+                key: testkit::key(),
+                operation: op.id,
+            },
+        )
+        .await?;
+    assert_eq!(cancelled.state, OperationState::Cancelled, "{cancelled:#?}");
+    assert_eq!(cancelled.payments[0].state, PaymentState::Reversed);
+    let books = rig.terminal.emulator().bank().books().clone();
+    assert!(books.standing_charges().is_empty(), "{books:#?}");
+    let kinds: Vec<_> = books
+        .records
+        .iter()
+        .filter(|r| r.status == terminal::TxnStatus::Approved)
+        .map(|r| (r.kind, r.amount))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (terminal::TxnKind::Purchase, 500),
+            (terminal::TxnKind::Void, 500)
+        ],
+        "{books:#?}"
+    );
+    assert!(
+        rig.tape().iter().all(|d| !testkit::is_fiscal(d)),
+        "nothing printed"
+    );
+    Ok(())
+}
