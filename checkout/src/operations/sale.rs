@@ -374,6 +374,15 @@ mod tests {
         assert!(line(&item(&"x".repeat(3000), 100, None, None, None), 'А').is_err());
         assert!(line(&item("x", 100, Some(0), None, None), 'А').is_err());
         assert!(line(&item("x", 0, None, None, None), 'А').is_err());
+        // The discount is checked against the line before it: 6.00 off 10.00
+        // is fine, 9.99 too, 10.00 is not.
+        let off = |d| line(&item("x", 1000, None, None, Some(d)), 'А').map(|l| line_total(&l));
+        assert_eq!(off(600).unwrap(), 400);
+        assert_eq!(off(999).unwrap(), 1);
+        assert!(off(1000).is_err());
+        // A line over the largest amount is refused, whatever its discount.
+        let big = |d| line(&item("x", MAX_AMOUNT, Some(2000), None, Some(d)), 'А');
+        assert!(big(MAX_AMOUNT + 1).is_err());
         assert_eq!(tax_group("b").unwrap(), 'B');
     }
 }
