@@ -62,6 +62,7 @@ async fn declines_and_refusals_charge_nothing_and_print_nothing() -> anyhow::Res
         let problem = op.problem.clone().expect("the reason is kept");
         assert_eq!(problem.code, code, "{outcome:?}");
         assert_ne!(op.payments[0].state, PaymentState::Approved);
+        assert!(!op.payments[0].partial, "a refusal is no partial approval");
     }
     assert!(rig.tape().is_empty(), "nothing printed: {:#?}", rig.tape());
     assert_eq!(rig.fiscal.emulator().counters().day_paid, [0, 0]);

@@ -11,6 +11,7 @@ async fn a_card_sale_is_charged_once_and_printed_once() -> anyhow::Result<()> {
     let rig = Rig::new().await?;
     let op = rig.card_sale(1250).await?;
     assert_eq!(op.state, OperationState::Done, "{op:#?}");
+    assert!(!op.payments[0].partial, "approved in full");
     let card = op.payments[0].card.clone().expect("card data");
     assert_eq!(rig.receipts_with(&card.rrn), 1, "{:#?}", rig.tape());
     let receipt = rig
@@ -51,6 +52,7 @@ async fn a_mixed_sale_pays_card_exactly_and_rounds_the_cash() -> anyhow::Result<
         .await?;
     assert_eq!(op.state, OperationState::Done, "{op:#?}");
     assert_eq!(op.change, 100, "{op:#?}");
+    assert!(op.payments.iter().all(|p| !p.partial), "{op:#?}");
     Ok(())
 }
 
