@@ -1021,3 +1021,52 @@ async fn a_receipt_cancelled_before_its_payment_is_printed_whole_when_sent_again
     assert_eq!(r.emu.counters().day_sales.iter().sum::<i64>(), 16_500);
     assert!(doc.number > before, "{doc:?}");
 }
+
+/// A register reporting a blocking condition (here a SAM failure) is not
+/// sent a receipt: the driver reads the status, refuses with the condition
+/// and sends nothing more.
+#[tokio::test]
+async fn a_sam_failure_refuses_receipts_before_one_is_opened() {
+    let r = rig_with(
+        Dialect::ua_fp_t260(),
+        Faults {
+            sam_error: true,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let before = r.emu.stats().executed;
+    assert!(matches!(
+        r.drv.print_sale(&card_sale()).await,
+        Err(Error::SamError)
+    ));
+    assert_eq!(
+        r.emu.stats().executed - before,
+        1,
+        "only the status was asked"
+    );
+    assert!(r.emu.open_receipt().is_none());
+    assert!(r.emu.tape().is_empty());
+    assert_eq!(r.emu.counters().fiscal_receipts, 0);
+}
+
+/// The link lost just before the payment, then the unpaid receipt
+/// cancelled at the register: sent again, the receipt is printed whole,
+/// not taken for printed (no document came after it).
+#[tokio::test]
+async fn a_receipt_lost_before_its_payment_and_cancelled_is_printed_when_sent_again() {
+    let r = rig(Dialect::ua_fp_t260()).await;
+    let pay = Dialect::ua_fp_t260().cmd.payment;
+    r.emu.update_faults(|f| f.mute_before = Some(pay));
+    let receipt = card_sale();
+    assert!(r.drv.print_sale(&receipt).await.unwrap_err().is_uncertain());
+    r.emu.unmute();
+    assert!(r.emu.open_receipt().is_some(), "open, unpaid");
+    r.drv.cancel_receipt().await.unwrap();
+    let doc = r.drv.print_sale(&receipt).await.unwrap();
+    assert_eq!(r.emu.counters().fiscal_receipts, 1);
+    assert_eq!(doc.number, 1);
+    let tape = r.emu.tape();
+    assert!(tape.last().unwrap().contains("Цукор"), "{tape:#?}");
+    assert_card_data(tape.last().unwrap());
+}
