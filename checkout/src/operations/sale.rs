@@ -347,6 +347,13 @@ mod tests {
         assert!(tenders("k", &[cash(500), cash(500)], 1000, 0).is_err());
         let p = tenders("k", &[cash(2000)], 1000, 0).unwrap();
         assert_eq!(p[0].tendered, Some(2000));
+        // At most MAX_CARD_PAYMENTS cards (cash does not count towards it).
+        let n = MAX_CARD_PAYMENTS as i64;
+        let mut many: Vec<TenderRequest> = (0..n).map(|_| card(100)).collect();
+        many.push(cash(100));
+        assert!(tenders("k", &many, 100 * (n + 1), 0).is_ok());
+        many.push(card(100));
+        assert!(tenders("k", &many, 100 * (n + 2), 0).is_err());
     }
 
     #[test]
