@@ -1070,3 +1070,33 @@ async fn a_receipt_lost_before_its_payment_and_cancelled_is_printed_when_sent_ag
     assert!(tape.last().unwrap().contains("Цукор"), "{tape:#?}");
     assert_card_data(tape.last().unwrap());
 }
+
+/// A receipt that failed before it was opened does not take over a receipt
+/// someone else opened since: that stray is cancelled and ours printed on
+/// its own, without the stranger's line.
+#[tokio::test]
+async fn a_receipt_that_never_opened_does_not_take_over_a_strangers() {
+    let r = rig(Dialect::ua_fp_t260()).await;
+    let open = Dialect::ua_fp_t260().cmd.open_receipt;
+    r.emu.update_faults(|f| f.mute_before = Some(open));
+    let receipt = card_sale();
+    assert!(r.drv.print_sale(&receipt).await.unwrap_err().is_uncertain());
+    r.emu.unmute();
+    assert!(r.emu.open_receipt().is_none(), "ours never opened");
+    r.drv.open_receipt().await.unwrap();
+    r.drv
+        .sale(&SaleItem::from(&line("Чуже", 'А', 100, 1000)))
+        .await
+        .unwrap();
+    r.drv.print_sale(&receipt).await.unwrap();
+    let tape = r.emu.tape();
+    let ours = tape.last().unwrap();
+    assert!(
+        ours.contains("Цукор") && !ours.contains("Чуже"),
+        "{tape:#?}"
+    );
+    assert!(tape
+        .iter()
+        .any(|d| d.contains("Чуже") && d.contains("АНУЛЬОВАНО")));
+    assert_eq!(r.emu.counters().fiscal_receipts, 1);
+}
