@@ -1100,3 +1100,39 @@ async fn a_receipt_that_never_opened_does_not_take_over_a_strangers() {
         .any(|d| d.contains("Чуже") && d.contains("АНУЛЬОВАНО")));
     assert_eq!(r.emu.counters().fiscal_receipts, 1);
 }
+
+/// In the text-line mode a card return names the receipt it returns to
+/// (when known), and a register set not to read receipts back is not asked
+/// for its journal.
+#[tokio::test]
+async fn a_card_return_names_its_original_and_read_back_can_be_off() {
+    let mut d = Dialect::ua_fp_t260();
+    d.settings.card.mode = CardDataMode::TextLines;
+    let r = rig(d.clone()).await;
+    let ret = |original_number| ReturnReceipt {
+        original_number,
+        lines: vec![line("Хліб житній", 'Б', 2850, 1000)],
+        payments: vec![Payment::Card {
+            amount: 2850,
+            card: card(),
+        }],
+    };
+    let doc = r.drv.print_return(&ret(17)).await.unwrap();
+    assert!(!doc.lines.is_empty(), "read back");
+    let tape = r.emu.tape();
+    assert!(
+        tape.last().unwrap().contains("ПОВЕРНЕННЯ ДО ЧЕКА №17"),
+        "{tape:#?}"
+    );
+    r.drv.print_return(&ret(0)).await.unwrap();
+    let tape = r.emu.tape();
+    assert!(
+        !tape.last().unwrap().contains("ПОВЕРНЕННЯ ДО ЧЕКА"),
+        "{tape:#?}"
+    );
+
+    d.settings.readback = false;
+    let r = rig(d).await;
+    let doc = r.drv.print_return(&ret(17)).await.unwrap();
+    assert!(doc.lines.is_empty(), "not read back: {doc:?}");
+}
