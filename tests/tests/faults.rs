@@ -373,3 +373,39 @@ async fn a_card_that_asks_for_a_signature_gets_a_signature_line_and_a_merchant_c
     );
     Ok(())
 }
+
+/// The same on a register whose electronic journal cannot be read: the
+/// receipt closed while the link was down is known by the document number
+/// alone (the next one after the receipt began), and not printed again.
+#[tokio::test]
+async fn a_register_without_journal_reading_is_resolved_by_the_document_number(
+) -> anyhow::Result<()> {
+    let mut dialect = fiscal::Dialect::ua_fp_t260();
+    dialect.cmd.journal_read = None;
+    let rig = Rig::with(RigOptions {
+        dialect,
+        faults: Faults {
+            mute_after: Some(0x38),
+            ..Faults::default()
+        },
+        ..RigOptions::default()
+    })
+    .await?;
+    let op = rig.card_sale(2700).await?;
+    assert_eq!(op.state, OperationState::Running, "{op:#?}");
+    rig.fiscal.emulator().unmute();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let done = loop {
+        let v = rig.engine.operation(op.id)?;
+        if v.state != OperationState::Running {
+            break v;
+        }
+        assert!(std::time::Instant::now() < end, "not resolved: {v:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(done.state, OperationState::Done, "{done:#?}");
+    let rrn = done.payments[0].card.clone().unwrap().rrn;
+    assert_eq!(rig.receipts_with(&rrn), 1, "{:#?}", rig.tape());
+    assert_eq!(rig.fiscal.emulator().counters().fiscal_receipts, 1);
+    Ok(())
+}
