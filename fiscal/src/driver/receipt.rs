@@ -237,7 +237,7 @@ impl Session {
             Some(p) if state.open && (p.next > 0 || (state.items == 0 && state.paid == 0)) => {
                 before = p.before;
                 as_text = p.as_text;
-                next = self.resume_point(&steps, p.next, &state, payments);
+                next = Self::resume_point(&steps, p.next, &state, payments);
                 self.in_return = matches!(kind, Kind::Return { .. });
             }
             _ => {
@@ -403,7 +403,6 @@ impl Session {
     /// Where to continue an interrupted receipt that is still open, from what
     /// the register reports (its item count and paid amount are the truth).
     fn resume_point(
-        &self,
         steps: &[Step],
         pending_next: usize,
         state: &ReceiptState,
@@ -472,6 +471,56 @@ mod tests {
             amount,
             card: CardSlip::default(),
         }
+    }
+
+    #[test]
+    fn an_open_receipt_resumes_where_the_register_says_it_is() {
+        use Step::*;
+        // Three lines, then card 6.00 and cash 5.00 for 10.03.
+        let steps = [
+            Open,
+            Line(0),
+            Line(1),
+            Line(2),
+            Subtotal,
+            Pay(0),
+            Pay(1),
+            Close,
+        ];
+        let payments = [card(600), Payment::Cash { amount: 500 }];
+        let at = |pending: usize, items: u32, paid: i64, amount: i64| {
+            let state = ReceiptState {
+                open: true,
+                items,
+                amount,
+                paid,
+                ..ReceiptState::default()
+            };
+            Session::resume_point(&steps, pending, &state, &payments)
+        };
+        // Nothing paid: the first line the register lacks...
+        assert_eq!(at(0, 0, 0, 0), 1);
+        assert_eq!(at(2, 1, 0, 0), 2);
+        // ...and with every line in, not before the subtotal, nor past the end.
+        assert_eq!(at(2, 3, 0, 1003), 4);
+        assert_eq!(at(6, 3, 0, 1003), 6);
+        assert_eq!(at(99, 3, 0, 1003), 7);
+        // The card taken: on to the cash.
+        assert_eq!(at(5, 3, 600, 1003), 6);
+        // Everything taken (cash with change), or the sum covered: the close.
+        assert_eq!(at(5, 3, 1100, 1003), 7);
+        assert_eq!(at(5, 3, 600, 600), 7);
+        // With a signature line, that comes before the close, unless done.
+        let signed = [Open, Line(0), Subtotal, Pay(0), Signature, Close];
+        let state = ReceiptState {
+            open: true,
+            items: 1,
+            amount: 600,
+            paid: 600,
+            ..ReceiptState::default()
+        };
+        assert_eq!(Session::resume_point(&signed, 3, &state, &payments[..1]), 4);
+        assert_eq!(Session::resume_point(&signed, 5, &state, &payments[..1]), 5);
     }
 
     #[test]
