@@ -94,6 +94,41 @@ async fn a_void_gives_back_the_whole_payment_inside_the_batch() -> anyhow::Resul
         .await
         .unwrap_err();
     assert_eq!(again.code(), ErrorCode::NotAllowed, "{again}");
+    // An invoice number is 1 to 20 digits; anything else is refused before
+    // the terminal is asked, and nothing more is given back.
+    for bad in ["", " ", "12a", "-1", &"1".repeat(21)] {
+        let e = rig
+            .engine
+            .submit(
+                "test",
+                NewRequest::Void(VoidRequest {
+                    key: key(),
+                    invoice: bad.to_string(),
+                    approval: None,
+                }),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidRequest, "{bad:?}: {e}");
+    }
+    assert_eq!(rig.fiscal.emulator().counters().day_refunded, [0, 4500]);
+    // A sale that ended well is not closed by hand.
+    let e = rig
+        .engine
+        .resolve(
+            "test",
+            checkout::api::ResolveRequest {
+                key: key(),
+                operation: sale.id,
+                resolution: checkout::api::Resolution::Cancelled,
+                reason: "checked with the customer".into(),
+                approval: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_ne!(e.code(), ErrorCode::InvalidRequest, "{e}");
+    assert_eq!(rig.engine.operation(sale.id)?.state, OperationState::Done);
     Ok(())
 }
 
