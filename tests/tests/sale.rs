@@ -58,7 +58,7 @@ async fn a_mixed_sale_pays_card_exactly_and_rounds_the_cash() -> anyhow::Result<
 
 #[tokio::test]
 async fn a_partial_approval_waits_for_the_rest() -> anyhow::Result<()> {
-    let rig = Rig::new().await?;
+    let mut rig = Rig::new().await?;
     rig.terminal
         .script_next(terminal::emulator::Outcome::PartialApproval);
     let op = rig.card_sale(1000).await?;
@@ -67,12 +67,13 @@ async fn a_partial_approval_waits_for_the_rest() -> anyhow::Result<()> {
     assert!(op.payments[0].partial);
     assert_eq!(op.payments[0].approved, 500);
     assert_eq!(op.remaining, 500);
+    let k = testkit::key();
     let done = rig
         .engine
         .add_payment(
             "test",
             checkout::api::AddPaymentRequest {
-                key: testkit::key(),
+                key: k.clone(),
                 operation: op.id,
                 payment: TenderRequest::cash(500),
             },
@@ -107,6 +108,22 @@ async fn a_partial_approval_waits_for_the_rest() -> anyhow::Result<()> {
     assert_eq!(printed(receipt, "КАРТКА"), ["5.00"], "{receipt}");
     assert_eq!(printed(receipt, "ГОТІВКА"), ["5.00"], "{receipt}");
     assert_eq!(printed(receipt, "СУМА"), ["10.00"], "{receipt}");
+    // After a restart the journal still knows the key: for another
+    // operation it is refused.
+    rig.restart().await?;
+    let e = rig
+        .engine
+        .add_payment(
+            "test",
+            checkout::api::AddPaymentRequest {
+                key: k,
+                operation: op.id + 1000,
+                payment: TenderRequest::cash(500),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), checkout::api::ErrorCode::KeyReused, "{e}");
     Ok(())
 }
 
