@@ -625,6 +625,28 @@ async fn stray_receipts_are_cancelled_or_finished() {
     assert!(tape[2].contains("Оплачене") && tape[2].contains("ЧЕК №2"));
     assert!(tape[3].contains("ЧЕК №3"));
     assert!(r.emu.open_receipt().is_none());
+    // Paid with exactly the rest, in cash: no change given.
+    let cash: Vec<&str> = tape[2]
+        .lines()
+        .filter(|l| l.starts_with("ГОТІВКА"))
+        .map(|l| l.split_whitespace().last().unwrap_or(""))
+        .collect();
+    assert_eq!(cash, ["4.00", "6.00"], "{}", tape[2]);
+    assert!(!tape[2].contains("РЕШТА"), "{}", tape[2]);
+    // Paid in full but left open: only closed.
+    r.drv.open_receipt().await.unwrap();
+    r.drv
+        .sale(&SaleItem::from(&line("Сплачене", 'А', 500, 1000)))
+        .await
+        .unwrap();
+    r.drv.pay(&Payment::Cash { amount: 500 }).await.unwrap();
+    if r.emu.open_receipt().is_some() {
+        r.drv.print_sale(&card_sale()).await.unwrap();
+        let tape = r.emu.tape();
+        let stray = tape.iter().find(|d| d.contains("Сплачене")).unwrap();
+        assert_eq!(stray.matches("ГОТІВКА").count(), 1, "{stray}");
+    }
+    assert!(r.emu.open_receipt().is_none());
 }
 
 #[tokio::test]
