@@ -67,6 +67,29 @@ async fn a_partial_approval_waits_for_the_rest() -> anyhow::Result<()> {
     assert!(op.payments[0].partial);
     assert_eq!(op.payments[0].approved, 500);
     assert_eq!(op.remaining, 500);
+    // Too little cash, or a card for more than is left, is refused.
+    for (payment, what) in [
+        (TenderRequest::cash(400), "4.00 of 5.00 in cash"),
+        (TenderRequest::card(600), "6.00 by card of 5.00"),
+    ] {
+        let e = rig
+            .engine
+            .add_payment(
+                "test",
+                checkout::api::AddPaymentRequest {
+                    key: testkit::key(),
+                    operation: op.id,
+                    payment,
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.code(),
+            checkout::api::ErrorCode::InvalidAmount,
+            "{what}: {e}"
+        );
+    }
     let k = testkit::key();
     let done = rig
         .engine
