@@ -2,8 +2,10 @@
 //! replies, silence, SYN), device conditions (paper, cover, memory, shift,
 //! SAM, journal, modem, clock) and firmware behaviours the driver must cope
 //! with (the long card form refused, the RRN missing from the journal).
-//! Counters are 1-based; 0 means off. Every fault is settable from
-//! `kasa emulate fiscal` flags too (see `cli`).
+//! Counters are 1-based; 0 means off. Every standing fault is settable from
+//! `kasa emulate fiscal` flags too (see `cli`); the one-shot ones that a
+//! test arms and clears through the handle (`drop_reply_on`, `mute_after`,
+//! `mute_before`, `unmute`) are not.
 
 use serde::{Deserialize, Serialize};
 
