@@ -217,6 +217,21 @@ impl Rig {
         Ok(format!("http://{addr}"))
     }
 
+    /// Operation `id` once it is no longer running (the engine resolves it
+    /// in the background, e.g. when the register is back); fails loudly
+    /// after 20 s.
+    pub async fn resolved(&self, id: i64) -> anyhow::Result<OperationView> {
+        let end = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let v = self.engine.operation(id)?;
+            if v.state != checkout::api::OperationState::Running {
+                return Ok(v);
+            }
+            anyhow::ensure!(std::time::Instant::now() < end, "not resolved: {v:#?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The register's printed documents since the rig started.
     pub fn tape(&self) -> Vec<String> {
         self.fiscal.tape()

@@ -101,15 +101,7 @@ async fn a_cash_move_cut_off_is_made_exactly_once_when_the_register_is_back() ->
                 "{brk:?}: what the register ran before the break"
             );
             emu.unmute();
-            let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
-            let done = loop {
-                let v = rig.engine.operation(op.id)?;
-                if v.state != OperationState::Running {
-                    break v;
-                }
-                assert!(std::time::Instant::now() < end, "not resolved: {v:#?}");
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            };
+            let done = rig.resolved(op.id).await?;
             assert_eq!(done.state, OperationState::Done, "{brk:?}: {done:#?}");
             assert_eq!(done.documents.len(), 1, "{brk:?}: {done:#?}");
         }

@@ -222,15 +222,7 @@ async fn a_register_that_stops_answering_at_the_close_is_resolved_when_it_is_bac
     let problem = op.problem.clone().expect("it says what it waits for");
     assert!(problem.code.starts_with("fiscal."), "{problem:?}");
     rig.fiscal.emulator().unmute();
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let done = loop {
-        let v = rig.engine.operation(op.id)?;
-        if v.state != OperationState::Running {
-            break v;
-        }
-        assert!(std::time::Instant::now() < end, "not resolved: {v:#?}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    let done = rig.resolved(op.id).await?;
     assert_eq!(done.state, OperationState::Done, "{done:#?}");
     let rrn = done.payments[0].card.clone().unwrap().rrn;
     assert_eq!(
@@ -291,15 +283,7 @@ async fn a_register_power_cycled_mid_receipt_finishes_it_once() -> anyhow::Resul
     assert_eq!(op.state, OperationState::Running, "{op:#?}");
     rig.fiscal.emulator().power_cycle();
     rig.fiscal.emulator().unmute();
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let done = loop {
-        let v = rig.engine.operation(op.id)?;
-        if v.state != OperationState::Running {
-            break v;
-        }
-        assert!(std::time::Instant::now() < end, "not resolved: {v:#?}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    let done = rig.resolved(op.id).await?;
     assert_eq!(done.state, OperationState::Done, "{done:#?}");
     let rrn = done.payments[0].card.clone().unwrap().rrn;
     assert_eq!(rig.receipts_with(&rrn), 1, "{:#?}", rig.tape());
@@ -394,15 +378,7 @@ async fn a_register_without_journal_reading_is_resolved_by_the_document_number(
     let op = rig.card_sale(2700).await?;
     assert_eq!(op.state, OperationState::Running, "{op:#?}");
     rig.fiscal.emulator().unmute();
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let done = loop {
-        let v = rig.engine.operation(op.id)?;
-        if v.state != OperationState::Running {
-            break v;
-        }
-        assert!(std::time::Instant::now() < end, "not resolved: {v:#?}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    let done = rig.resolved(op.id).await?;
     assert_eq!(done.state, OperationState::Done, "{done:#?}");
     let rrn = done.payments[0].card.clone().unwrap().rrn;
     assert_eq!(rig.receipts_with(&rrn), 1, "{:#?}", rig.tape());
