@@ -521,6 +521,12 @@ mod tests {
         };
         assert_eq!(Session::resume_point(&signed, 3, &state, &payments[..1]), 4);
         assert_eq!(Session::resume_point(&signed, 5, &state, &payments[..1]), 5);
+        // Never past the last step, whatever was remembered.
+        assert_eq!(
+            Session::resume_point(&signed, 99, &state, &payments[..1]),
+            5
+        );
+        assert_eq!(at(99, 3, 1100, 1003), 7);
     }
 
     #[test]
