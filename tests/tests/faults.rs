@@ -385,3 +385,42 @@ async fn a_register_without_journal_reading_is_resolved_by_the_document_number(
     assert_eq!(rig.fiscal.emulator().counters().fiscal_receipts, 1);
     Ok(())
 }
+
+/// A receipt stopped by paper out, then cancelled at the register while a
+/// cash-in was printed there: printed again, the engine does not take the
+/// cash-in's document for its receipt; it prints the receipt, once.
+#[tokio::test]
+async fn a_foreign_document_since_the_receipt_began_is_not_taken_for_it() -> anyhow::Result<()> {
+    use fiscal::FiscalRegister;
+    let rig = rig_with(Faults {
+        paper_out_at_line: Some(1),
+        ..Faults::default()
+    })
+    .await?;
+    let op = rig.card_sale(3100).await?;
+    assert_eq!(op.state, OperationState::NeedsAttention, "{op:#?}");
+    rig.fiscal.emulator().load_paper();
+    let driver = rig.fiscal.driver();
+    driver.cancel_receipt().await?;
+    driver.cash_in_out(1000).await?;
+    let again = rig
+        .engine
+        .print_again(
+            "test",
+            ActionRequest {
+                key: key(),
+                operation: op.id,
+            },
+        )
+        .await?;
+    let again = if again.state == OperationState::Running {
+        rig.resolved(op.id).await?
+    } else {
+        again
+    };
+    assert_eq!(again.state, OperationState::Done, "{again:#?}");
+    let rrn = again.payments[0].card.clone().unwrap().rrn;
+    assert_eq!(rig.receipts_with(&rrn), 1, "{:#?}", rig.tape());
+    assert_eq!(rig.fiscal.emulator().counters().day_paid, [0, 3100]);
+    Ok(())
+}
